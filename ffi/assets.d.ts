@@ -1,0 +1,5 @@
+// Files embedded with `import x from "./file" with { type: "file" }` resolve to a path.
+declare module "*.so" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,196 @@
+// libc through bun:ffi: typed wrappers that throw SysError (syscall name + errno).
+// Only ffi/ imports bun:ffi; no raw pointer leaves this directory.
+import { dlopen, FFIType, ptr, read as peek, CString } from "bun:ffi";
+
+const { i32, i64, u64, pointer: p } = {
+  i32: FFIType.i32,
+  i64: FFIType.i64,
+  u64: FFIType.u64,
+  pointer: FFIType.ptr,
+};
+
+let lib: ReturnType<typeof open> | undefined;
+function open() {
+  return dlopen("libc.so.6", {
+    __errno_location: { args: [], returns: p },
+    strerror: { args: [i32], returns: FFIType.cstring },
+    pipe2: { args: [p, i32], returns: i32 },
+    close: { args: [i32], returns: i32 },
+    read: { args: [i32, p, u64], returns: i64 },
+    write: { args: [i32, p, u64], returns: i64 },
+    poll: { args: [p, u64, i32], returns: i32 },
+    kill: { args: [i32, i32], returns: i32 },
+    pidfd_send_signal: { args: [i32, i32, p, u32()], returns: i32 },
+    waitid: { args: [i32, i32, p, i32], returns: i32 },
+    memfd_create: { args: [FFIType.cstring, u32()], returns: i32 },
+    isatty: { args: [i32], returns: i32 },
+    open: { args: [FFIType.cstring, i32, u32()], returns: i32 },
+    ioctl: { args: [i32, u64, p], returns: i32 },
+    fcntl: { args: [i32, i32, i32], returns: i32 },
+  });
+}
+function u32() {
+  return FFIType.u32;
+}
+function libc() {
+  lib ??= open();
+  return lib.symbols;
+}
+
+/** A failed system call: which one, and errno. Converted to CaveError by callers. */
+export class SysError extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+  ) {
+    super(`${syscall}: ${errnoName(errno)} (${strerror(errno)})`);
+    this.name = "SysError";
+  }
+}
+
+function errno(): number {
+  const loc = libc().__errno_location();
+  return loc ? peek.i32(loc, 0) : 0;
+}
+
+function check(name: string, r: number | bigint): number {
+  const n = Number(r);
+  if (n < 0) throw new SysError(name, errno());
+  return n;
+}
+
+const NAMES: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 7: "E2BIG", 8: "ENOEXEC", 9: "EBADF",
+  10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST",
+  18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 24: "EMFILE", 25: "ENOTTY",
+  26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 30: "EROFS", 32: "EPIPE", 36: "ENAMETOOLONG", 38: "ENOSYS",
+  39: "ENOTEMPTY", 40: "ELOOP", 75: "EOVERFLOW", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT", 110: "ETIMEDOUT",
+};
+export function errnoName(e: number): string {
+  return NAMES[e] ?? `errno ${e}`;
+}
+export function strerror(e: number): string {
+  return String(libc().strerror(e));
+}
+
+export const O_RDWR = 2;
+export const O_NOCTTY = 0o400;
+export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
+
+/** A pipe whose both ends are close-on-exec: [read, write]. */
+export function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check("pipe2", libc().pipe2(ptr(fds), O_CLOEXEC));
+  return [fds[0] as number, fds[1] as number];
+}
+
+export function close(fd: number): void {
+  libc().close(fd);
+}
+
+/** read(2) into buf; returns bytes read (0 at EOF). Retries EINTR. */
+export function read(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const r = Number(libc().read(fd, ptr(buf), buf.byteLength));
+    if (r >= 0) return r;
+    const e = errno();
+    if (e !== 4) throw new SysError("read", e);
+  }
+}
+
+/** write(2) the whole buffer. Retries EINTR and short writes. */
+export function writeAll(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.byteLength) {
+    const r = Number(libc().write(fd, ptr(buf, off), buf.byteLength - off));
+    if (r < 0) {
+      const e = errno();
+      if (e === 4) continue;
+      throw new SysError("write", e);
+    }
+    off += r;
+  }
+}
+
+export const POLLIN = 1;
+export const POLLOUT = 4;
+export const POLLERR = 8;
+export const POLLHUP = 16;
+
+/** poll(2) on (fd, events) pairs; returns revents per fd (all 0 on timeout or EINTR). */
+export function poll(fds: readonly (readonly [number, number])[], timeoutMs: number): number[] {
+  const buf = new Int32Array(fds.length * 2);
+  fds.forEach(([fd, ev], i) => {
+    buf[i * 2] = fd;
+    buf[i * 2 + 1] = ev; // events (low 16 bits); revents (high) start at 0
+  });
+  const r = libc().poll(ptr(buf), fds.length, Math.max(0, Math.floor(timeoutMs)));
+  if (r < 0) {
+    const e = errno();
+    if (e === 4) return fds.map(() => 0);
+    throw new SysError("poll", e);
+  }
+  return fds.map((_, i) => ((buf[i * 2 + 1] as number) >>> 16) & 0xffff);
+}
+
+export function pidfdSendSignal(pidfd: number, sig: number): void {
+  const r = libc().pidfd_send_signal(pidfd, sig, null, 0);
+  // ESRCH: already exited, which is what the caller wanted.
+  if (r < 0) {
+    const e = errno();
+    if (e !== 3) throw new SysError("pidfd_send_signal", e);
+  }
+}
+
+export function kill(pid: number, sig: number): boolean {
+  return libc().kill(pid, sig) === 0;
+}
+
+export type WaitResult = { exited: true; code: number } | { exited: false; signal: number };
+const P_PIDFD = 3;
+const WEXITED = 4;
+const WNOHANG = 1;
+const CLD_EXITED = 1;
+
+/** waitid(P_PIDFD); null with nohang when the child still runs. */
+export function waitPidfd(pidfd: number, nohang = false): WaitResult | null {
+  const info = new Int32Array(32); // siginfo_t is 128 bytes
+  for (;;) {
+    const r = libc().waitid(P_PIDFD, pidfd, ptr(info), WEXITED | (nohang ? WNOHANG : 0));
+    if (r === 0) break;
+    const e = errno();
+    if (e !== 4) throw new SysError("waitid", e);
+  }
+  const pid = info[4] as number; // si_pid at offset 16
+  if (nohang && pid === 0) return null;
+  const code = info[2] as number; // si_code at offset 8
+  const status = info[6] as number; // si_status at offset 24
+  return code === CLD_EXITED ? { exited: true, code: status } : { exited: false, signal: status };
+}
+
+export function memfdCreate(name: string): number {
+  const MFD_CLOEXEC = 1;
+  return check("memfd_create", libc().memfd_create(Buffer.from(`${name}\0`), MFD_CLOEXEC));
+}
+
+export function isatty(fd: number): boolean {
+  return libc().isatty(fd) === 1;
+}
+
+export function openPath(path: string, flags: number): number {
+  return check(`open ${path}`, libc().open(Buffer.from(`${path}\0`), flags, 0));
+}
+
+export function ioctl(fd: number, request: number, arg: Uint8Array | null): number {
+  return check("ioctl", libc().ioctl(fd, request, arg ? ptr(arg) : null));
+}
+
+/** The address of a typed array for the helper's spec; valid while `buf` is referenced. */
+export function addressOf(buf: ArrayBufferView, offset = 0): bigint {
+  return BigInt(ptr(buf, offset));
+}
+
+export function cstring(addr: number): string {
+  return new CString(addr as never).toString();
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bun
+// cave's entry point: a citty root whose verbs load lazily, so `cave run` never
+// loads server or database code. Errors become output only in ./report.ts.
+import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+import { reportError } from "./report.ts";
+
+const main = defineCommand({
+  meta: { name: "cave", version: pkg.version, description: "Run untrusted code in a Linux sandbox." },
+  subCommands: {
+    run: () => import("./commands/run.ts").then((m) => m.default),
+    version: () => import("./commands/version.ts").then((m) => m.default),
+    config: () => import("./commands/config/index.ts").then((m) => m.default),
+  },
+});
+
+/** Options end at `--` or at the command itself: `cave run -- grep --help` is grep's help. */
+export function wantsHelp(rawArgs: string[]): boolean {
+  for (const a of rawArgs) {
+    if (a === "--") return false;
+    if (a === "--help" || a === "-h") return true;
+  }
+  return false;
+}
+
+async function resolveChain(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
+  let cmd: CommandDef = main;
+  let parent: CommandDef | undefined;
+  for (const a of rawArgs) {
+    if (a.startsWith("-")) break;
+    const subs = typeof cmd.subCommands === "function" ? await cmd.subCommands() : await cmd.subCommands;
+    const next = subs?.[a];
+    if (!next) break;
+    parent = cmd;
+    cmd = (typeof next === "function" ? await next() : await next) as CommandDef;
+  }
+  return [cmd, parent];
+}
+
+async function cli(rawArgs: string[]): Promise<void> {
+  const debug = rawArgs.includes("--debug");
+  try {
+    if (rawArgs.length === 0 || wantsHelp(rawArgs)) {
+      const [cmd, parent] = await resolveChain(rawArgs);
+      await showUsage(cmd, parent);
+      process.exit(rawArgs.length === 0 ? 2 : 0);
+    }
+    if (rawArgs.length === 1 && (rawArgs[0] === "--version" || rawArgs[0] === "-v")) {
+      console.log(pkg.version);
+      return;
+    }
+    await runCommand(main, { rawArgs });
+  } catch (e) {
+    process.exit(reportError(e, { debug }));
+  }
+}
+
+await cli(process.argv.slice(2));

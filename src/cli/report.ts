@@ -1,0 +1,38 @@
+// The CLI's half of the error contract: a CaveError becomes one message (plus its
+// hint) on stderr and an exit code per class; stacks and causes only with --debug.
+import { isCaveError } from "../core/errors.ts";
+
+/** Exit codes of cave's own failures (a sandboxed command's codes pass through). */
+export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70 } as const;
+
+export function exitCodeFor(code: string): number {
+  if (code === "USAGE" || code.startsWith("CONFIG_")) return CLI_EXIT.USAGE;
+  if (code.startsWith("SANDBOX_")) return CLI_EXIT.SETUP;
+  return CLI_EXIT.INTERNAL;
+}
+
+export function reportError(e: unknown, opts: { debug: boolean }): number {
+  const err = process.stderr;
+  if (isCaveError(e)) {
+    err.write(`cave: ${e.message}\n`);
+    if (e.hint) err.write(`  hint: ${e.hint}\n`);
+    if (opts.debug) {
+      err.write(`  code: ${e.code}\n${e.stack ?? ""}\n`);
+      let c: unknown = e.cause;
+      while (c) {
+        err.write(`caused by: ${c instanceof Error ? (c.stack ?? c.message) : String(c)}\n`);
+        c = c instanceof Error ? c.cause : undefined;
+      }
+    }
+    return exitCodeFor(e.code);
+  }
+  // citty's own usage errors (unknown command, missing argument)
+  if (e instanceof Error && (e as { code?: string }).code?.startsWith("E_")) {
+    err.write(`cave: ${e.message}\n  hint: run \`cave --help\`\n`);
+    return CLI_EXIT.USAGE;
+  }
+  err.write(`cave: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (opts.debug && e instanceof Error) err.write(`${e.stack}\n`);
+  else err.write("  hint: run again with --debug for the stack, and report it\n");
+  return CLI_EXIT.INTERNAL;
+}
