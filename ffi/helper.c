@@ -64,6 +64,7 @@ extern int *__errno_location(void);
 #define NR_mount_setattr 442
 #define NR_pipe2 293
 #define NR_prlimit64 302
+#define NR_sendmsg 46
 #elif defined(__aarch64__)
 #define NR_read 63
 #define NR_write 64
@@ -109,6 +110,7 @@ extern int *__errno_location(void);
 #define NR_mount_setattr 442
 #define NR_pipe2 59
 #define NR_prlimit64 261
+#define NR_sendmsg 211
 #else
 #error "cave's helper supports x86_64 and aarch64"
 #endif
@@ -146,10 +148,14 @@ extern int *__errno_location(void);
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define SECCOMP_SET_MODE_FILTER 1
 #define TIOCSCTTY 0x540E
+#define TIOCSPTLCK 0x40045431
+#define TIOCGPTPEER 0x5441
+#define O_NOCTTY 0400
 #define SIOCGIFFLAGS 0x8913
 #define SIOCSIFFLAGS 0x8914
 #define IFF_UP 0x1
 #define POLLERR 0x008
+#define POLLHUP 0x010
 #define WNOHANG 1
 #define __WALL 0x40000000
 
@@ -177,6 +183,7 @@ enum op_kind {
   OP_SETNS = 19,         /* e=slot b=nstype */
   OP_CHMOD = 20,         /* a=path b=mode */
   OP_WRITE = 21,         /* a=path b=data c=len: write a small file (O_WRONLY, no create) */
+  OP_PTY = 22,           /* open a pty in the sandbox's devpts; master goes to the parent */
 };
 #define OPF_IGNORE_EXIST 1
 
@@ -191,6 +198,7 @@ enum msg_type {
   MSG_EXEC_ERR = 3,  /* err: execve failed */
   MSG_EXIT = 4,      /* val = wait status of the command */
   MSG_STARTED = 5,   /* val = pid of the command (in the sandbox's pid namespace) */
+  MSG_PTY = 6,       /* carries the pty master as SCM_RIGHTS */
 };
 struct cave_msg { i32 type, step, err, val; };
 
@@ -201,7 +209,7 @@ struct cave_msg { i32 type, step, err, val; };
 struct cave_spec {
   u64 clone_flags;
   i64 cgroup_fd;          /* >= 0: clone3 CLONE_INTO_CGROUP */
-  i64 status_fd;          /* child writes cave_msg records */
+  i64 status_fd;          /* a unix stream socket: child writes cave_msg records */
   i64 sync_fd;            /* child reads one byte per OP_SYNC */
   u64 n_ops;
   const struct cave_op *ops;
@@ -321,6 +329,31 @@ static long make_userns(const char *uid_map, const char *gid_map, const char *pr
   return r < 0 ? r : fd;
 }
 
+/* A terminal made inside the sandbox (so ttyname() resolves in its /dev/pts);
+   the master travels to cave over the status socket, the slave stays for the command. */
+static long open_pty(int st, long *slave) {
+  long m = do_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  if (m < 0) return m;
+  int unlock = 0;
+  long r = SYS(NR_ioctl, m, TIOCSPTLCK, &unlock);
+  if (r == 0) r = *slave = SYS(NR_ioctl, m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (r >= 0) {
+    struct cave_msg msg = {MSG_PTY, 0, 0, 0};
+    struct { void *base; u64 len; } iov = {&msg, sizeof msg};
+    union { char buf[24]; u64 align; } ctl = {{0}};
+    u64 *hdr = (u64 *)ctl.buf;
+    hdr[0] = 20;                               /* cmsg_len = CMSG_LEN(sizeof(int)) */
+    ((i32 *)ctl.buf)[2] = 1;                   /* SOL_SOCKET */
+    ((i32 *)ctl.buf)[3] = 1;                   /* SCM_RIGHTS */
+    ((i32 *)ctl.buf)[4] = (i32)m;
+    struct { void *name; u32 namelen; void *iov; u64 iovlen; void *control; u64 controllen; i32 flags; }
+      mh = {0, 0, &iov, 1, ctl.buf, sizeof ctl.buf, 0};
+    r = SYS(NR_sendmsg, st, &mh, 0x4000 /* MSG_NOSIGNAL */);
+  }
+  SYS(NR_close, m);
+  return r < 0 ? r : 0;
+}
+
 static long lo_up(void) {
   long s = SYS(NR_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0);
   if (s < 0) return s;
@@ -331,7 +364,7 @@ static long lo_up(void) {
   return r;
 }
 
-static long run_op(const struct cave_spec *s, const struct cave_op *op, long *slots, int step) {
+static long run_op(struct cave_spec *s, const struct cave_op *op, long *slots, int step) {
   long r = 0;
   switch (op->kind) {
   case OP_MOUNT:
@@ -423,6 +456,12 @@ static long run_op(const struct cave_spec *s, const struct cave_op *op, long *sl
   case OP_WRITE:
     r = write_file((const char *)op->a, (const char *)op->b, op->c);
     break;
+  case OP_PTY: {
+    long slave = -1;
+    r = open_pty((int)s->status_fd, &slave);
+    if (r == 0) s->tty_fd = slave;
+    break;
+  }
   default:
     r = -ENOSYS;
   }
@@ -584,7 +623,7 @@ long cave_spawn(struct cave_spec *s) {
   for (int i = 0; i < SLOTS; i++) if (slots[i] >= 0) SYS(NR_close, slots[i]);
   if (s->flags & FLAG_NEW_SESSION) SYS(NR_setsid);
   /* Credentials are final now, so the parent-death signal sticks; if cave died
-     before this point the status pipe has no reader any more. */
+     before this point the status socket has hung up. */
   if ((r = SYS(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) die(st, -4, r);
   struct { int fd; short events, revents; } pfd = {st, 0, 0};
 #if defined(__aarch64__)
@@ -593,7 +632,7 @@ long cave_spawn(struct cave_spec *s) {
 #else
   r = SYS(NR_poll, &pfd, 1, 0);
 #endif
-  if (r > 0 && (pfd.revents & POLLERR)) syscall(NR_exit_group, 125);
+  if (r > 0 && (pfd.revents & (POLLERR | POLLHUP))) syscall(NR_exit_group, 125);
   if ((r = SYS(NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)) < 0) die(st, -5, r);
   init_main(s);
 }

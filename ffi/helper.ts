@@ -27,16 +27,17 @@ export type NativeOp =
   | { kind: "umount"; path: string; flags: number }
   | { kind: "userns"; uidMap: string; gidMap: string; procDir: string; slot: number }
   | { kind: "setns"; slot: number; nstype: number }
-  | { kind: "write"; path: string; data: string };
+  | { kind: "write"; path: string; data: string }
+  | { kind: "pty" };
 
 const OPCODE: Record<NativeOp["kind"], number> = {
   mount: 1, mkdir: 2, symlink: 3, chdir: 4, pivot_root: 5, sethostname: 6, unshare: 7, sync: 8,
   setid: 9, create_file: 10, mount_setattr: 11, open_tree: 12, move_mount: 13, chown: 14,
-  setrlimit: 15, lo_up: 16, umount: 17, userns: 18, setns: 19, chmod: 20, write: 21,
+  setrlimit: 15, lo_up: 16, umount: 17, userns: 18, setns: 19, chmod: 20, write: 21, pty: 22,
 };
 
 /** Messages the child writes on the status pipe (struct cave_msg). */
-export const MSG = { SYNC: 1, SETUP_ERR: 2, EXEC_ERR: 3, EXIT: 4, STARTED: 5 } as const;
+export const MSG = { SYNC: 1, SETUP_ERR: 2, EXEC_ERR: 3, EXIT: 4, STARTED: 5, PTY: 6 } as const;
 export const MSG_SIZE = 16;
 /** Steps below zero are fixed points in the helper, not ops. */
 export const FIXED_STEPS: Record<number, string> = {
@@ -120,7 +121,7 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
       case "mkdir": s(1, op.path); u(o + 2, op.mode); break;
       case "symlink": s(1, op.target); s(2, op.path); break;
       case "chdir": s(1, op.path); break;
-      case "pivot_root": case "sync": case "lo_up": break;
+      case "pivot_root": case "sync": case "lo_up": case "pty": break;
       case "sethostname": s(1, op.name); u(o + 2, Buffer.byteLength(op.name)); break;
       case "unshare": u(o + 1, op.flags); break;
       case "setid": u(o + 1, op.uid); u(o + 2, op.gid); break;

@@ -27,6 +27,8 @@ function open() {
     open: { args: [FFIType.cstring, i32, u32()], returns: i32 },
     ioctl: { args: [i32, u64, p], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
+    socketpair: { args: [i32, i32, i32, p], returns: i32 },
+    recvmsg: { args: [i32, p, i32], returns: i64 },
   });
 }
 function u32() {
@@ -83,6 +85,46 @@ export function pipe(): [number, number] {
   const fds = new Int32Array(2);
   check("pipe2", libc().pipe2(ptr(fds), O_CLOEXEC));
   return [fds[0] as number, fds[1] as number];
+}
+
+/** A connected unix stream socket pair, both ends close-on-exec. */
+export function socketPair(): [number, number] {
+  const fds = new Int32Array(2);
+  const AF_UNIX = 1;
+  const SOCK_STREAM = 1;
+  check("socketpair", libc().socketpair(AF_UNIX, SOCK_STREAM | O_CLOEXEC, 0, ptr(fds)));
+  return [fds[0] as number, fds[1] as number];
+}
+
+/** recvmsg(2) into buf, collecting descriptors passed with SCM_RIGHTS (made close-on-exec). */
+export function recvWithFds(fd: number, buf: Uint8Array): { n: number; fds: number[] } {
+  const iov = new BigUint64Array([addressOf(buf), BigInt(buf.byteLength)]);
+  const control = new Uint8Array(256);
+  const hdr = new BigUint64Array(7); // struct msghdr
+  hdr[2] = addressOf(iov);
+  hdr[3] = 1n;
+  hdr[4] = addressOf(control);
+  hdr[5] = BigInt(control.byteLength);
+  const MSG_CMSG_CLOEXEC = 0x40000000;
+  let n: number;
+  for (;;) {
+    n = Number(libc().recvmsg(fd, ptr(hdr), MSG_CMSG_CLOEXEC));
+    if (n >= 0) break;
+    const e = errno();
+    if (e !== 4) throw new SysError("recvmsg", e);
+  }
+  const fds: number[] = [];
+  const controllen = Number(hdr[5]);
+  const v = new DataView(control.buffer);
+  for (let off = 0; off + 16 <= controllen; ) {
+    const len = Number(v.getBigUint64(off, true));
+    if (len < 16) break;
+    const level = v.getInt32(off + 8, true);
+    const type = v.getInt32(off + 12, true);
+    if (level === 1 && type === 1) for (let k = off + 16; k + 4 <= off + len; k += 4) fds.push(v.getInt32(k, true));
+    off += (len + 7) & ~7;
+  }
+  return { n, fds };
 }
 
 export function close(fd: number): void {
@@ -193,4 +235,55 @@ export function addressOf(buf: ArrayBufferView, offset = 0): bigint {
 
 export function cstring(addr: number): string {
   return new CString(addr as never).toString();
+}
+
+const TCGETS = 0x5401;
+const TCSETS = 0x5402;
+const TIOCGWINSZ = 0x5413;
+const TIOCSWINSZ = 0x5414;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+
+/** A new pseudo-terminal: [master, slave], both close-on-exec. */
+export function openPty(): [number, number] {
+  const master = openPath("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  try {
+    ioctl(master, TIOCSPTLCK, new Uint8Array(4)); // unlock: *arg = 0
+    const slave = check("ioctl TIOCGPTPEER", libc().ioctl(master, TIOCGPTPEER, (O_RDWR | O_NOCTTY | O_CLOEXEC) as never));
+    return [master, slave];
+  } catch (e) {
+    close(master);
+    throw e;
+  }
+}
+
+/** Copies the window size of terminal `from` to `to`; false if `from` has none. */
+export function copyWinsize(from: number, to: number): boolean {
+  const ws = new Uint8Array(8);
+  if (libc().ioctl(from, TIOCGWINSZ, ptr(ws)) < 0) return false;
+  return libc().ioctl(to, TIOCSWINSZ, ptr(ws)) === 0;
+}
+
+/** Puts a terminal in raw mode (as cfmakeraw); returns the saved state for restoreTerminal. */
+export function makeRaw(fd: number): Uint8Array | null {
+  const saved = new Uint8Array(60); // struct termios (kernel ABI, 60 bytes)
+  if (libc().ioctl(fd, TCGETS, ptr(saved)) < 0) return null;
+  const t = new Uint8Array(saved);
+  const v = new DataView(t.buffer);
+  const iflag = v.getUint32(0, true) & ~(0o1 | 0o2 | 0o10 | 0o40 | 0o100 | 0o200 | 0o400 | 0o2000); // IGNBRK BRKINT PARMRK ISTRIP INLCR IGNCR ICRNL IXON
+  const oflag = v.getUint32(4, true) & ~0o1; // OPOST
+  const cflag = (v.getUint32(8, true) & ~(0o60 | 0o400)) | 0o60; // CSIZE→CS8, PARENB off
+  const lflag = v.getUint32(12, true) & ~(0o10 | 0o100 | 0o2 | 0o1 | 0o100000); // ECHO ECHONL ICANON ISIG IEXTEN
+  v.setUint32(0, iflag, true);
+  v.setUint32(4, oflag, true);
+  v.setUint32(8, cflag, true);
+  v.setUint32(12, lflag, true);
+  t[17 + 6] = 1; // c_cc[VMIN]
+  t[17 + 5] = 0; // c_cc[VTIME]
+  if (libc().ioctl(fd, TCSETS, ptr(t)) < 0) return null;
+  return saved;
+}
+
+export function restoreTerminal(fd: number, saved: Uint8Array): void {
+  libc().ioctl(fd, TCSETS, ptr(saved));
 }

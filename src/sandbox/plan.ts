@@ -37,6 +37,8 @@ export interface SandboxSpec {
   binds: Bind[];
   network: "none" | "host";
   diskBytes: number;
+  /** Give the command a pseudo-terminal of the sandbox's own devpts. */
+  tty?: boolean;
 }
 
 export interface HostFacts {
@@ -55,7 +57,10 @@ export interface StepOp {
   step: string;
 }
 
-export type SyncAction = { kind: "join-cgroup" } | { kind: "write-id-maps"; uidMap: string; gidMap: string };
+export type SyncAction =
+  | { kind: "join-cgroup" }
+  | { kind: "write-id-maps"; uidMap: string; gidMap: string }
+  | { kind: "size-terminal" };
 
 export interface Plan {
   cloneFlags: number;
@@ -207,6 +212,11 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
   if (privileged) {
     add("enter the sandbox user namespace", { kind: "setns", slot: SLOT_USERNS, nstype: NS.USER });
     add("become root in the user namespace", { kind: "setid", uid: 0, gid: 0 });
+  }
+  if (spec.tty) {
+    // Opened as the sandbox's root so the terminal belongs to the command's user.
+    add("open a terminal in the sandbox's /dev/pts", { kind: "pty" });
+    sync("wait for the parent to size the terminal", { kind: "size-terminal" });
   }
   return { cloneFlags, ops, syncs, privileged };
 }
