@@ -186,6 +186,7 @@ enum op_kind {
   OP_PTY = 22,           /* open a pty in the sandbox's devpts; master goes to the parent */
 };
 #define OPF_IGNORE_EXIST 1
+#define OPF_TOLERATE_EINVAL 2 /* mount_setattr: the filesystem cannot do this (idmap) */
 
 struct cave_op {
   u32 kind, flags;
@@ -420,6 +421,7 @@ static long run_op(struct cave_spec *s, const struct cave_op *op, long *slots, i
       r = SYS(NR_mount_setattr, AT_FDCWD, op->a, op->d, &attr, sizeof attr);
     else
       r = SYS(NR_mount_setattr, slots[tree_slot], "", op->d | AT_EMPTY_PATH, &attr, sizeof attr);
+    if (r == -22 && (op->flags & OPF_TOLERATE_EINVAL)) r = 0;
     break;
   }
   case OP_OPEN_TREE:

@@ -17,7 +17,7 @@ export type NativeOp =
   | { kind: "sync" }
   | { kind: "setid"; uid: number; gid: number }
   | { kind: "create_file"; path: string; mode: number }
-  | { kind: "mount_setattr"; path: string | null; treeSlot?: number; usernsSlot?: number; set: number; clear: number; recursive: boolean }
+  | { kind: "mount_setattr"; path: string | null; treeSlot?: number; usernsSlot?: number; set: number; clear: number; recursive: boolean; tolerate?: "EINVAL" }
   | { kind: "open_tree"; path: string; recursive: boolean; slot: number }
   | { kind: "move_mount"; slot: number; target: string }
   | { kind: "chown"; path: string; uid: number; gid: number }
@@ -113,7 +113,7 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
   };
   req.ops.forEach((op, n) => {
     const o = n * 6;
-    const flags = "ignoreExist" in op && op.ignoreExist ? 1 : 0;
+    const flags = ("ignoreExist" in op && op.ignoreExist ? 1 : 0) | ("tolerate" in op && op.tolerate === "EINVAL" ? 2 : 0);
     ops[o] = BigInt(OPCODE[op.kind]) | (BigInt(flags) << 32n);
     const s = (k: number, v: string | null) => arena.str(ops, o + k, v);
     switch (op.kind) {

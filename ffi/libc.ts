@@ -241,21 +241,6 @@ const TCGETS = 0x5401;
 const TCSETS = 0x5402;
 const TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414;
-const TIOCSPTLCK = 0x40045431;
-const TIOCGPTPEER = 0x5441;
-
-/** A new pseudo-terminal: [master, slave], both close-on-exec. */
-export function openPty(): [number, number] {
-  const master = openPath("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  try {
-    ioctl(master, TIOCSPTLCK, new Uint8Array(4)); // unlock: *arg = 0
-    const slave = check("ioctl TIOCGPTPEER", libc().ioctl(master, TIOCGPTPEER, (O_RDWR | O_NOCTTY | O_CLOEXEC) as never));
-    return [master, slave];
-  } catch (e) {
-    close(master);
-    throw e;
-  }
-}
 
 /** Copies the window size of terminal `from` to `to`; false if `from` has none. */
 export function copyWinsize(from: number, to: number): boolean {

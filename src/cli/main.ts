@@ -55,4 +55,4 @@ async function cli(rawArgs: string[]): Promise<void> {
   }
 }
 
-await cli(process.argv.slice(2));
+void cli(process.argv.slice(2));

@@ -116,6 +116,15 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
       set: ATTR.NOSUID | ATTR.NODEV | (b.readOnly ? ATTR.RDONLY : 0), clear: 0, recursive: true,
     });
   });
+  const idmapBinds = () =>
+    spec.binds.forEach((b, i) => {
+      // Host root's files in a bind belong to root inside, as in the root filesystem.
+      // Filesystems without idmap support (EINVAL) keep plain ownership: stricter, not looser.
+      add(`idmap bind ${b.src} into the sandbox user namespace`, {
+        kind: "mount_setattr", path: null, treeSlot: SLOT_BIND0 + i, usernsSlot: SLOT_USERNS,
+        set: ATTR.IDMAP, clear: 0, recursive: true, tolerate: "EINVAL",
+      });
+    });
   add(`open the root filesystem ${spec.rootfs}`, { kind: "open_tree", path: spec.rootfs, recursive: !privileged, slot: SLOT_ROOTFS });
   add(`mount the ${spec.diskBytes}-byte tmpfs that holds every write`, {
     kind: "mount", src: "cave", target: STAGE, fstype: "tmpfs", flags: MS.NOSUID | MS.NODEV,
@@ -142,6 +151,7 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
       kind: "userns", uidMap: `0 ${NOBODY} 1`, gidMap: `0 ${NOBODY} 1`, procDir: `${STAGE}/proc`, slot: SLOT_USERNS,
     });
     add(`unmount ${STAGE}/proc`, { kind: "umount", path: `${STAGE}/proc`, flags: 2 });
+    idmapBinds();
     add("idmap the root filesystem into the sandbox user namespace", {
       kind: "mount_setattr", path: null, treeSlot: SLOT_ROOTFS, usernsSlot: SLOT_USERNS,
       set: ATTR.IDMAP, clear: 0, recursive: false,

@@ -40,7 +40,7 @@ export default defineCommand({
         workdir: str(options.workdir),
         rootfs: str(options.rootfs),
         env: arr(options.env),
-        binds: arr(options.bind),
+        bind: arr(options.bind),
       },
     });
     const result = await runSandbox(

@@ -1,0 +1,55 @@
+# cave: build, test, lint, bench. Bun comes from node_modules (pinned in package.json).
+BUN      := ./node_modules/.bin/bun
+TSC      := ./node_modules/.bin/tsc
+BIOME    := ./node_modules/.bin/biome
+CC       ?= gcc
+CFLAGS   := -O2 -Wall -Wextra -Werror -fPIC -shared -fno-stack-protector
+SOURCES  := $(shell find src ffi schema -name '*.ts' 2>/dev/null) package.json
+
+.PHONY: all build deps test unit integration e2e security lint bench clean schema
+
+all: build
+
+node_modules/.bin/bun: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.bin/bun
+
+ffi/helper.so: ffi/helper.c
+	$(CC) $(CFLAGS) -o $@ $<
+
+dist/cave: deps ffi/helper.so $(SOURCES)
+	@mkdir -p dist
+	$(BUN) build --compile --minify --bytecode src/cli/main.ts --outfile dist/cave
+
+build: dist/cave
+
+schema: deps
+	$(BUN) scripts/gen-schema.ts
+
+# Every suite; integration, security and e2e start real sandboxes (CI runs as root).
+test: build
+	$(BUN) test tests/
+
+unit: deps ffi/helper.so
+	$(BUN) test tests/unit
+
+integration: build
+	$(BUN) test tests/integration
+
+e2e: build
+	$(BUN) test tests/e2e
+
+security: build
+	$(BUN) test tests/security
+
+lint: deps
+	$(TSC) --noEmit -p .
+	$(BIOME) lint src ffi schema scripts tests bench
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf dist ffi/helper.so
