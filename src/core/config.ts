@@ -1,0 +1,314 @@
+// Loads cave.yaml and merges defaults < config file < flags into the settings of one run.
+// The rules live in schema/config.ts; this file reads the file, points at lines and reports.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as v from "valibot";
+import { type Document, isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import {
+  type Bind,
+  type CaveConfig,
+  ConfigSchema,
+  EnvNameSchema,
+  EnvValueSchema,
+  RLIMIT_PARSERS,
+  RUN_VALUE_PARSERS,
+  type RlimitName,
+  RunFields,
+  splitBind,
+} from "../../schema/config.ts";
+import { CaveError, isCaveError } from "./errors.ts";
+
+export type { Bind, CaveConfig };
+
+/** Everything `cave run` needs, resolved to plain numbers and validated. */
+export interface RunSettings {
+  timeoutMs: number;
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+  diskBytes: number;
+  network: "none" | "host";
+  hostname: string;
+  workdir: string;
+  /** Host directory used as the root; absent means the host's own /. */
+  rootfs?: string;
+  env: Record<string, string>;
+  /** Ordered so a destination is mounted before any destination inside it. */
+  binds: Bind[];
+  rlimits: { nofile: number; nproc?: number; fsize?: number; core: number };
+}
+
+/** Flag values as citty hands them over: strings, and string lists for repeatable flags. */
+export interface RunFlags {
+  timeout?: string;
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+  disk?: string;
+  network?: string;
+  hostname?: string;
+  workdir?: string;
+  rootfs?: string;
+  /** "NAME=value", repeatable. */
+  env?: string | readonly string[];
+  /** "SRC:DST[:ro|rw]", repeatable. */
+  bind?: string | readonly string[];
+  /** "NAME=VALUE" with NAME one of nofile, nproc, fsize, core; repeatable. */
+  rlimit?: string | readonly string[];
+}
+
+export const CONFIG_FILE_NAME = "cave.yaml";
+
+export const DEFAULTS: Readonly<RunSettings> = Object.freeze({
+  timeoutMs: 120_000,
+  memoryBytes: 1024 ** 3,
+  cpus: 2,
+  pids: 1024,
+  diskBytes: 1024 ** 3,
+  network: "none",
+  hostname: "cave",
+  workdir: "/",
+  env: Object.freeze({}) as Record<string, string>,
+  binds: Object.freeze([]) as unknown as Bind[],
+  rlimits: Object.freeze({ nofile: 1024, core: 0 }),
+});
+
+/** ./cave.yaml in `cwd` when it exists; there is no search upwards, so what runs is obvious. */
+export function findProjectConfig(cwd: string): string | undefined {
+  const path = join(cwd, CONFIG_FILE_NAME);
+  return existsSync(path) ? path : undefined;
+}
+
+export function loadConfigFile(path: string): CaveConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new CaveError("CONFIG_NOT_FOUND", `config file ${path} does not exist`, {
+        hint: `check the path, or leave it out to use ./${CONFIG_FILE_NAME} of the current directory`,
+        cause: e,
+      });
+    }
+    throw new CaveError("CONFIG_UNREADABLE", `cannot read config file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseConfigText(text, path);
+}
+
+/** Validates YAML text; `name` (usually the path) starts every line of the error message. */
+export function parseConfigText(text: string, name: string): CaveConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const message = doc.errors
+      .map(
+        (e) =>
+          `${at(name, e.linePos?.[0])}YAML syntax error: ${e.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "")}`,
+      )
+      .join("\n");
+    throw new CaveError("CONFIG_INVALID", message, { cause: doc.errors[0] });
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    // Only an alias bomb gets here: yaml caps alias expansion and throws.
+    throw new CaveError("CONFIG_INVALID", `${name}: ${(e as Error).message}`, { cause: e });
+  }
+  const result = v.safeParse(ConfigSchema, data ?? {});
+  if (!result.success) {
+    // In file order, so the message reads top to bottom like the file.
+    const described = result.issues.map((issue) => describeIssue(issue, name, doc, lines));
+    const message = described
+      .sort((a, b) => (a.offset ?? -1) - (b.offset ?? -1))
+      .map((d) => d.text)
+      .join("\n");
+    throw new CaveError("CONFIG_INVALID", message, { cause: new v.ValiError(result.issues) });
+  }
+  return result.output;
+}
+
+/** "file:line:col: " like a compiler, so editors and terminals can jump to it. */
+function at(name: string, pos: { line: number; col: number } | undefined): string {
+  return pos ? `${name}:${pos.line}:${pos.col}: ` : `${name}: `;
+}
+
+function describeIssue(
+  issue: v.BaseIssue<unknown>,
+  name: string,
+  doc: Document,
+  lines: LineCounter,
+): { offset: number | undefined; text: string } {
+  const path = issue.path ?? [];
+  const last = path[path.length - 1];
+  // Unknown keys and bad variable names are about the key, not the value under it.
+  const aboutKey = last?.type === "object" && last.origin === "key";
+  const offset = nodeAt(
+    doc,
+    path.map((item) => item.key as string | number),
+    aboutKey,
+  )?.range?.[0];
+  const key = keyPath(path.map((item) => item.key as string | number));
+  const where = at(name, offset === undefined ? undefined : lines.linePos(offset));
+  return { offset, text: `${where}${key ? `${key}: ` : ""}${issue.message}` };
+}
+
+function nodeAt(doc: Document, keys: (string | number)[], aboutKey: boolean): Node | undefined {
+  let node = doc.contents as Node | null | undefined;
+  let keyNode: Node | undefined;
+  for (const key of keys) {
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(key),
+      );
+      keyNode = pair?.key as Node | undefined;
+      // `key:` with nothing after it has no value node; point at the key instead.
+      node = (pair?.value as Node | null | undefined) ?? keyNode;
+    } else if (isSeq(node)) {
+      node = node.items[key as number] as Node | undefined;
+      keyNode = node;
+    } else {
+      break;
+    }
+  }
+  return (aboutKey ? keyNode : node) ?? undefined;
+}
+
+/** run.memory, run.binds[1], run.env["a b"] */
+function keyPath(keys: (string | number)[]): string {
+  return keys
+    .map((k, i) =>
+      typeof k === "number" ? `[${k}]` : /^[A-Za-z_][\w-]*$/.test(k) ? `${i ? "." : ""}${k}` : `[${JSON.stringify(k)}]`,
+    )
+    .join("");
+}
+
+/** Prefixes a parser's message with where the value came from (a flag or a config key). */
+function within<T>(where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!isCaveError(e)) throw e;
+    throw new CaveError(e.code, `${where}: ${e.message}`, { cause: e });
+  }
+}
+
+/** Runs one field schema of schema/config.ts on a flag value; its message becomes the error. */
+function checked<S extends v.GenericSchema>(schema: S, value: unknown, code: string): v.InferOutput<S> {
+  const result = v.safeParse(schema, value);
+  if (result.success) return result.output;
+  throw new CaveError(code, result.issues.map((i) => i.message).join("; "));
+}
+
+/** "SRC:DST[:ro|rw]" → a bind; both paths absolute without "..", mode rw unless given. */
+export function parseBind(spec: string, code = "USAGE"): Bind {
+  const result = splitBind(spec);
+  if (typeof result === "string") throw new CaveError(code, result);
+  return result;
+}
+
+/** "NAME=value" → [NAME, value]; the value may itself contain "=". */
+export function parseEnvEntry(entry: string, code = "USAGE"): [string, string] {
+  const eq = entry.indexOf("=");
+  if (eq < 0) throw new CaveError(code, `invalid environment entry ${JSON.stringify(entry)}: use NAME=value`);
+  const name = checked(EnvNameSchema, entry.slice(0, eq), code);
+  const value = v.safeParse(EnvValueSchema, entry.slice(eq + 1));
+  if (!value.success) {
+    throw new CaveError(
+      code,
+      `invalid environment entry ${JSON.stringify(entry)}: the value ${value.issues[0].message}`,
+    );
+  }
+  return [name, value.output];
+}
+
+function parseRlimitEntry(entry: string): [RlimitName, number] {
+  const eq = entry.indexOf("=");
+  const name = entry.slice(0, eq);
+  if (eq < 0 || !Object.hasOwn(RLIMIT_PARSERS, name)) {
+    const names = Object.keys(RLIMIT_PARSERS).join(", ");
+    throw new CaveError(
+      "USAGE",
+      `--rlimit: invalid ${JSON.stringify(entry)}: use NAME=VALUE with NAME one of ${names}`,
+    );
+  }
+  const rlimit = name as RlimitName;
+  return [rlimit, within(`--rlimit ${rlimit}`, () => RLIMIT_PARSERS[rlimit](entry.slice(eq + 1), "USAGE"))];
+}
+
+const list = (x: string | readonly string[] | undefined): readonly string[] =>
+  x === undefined ? [] : typeof x === "string" ? [x] : x;
+
+/**
+ * Flags beat the config file, which beats DEFAULTS. `file` must come from loadConfigFile (or
+ * parseConfigText), which validated it; flag errors are USAGE, config file errors CONFIG_INVALID.
+ */
+export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: RunFlags } = {}): RunSettings {
+  const file = layers.file ?? {};
+  const flags = layers.flags ?? {};
+
+  const unit = (key: keyof typeof RUN_VALUE_PARSERS, fallback: number): number => {
+    const parse = RUN_VALUE_PARSERS[key];
+    const flag = flags[key];
+    if (flag !== undefined) return within(`--${key}`, () => parse(flag, "USAGE"));
+    const value = file[key];
+    if (value !== undefined) return within(`run.${key}`, () => parse(value, "CONFIG_INVALID"));
+    return fallback;
+  };
+  const text = <K extends "network" | "hostname" | "workdir" | "rootfs">(key: K) => {
+    const flag = flags[key];
+    return flag !== undefined ? within(`--${key}`, () => checked(RunFields[key], flag, "USAGE")) : file[key];
+  };
+
+  const env: Record<string, string> = { ...file.env };
+  for (const entry of list(flags.env)) {
+    const [name, value] = within("--env", () => parseEnvEntry(entry));
+    env[name] = value;
+  }
+
+  // A flag bind replaces a config file bind with the same destination.
+  const binds = new Map<string, Bind>();
+  for (const spec of file.binds ?? []) {
+    const bind = within("run.binds", () => parseBind(spec, "CONFIG_INVALID"));
+    binds.set(bind.dst, bind);
+  }
+  const flagDsts = new Set<string>();
+  for (const spec of list(flags.bind)) {
+    const bind = within("--bind", () => parseBind(spec));
+    if (flagDsts.has(bind.dst)) {
+      throw new CaveError("USAGE", `--bind: destination ${JSON.stringify(bind.dst)} is bound more than once`);
+    }
+    flagDsts.add(bind.dst);
+    binds.set(bind.dst, bind);
+  }
+  // A mount on /a after one on /a/b would hide /a/b; fewer components go first (stable sort).
+  const depth = (b: Bind) => b.dst.split("/").length;
+  const orderedBinds = [...binds.values()].sort((a, b) => depth(a) - depth(b));
+
+  const rlimits: RunSettings["rlimits"] = { ...DEFAULTS.rlimits };
+  for (const name of Object.keys(RLIMIT_PARSERS) as RlimitName[]) {
+    const value = file.rlimits?.[name];
+    if (value !== undefined)
+      rlimits[name] = within(`run.rlimits.${name}`, () => RLIMIT_PARSERS[name](value, "CONFIG_INVALID"));
+  }
+  for (const entry of list(flags.rlimit)) {
+    const [name, value] = parseRlimitEntry(entry);
+    rlimits[name] = value;
+  }
+
+  const rootfs = text("rootfs");
+  return {
+    timeoutMs: unit("timeout", DEFAULTS.timeoutMs),
+    memoryBytes: unit("memory", DEFAULTS.memoryBytes),
+    cpus: unit("cpus", DEFAULTS.cpus),
+    pids: unit("pids", DEFAULTS.pids),
+    diskBytes: unit("disk", DEFAULTS.diskBytes),
+    network: text("network") ?? DEFAULTS.network,
+    hostname: text("hostname") ?? DEFAULTS.hostname,
+    workdir: text("workdir") ?? DEFAULTS.workdir,
+    ...(rootfs !== undefined ? { rootfs } : {}),
+    env,
+    binds: orderedBinds,
+    rlimits,
+  };
+}
