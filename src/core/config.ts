@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
-import { type Document, isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import {
   type Bind,
   type CaveConfig,
@@ -59,6 +59,11 @@ export interface RunFlags {
 
 export const CONFIG_FILE_NAME = "cave.yaml";
 
+/** The YAML parser loads only when there is a file to read: it is most of `cave run`'s start-up otherwise. */
+function yaml(): typeof import("yaml") {
+  return require("yaml");
+}
+
 export const DEFAULTS: Readonly<RunSettings> = Object.freeze({
   timeoutMs: 120_000,
   memoryBytes: 1024 ** 3,
@@ -97,7 +102,8 @@ export function loadConfigFile(path: string): CaveConfig {
 
 /** Validates YAML text; `name` (usually the path) starts every line of the error message. */
 export function parseConfigText(text: string, name: string): CaveConfig {
-  const lines = new LineCounter();
+  const lines = new (yaml().LineCounter)();
+  const { parseDocument } = yaml();
   const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     const message = doc.errors
@@ -154,6 +160,7 @@ function describeIssue(
 }
 
 function nodeAt(doc: Document, keys: (string | number)[], aboutKey: boolean): Node | undefined {
+  const { isMap, isSeq } = yaml();
   let node = doc.contents as Node | null | undefined;
   let keyNode: Node | undefined;
   for (const key of keys) {

@@ -1,462 +1,419 @@
 // Runs one command in a fresh sandbox: plan → clone via the helper → answer the child's
 // sync points → wait with a pidfd for exit, timeout or interruption → a RunResult.
 import { readdirSync, readlinkSync, statSync } from "node:fs";
-import {
-	nativeSpawn,
-	MSG,
-	MSG_SIZE,
-	FIXED_STEPS,
-	SPAWN_FLAGS,
-} from "../../ffi/helper.ts";
+import { nativeSpawn, MSG, MSG_SIZE, FIXED_STEPS, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
-import {
-	buildPlan,
-	sandboxEnv,
-	DEFAULT_PATH,
-	type HostFacts,
-	type Plan,
-	type SandboxSpec,
-} from "./plan.ts";
+import { buildPlan, sandboxEnv, DEFAULT_PATH, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
 import { CaveError } from "../core/errors.ts";
 import { PtyRelay } from "./tty.ts";
 
 export type RunReason =
-	| "exit"
-	| "signal"
-	| "timeout"
-	| "interrupted"
-	| "not_found"
-	| "not_executable"
-	| "setup_failed"
-	| "oom";
+  | "exit"
+  | "signal"
+  | "timeout"
+  | "interrupted"
+  | "not_found"
+  | "not_executable"
+  | "setup_failed"
+  | "oom";
 
 export interface RunResult {
-	exitCode: number;
-	/** Signal name when the command was killed by one (SIGKILL for timeout and OOM). */
-	signal: string | null;
-	reason: RunReason;
-	durationMs: number;
-	/** One line for people: why it ended, when that is not plain exit. */
-	message?: string;
+  exitCode: number;
+  /** Signal name when the command was killed by one (SIGKILL for timeout and OOM). */
+  signal: string | null;
+  reason: RunReason;
+  durationMs: number;
+  /** One line for people: why it ended, when that is not plain exit. */
+  message?: string;
 }
 
 export interface RunOptions {
-	timeoutMs: number;
-	/** Called at the cgroup sync point with the child's pid (cgroups live in ./cgroups). */
-	joinCgroup?: (pid: number) => void;
-	/** Called with the pid of the sandbox's init once it exists. */
-	onSpawned?: (pid: number) => void;
-	/** A compiled seccomp BPF program (struct sock_filter[]), loaded last before execve. */
-	seccomp?: Uint8Array;
-	/** Capabilities the command keeps (bit n = capability n); none by default. */
-	keepCaps?: bigint;
+  timeoutMs: number;
+  /** Called at the cgroup sync point with the child's pid (cgroups live in ./cgroups). */
+  joinCgroup?: (pid: number) => void;
+  /** Called with the pid of the sandbox's init once it exists. */
+  onSpawned?: (pid: number) => void;
+  /** A compiled seccomp BPF program (struct sock_filter[]), loaded last before execve. */
+  seccomp?: Uint8Array;
+  /** Capabilities the command keeps (bit n = capability n); none by default. */
+  keepCaps?: bigint;
 }
 
 /** Exit codes cave itself uses; the command's own codes pass through. */
 export const EXIT = {
-	TIMEOUT: 124,
-	SETUP: 125,
-	NOT_EXECUTABLE: 126,
-	NOT_FOUND: 127,
+  TIMEOUT: 124,
+  SETUP: 125,
+  NOT_EXECUTABLE: 126,
+  NOT_FOUND: 127,
 } as const;
 
 const SIGNALS = [
-	"",
-	"SIGHUP",
-	"SIGINT",
-	"SIGQUIT",
-	"SIGILL",
-	"SIGTRAP",
-	"SIGABRT",
-	"SIGBUS",
-	"SIGFPE",
-	"SIGKILL",
-	"SIGUSR1",
-	"SIGSEGV",
-	"SIGUSR2",
-	"SIGPIPE",
-	"SIGALRM",
-	"SIGTERM",
-	"SIGSTKFLT",
-	"SIGCHLD",
-	"SIGCONT",
-	"SIGSTOP",
-	"SIGTSTP",
-	"SIGTTIN",
-	"SIGTTOU",
-	"SIGURG",
-	"SIGXCPU",
-	"SIGXFSZ",
-	"SIGVTALRM",
-	"SIGPROF",
-	"SIGWINCH",
-	"SIGIO",
-	"SIGPWR",
-	"SIGSYS",
+  "",
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGILL",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGBUS",
+  "SIGFPE",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGSEGV",
+  "SIGUSR2",
+  "SIGPIPE",
+  "SIGALRM",
+  "SIGTERM",
+  "SIGSTKFLT",
+  "SIGCHLD",
+  "SIGCONT",
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGURG",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGWINCH",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSYS",
 ];
 export function signalName(n: number): string {
-	return SIGNALS[n] ?? `SIG${n}`;
+  return SIGNALS[n] ?? `SIG${n}`;
 }
 
 export function hostFacts(spec: SandboxSpec): HostFacts {
-	const uid = process.getuid?.() ?? 0;
-	const gid = process.getgid?.() ?? 0;
-	const rootEntries: HostFacts["rootEntries"] = [];
-	if (uid !== 0) {
-		for (const d of readdirSync(spec.rootfs, { withFileTypes: true })) {
-			if (d.isSymbolicLink())
-				rootEntries.push({
-					name: d.name,
-					type: "symlink",
-					target: readlinkSync(`${spec.rootfs}/${d.name}`),
-				});
-			else if (d.isDirectory()) rootEntries.push({ name: d.name, type: "dir" });
-			else if (d.isFile()) rootEntries.push({ name: d.name, type: "file" });
-		}
-	}
-	const bindIsDir = spec.binds.map((b) => {
-		try {
-			return statSync(b.src).isDirectory();
-		} catch (e) {
-			throw new CaveError(
-				"USAGE",
-				`bind source ${b.src} does not exist or cannot be read`,
-				{
-					hint: "give an existing host path: --bind SRC:DST[:ro]",
-					cause: e,
-				},
-			);
-		}
-	});
-	return { uid, gid, rootEntries, bindIsDir };
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const rootEntries: HostFacts["rootEntries"] = [];
+  if (uid !== 0) {
+    for (const d of readdirSync(spec.rootfs, { withFileTypes: true })) {
+      if (d.isSymbolicLink())
+        rootEntries.push({
+          name: d.name,
+          type: "symlink",
+          target: readlinkSync(`${spec.rootfs}/${d.name}`),
+        });
+      else if (d.isDirectory()) rootEntries.push({ name: d.name, type: "dir" });
+      else if (d.isFile()) rootEntries.push({ name: d.name, type: "file" });
+    }
+  }
+  const bindIsDir = spec.binds.map((b) => {
+    try {
+      return statSync(b.src).isDirectory();
+    } catch (e) {
+      throw new CaveError("USAGE", `bind source ${b.src} does not exist or cannot be read`, {
+        hint: "give an existing host path: --bind SRC:DST[:ro]",
+        cause: e,
+      });
+    }
+  });
+  return { uid, gid, rootEntries, bindIsDir };
 }
 
 interface Msg {
-	type: number;
-	step: number;
-	err: number;
-	val: number;
-	fd?: number;
+  type: number;
+  step: number;
+  err: number;
+  val: number;
+  fd?: number;
 }
 
 /** Reads cave_msg records off the status socket; a record split across reads is kept. */
 class Messages {
-	private buf = new Uint8Array(MSG_SIZE * 64);
-	private rest = new Uint8Array(0);
-	constructor(private fd: number) {}
-	/** Reads what is there (blocking if nothing); null at EOF. */
-	next(): Msg[] | null {
-		const { n, fds } = libc.recvWithFds(this.fd, this.buf);
-		if (n === 0) return null;
-		const data = new Uint8Array(this.rest.byteLength + n);
-		data.set(this.rest);
-		data.set(this.buf.subarray(0, n), this.rest.byteLength);
-		const out: Msg[] = [];
-		const view = new DataView(data.buffer);
-		let o = 0;
-		for (; o + MSG_SIZE <= data.byteLength; o += MSG_SIZE) {
-			const m: Msg = {
-				type: view.getInt32(o, true),
-				step: view.getInt32(o + 4, true),
-				err: view.getInt32(o + 8, true),
-				val: view.getInt32(o + 12, true),
-			};
-			if (m.type === MSG.PTY) m.fd = fds.shift();
-			out.push(m);
-		}
-		for (const stray of fds) libc.close(stray);
-		this.rest = data.slice(o);
-		return out;
-	}
+  private buf = new Uint8Array(MSG_SIZE * 64);
+  private rest = new Uint8Array(0);
+  constructor(private fd: number) {}
+  /** Reads what is there (blocking if nothing); null at EOF. */
+  next(): Msg[] | null {
+    const { n, fds } = libc.recvWithFds(this.fd, this.buf);
+    if (n === 0) return null;
+    const data = new Uint8Array(this.rest.byteLength + n);
+    data.set(this.rest);
+    data.set(this.buf.subarray(0, n), this.rest.byteLength);
+    const out: Msg[] = [];
+    const view = new DataView(data.buffer);
+    let o = 0;
+    for (; o + MSG_SIZE <= data.byteLength; o += MSG_SIZE) {
+      const m: Msg = {
+        type: view.getInt32(o, true),
+        step: view.getInt32(o + 4, true),
+        err: view.getInt32(o + 8, true),
+        val: view.getInt32(o + 12, true),
+      };
+      if (m.type === MSG.PTY) m.fd = fds.shift();
+      out.push(m);
+    }
+    for (const stray of fds) libc.close(stray);
+    this.rest = data.slice(o);
+    return out;
+  }
 }
 
 function stepName(plan: Plan, step: number): string {
-	return step >= 0
-		? (plan.ops[step]?.step ?? `step ${step}`)
-		: (FIXED_STEPS[step] ?? `step ${step}`);
+  return step >= 0 ? (plan.ops[step]?.step ?? `step ${step}`) : (FIXED_STEPS[step] ?? `step ${step}`);
 }
 
-function setupFailure(
-	plan: Plan,
-	step: number,
-	err: number,
-	t0: number,
-): RunResult {
-	return {
-		exitCode: EXIT.SETUP,
-		signal: null,
-		reason: "setup_failed",
-		durationMs: performance.now() - t0,
-		message: `sandbox setup failed at "${stepName(plan, step)}": ${libc.errnoName(err)} (${libc.strerror(err)})`,
-	};
+function setupFailure(plan: Plan, step: number, err: number, t0: number): RunResult {
+  return {
+    exitCode: EXIT.SETUP,
+    signal: null,
+    reason: "setup_failed",
+    durationMs: performance.now() - t0,
+    message: `sandbox setup failed at "${stepName(plan, step)}": ${libc.errnoName(err)} (${libc.strerror(err)})`,
+  };
 }
 
 const SLICE_MS = 50;
 const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-export async function runSandbox(
-	spec: SandboxSpec,
-	opts: RunOptions,
-): Promise<RunResult> {
-	const t0 = performance.now();
-	const plan = buildPlan(spec, hostFacts(spec));
-	// A socket, not a pipe: it also carries the terminal's master fd (SCM_RIGHTS).
-	const [statusR, statusW] = libc.socketPair();
-	const [syncR, syncW] = libc.pipe();
-	const env = sandboxEnv(process.env, spec.env);
-	let interrupted: string | null = null;
-	const onSignal = (sig: string) => {
-		interrupted ??= sig;
-	};
-	for (const s of INTERRUPTS) process.on(s, onSignal);
-	try {
-		const { pid, pidfd } = nativeSpawn({
-			cloneFlags: plan.cloneFlags,
-			cgroupFd: -1,
-			statusFd: statusW,
-			syncFd: syncR,
-			ops: plan.ops.map((o) => o.op),
-			keepFds: [statusW, syncR],
-			argv: spec.argv,
-			env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-			path: env.PATH ?? DEFAULT_PATH,
-			workdir: spec.workdir,
-			keepCaps: opts.keepCaps ?? 0n,
-			seccomp: opts.seccomp ?? null,
-			ttyFd: -1,
-			flags: SPAWN_FLAGS.NEW_SESSION,
-		});
-		libc.close(statusW);
-		libc.close(syncR);
-		if (pid < 0) {
-			return {
-				...setupFailure(plan, 0, -pid, t0),
-				message: `sandbox setup failed at "clone the sandbox namespaces": ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`,
-			};
-		}
-		opts.onSpawned?.(pid);
-		try {
-			return await supervise(
-				plan,
-				spec.argv[0] ?? "",
-				{ pid, pidfd, statusR, syncW },
-				opts,
-				t0,
-				() => interrupted,
-			);
-		} finally {
-			libc.close(pidfd);
-		}
-	} finally {
-		for (const s of INTERRUPTS) process.off(s, onSignal);
-		libc.close(statusR);
-		libc.close(syncW);
-	}
+export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<RunResult> {
+  const t0 = performance.now();
+  const plan = buildPlan(spec, hostFacts(spec));
+  // A socket, not a pipe: it also carries the terminal's master fd (SCM_RIGHTS).
+  const [statusR, statusW] = libc.socketPair();
+  const [syncR, syncW] = libc.pipe();
+  const env = sandboxEnv(process.env, spec.env);
+  let interrupted: string | null = null;
+  const onSignal = (sig: string) => {
+    interrupted ??= sig;
+  };
+  for (const s of INTERRUPTS) process.on(s, onSignal);
+  try {
+    const { pid, pidfd } = nativeSpawn({
+      cloneFlags: plan.cloneFlags,
+      cgroupFd: -1,
+      statusFd: statusW,
+      syncFd: syncR,
+      ops: plan.ops.map((o) => o.op),
+      keepFds: [statusW, syncR],
+      argv: spec.argv,
+      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      path: env.PATH ?? DEFAULT_PATH,
+      workdir: spec.workdir,
+      keepCaps: opts.keepCaps ?? 0n,
+      seccomp: opts.seccomp ?? null,
+      ttyFd: -1,
+      flags: SPAWN_FLAGS.NEW_SESSION,
+    });
+    libc.close(statusW);
+    libc.close(syncR);
+    if (pid < 0) {
+      return {
+        ...setupFailure(plan, 0, -pid, t0),
+        message: `sandbox setup failed at "clone the sandbox namespaces": ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`,
+      };
+    }
+    opts.onSpawned?.(pid);
+    try {
+      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW }, opts, t0, () => interrupted);
+    } finally {
+      libc.close(pidfd);
+    }
+  } finally {
+    for (const s of INTERRUPTS) process.off(s, onSignal);
+    libc.close(statusR);
+    libc.close(syncW);
+  }
 }
 
 interface Child {
-	pid: number;
-	pidfd: number;
-	statusR: number;
-	syncW: number;
+  pid: number;
+  pidfd: number;
+  statusR: number;
+  syncW: number;
 }
 
 async function supervise(
-	plan: Plan,
-	argv0: string,
-	c: Child,
-	opts: RunOptions,
-	t0: number,
-	interrupted: () => string | null,
+  plan: Plan,
+  argv0: string,
+  c: Child,
+  opts: RunOptions,
+  t0: number,
+  interrupted: () => string | null,
 ): Promise<RunResult> {
-	const msgs = new Messages(c.statusR);
-	const deadline = t0 + opts.timeoutMs;
-	let syncIndex = 0;
-	let setupErr: { step: number; err: number } | null = null;
-	let execErr: number | null = null;
-	let exitStatus: number | null = null;
-	let killedFor: "timeout" | "interrupted" | null = null;
-	let statusOpen = true;
-	let ptyOpen = true;
-	let pty: PtyRelay | null = null;
+  const msgs = new Messages(c.statusR);
+  const deadline = t0 + opts.timeoutMs;
+  let syncIndex = 0;
+  let setupErr: { step: number; err: number } | null = null;
+  let execErr: number | null = null;
+  let exitStatus: number | null = null;
+  let killedFor: "timeout" | "interrupted" | null = null;
+  let statusOpen = true;
+  let ptyOpen = true;
+  let pty: PtyRelay | null = null;
 
-	const handle = (m: {
-		type: number;
-		step: number;
-		err: number;
-		val: number;
-	}) => {
-		switch (m.type) {
-			case MSG.SYNC: {
-				const action = plan.syncs[syncIndex++];
-				let ack = 0;
-				try {
-					if (action?.kind === "write-id-maps") {
-						// setgroups must be denied before an unprivileged gid_map write.
-						writeProc(`/proc/${c.pid}/setgroups`, "deny");
-						writeProc(`/proc/${c.pid}/uid_map`, action.uidMap);
-						writeProc(`/proc/${c.pid}/gid_map`, action.gidMap);
-					} else if (action?.kind === "join-cgroup") {
-						opts.joinCgroup?.(c.pid);
-					} else if (action?.kind === "size-terminal") {
-						pty?.size();
-						pty?.start();
-					}
-				} catch (e) {
-					// The child dies with this errno; the parent's own reason wins the report.
-					const err = e instanceof libc.SysError ? e.errno : 1;
-					setupErr = { step: m.step, err };
-					ack = Math.min(255, Math.max(1, err));
-				}
-				libc.writeAll(c.syncW, new Uint8Array([ack]));
-				break;
-			}
-			case MSG.SETUP_ERR:
-				setupErr ??= { step: m.step, err: m.err };
-				break;
-			case MSG.EXEC_ERR:
-				execErr = m.err;
-				break;
-			case MSG.EXIT:
-				exitStatus = m.val;
-				break;
-			case MSG.PTY:
-				if (m.fd !== undefined) pty = new PtyRelay(m.fd);
-				break;
-		}
-	};
+  const handle = (m: { type: number; step: number; err: number; val: number }) => {
+    switch (m.type) {
+      case MSG.SYNC: {
+        const action = plan.syncs[syncIndex++];
+        let ack = 0;
+        try {
+          if (action?.kind === "write-id-maps") {
+            // setgroups must be denied before an unprivileged gid_map write.
+            writeProc(`/proc/${c.pid}/setgroups`, "deny");
+            writeProc(`/proc/${c.pid}/uid_map`, action.uidMap);
+            writeProc(`/proc/${c.pid}/gid_map`, action.gidMap);
+          } else if (action?.kind === "join-cgroup") {
+            opts.joinCgroup?.(c.pid);
+          } else if (action?.kind === "size-terminal") {
+            pty?.size();
+            pty?.start();
+          }
+        } catch (e) {
+          // The child dies with this errno; the parent's own reason wins the report.
+          const err = e instanceof libc.SysError ? e.errno : 1;
+          setupErr = { step: m.step, err };
+          ack = Math.min(255, Math.max(1, err));
+        }
+        libc.writeAll(c.syncW, new Uint8Array([ack]));
+        break;
+      }
+      case MSG.SETUP_ERR:
+        setupErr ??= { step: m.step, err: m.err };
+        break;
+      case MSG.EXEC_ERR:
+        execErr = m.err;
+        break;
+      case MSG.EXIT:
+        exitStatus = m.val;
+        break;
+      case MSG.PTY:
+        if (m.fd !== undefined) pty = new PtyRelay(m.fd);
+        break;
+    }
+  };
 
-	let result: libc.WaitResult | null = null;
-	try {
-		while (!result) {
-			const left = deadline - performance.now();
-			if (!killedFor && interrupted()) {
-				killedFor = "interrupted";
-				libc.pidfdSendSignal(c.pidfd, 9);
-			} else if (!killedFor && left <= 0) {
-				killedFor = "timeout";
-				libc.pidfdSendSignal(c.pidfd, 9);
-			}
-			const fds: [number, number][] = [
-				[c.pidfd, libc.POLLIN],
-				[statusOpen ? c.statusR : -1, libc.POLLIN],
-			];
-			const ptyFds = ptyOpen && pty ? pty.pollFds() : [];
-			const revents = libc.poll(
-				[...fds, ...ptyFds],
-				killedFor ? SLICE_MS : Math.min(SLICE_MS, Math.max(0, left)),
-			);
-			const [childEv = 0, statusEv = 0] = revents;
-			if (pty && ptyFds.length && revents.slice(2).some(Boolean))
-				ptyOpen = pty.pump(revents.slice(2));
-			if (statusEv && statusOpen) {
-				const batch = msgs.next();
-				if (batch === null) statusOpen = false;
-				else batch.forEach(handle);
-			}
-			if (childEv) {
-				result = libc.waitPidfd(c.pidfd);
-				break;
-			}
-			// Let Bun deliver signal events (Ctrl-C, SIGWINCH) between slices.
-			await new Promise((r) => setImmediate(r));
-		}
-		// Init is gone, so the namespace is too; collect what it said before it went.
-		while (statusOpen) {
-			const [ev = 0] = libc.poll([[c.statusR, libc.POLLIN]], 1000);
-			if (!ev) break;
-			const batch = msgs.next();
-			if (batch === null) break;
-			batch.forEach(handle);
-		}
-		(pty as PtyRelay | null)?.drain();
-	} finally {
-		// The caller's terminal leaves raw mode whatever happened.
-		(pty as PtyRelay | null)?.stop();
-	}
+  let result: libc.WaitResult | null = null;
+  try {
+    while (!result) {
+      const left = deadline - performance.now();
+      if (!killedFor && interrupted()) {
+        killedFor = "interrupted";
+        libc.pidfdSendSignal(c.pidfd, 9);
+      } else if (!killedFor && left <= 0) {
+        killedFor = "timeout";
+        libc.pidfdSendSignal(c.pidfd, 9);
+      }
+      const fds: [number, number][] = [
+        [c.pidfd, libc.POLLIN],
+        [statusOpen ? c.statusR : -1, libc.POLLIN],
+      ];
+      const ptyFds = ptyOpen && pty ? pty.pollFds() : [];
+      const revents = libc.poll([...fds, ...ptyFds], killedFor ? SLICE_MS : Math.min(SLICE_MS, Math.max(0, left)));
+      const [childEv = 0, statusEv = 0] = revents;
+      if (pty && ptyFds.length && revents.slice(2).some(Boolean)) ptyOpen = pty.pump(revents.slice(2));
+      if (statusEv && statusOpen) {
+        const batch = msgs.next();
+        if (batch === null) statusOpen = false;
+        else batch.forEach(handle);
+      }
+      if (childEv) {
+        result = libc.waitPidfd(c.pidfd);
+        break;
+      }
+      // Let Bun deliver signal events (Ctrl-C, SIGWINCH) between slices.
+      await new Promise((r) => setImmediate(r));
+    }
+    // Init is gone, so the namespace is too; collect what it said before it went.
+    while (statusOpen) {
+      const [ev = 0] = libc.poll([[c.statusR, libc.POLLIN]], 1000);
+      if (!ev) break;
+      const batch = msgs.next();
+      if (batch === null) break;
+      batch.forEach(handle);
+    }
+    (pty as PtyRelay | null)?.drain();
+  } finally {
+    // The caller's terminal leaves raw mode whatever happened.
+    (pty as PtyRelay | null)?.stop();
+  }
 
-	const durationMs = performance.now() - t0;
-	if (setupErr) {
-		const { step, err } = setupErr;
-		return { ...setupFailure(plan, step, err, t0), durationMs };
-	}
-	if (killedFor === "timeout") {
-		return {
-			exitCode: EXIT.TIMEOUT,
-			signal: "SIGKILL",
-			reason: "timeout",
-			durationMs,
-			message: `timed out after ${fmtMs(opts.timeoutMs)}; the sandbox was killed`,
-		};
-	}
-	if (killedFor === "interrupted") {
-		const sig = interrupted() ?? "SIGTERM";
-		const n = SIGNALS.indexOf(sig);
-		return {
-			exitCode: 128 + n,
-			signal: sig,
-			reason: "interrupted",
-			durationMs,
-			message: `cave received ${sig}; the sandbox was torn down`,
-		};
-	}
-	if (execErr !== null) {
-		const notFound = execErr === 2;
-		return {
-			exitCode: notFound ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE,
-			signal: null,
-			reason: notFound ? "not_found" : "not_executable",
-			durationMs,
-			message: notFound
-				? `command not found: ${argv0}`
-				: `cannot execute: ${libc.errnoName(execErr)} (${libc.strerror(execErr)})`,
-		};
-	}
-	if (exitStatus !== null) {
-		const sig = exitStatus & 0x7f;
-		if (sig === 0)
-			return {
-				exitCode: (exitStatus >> 8) & 0xff,
-				signal: null,
-				reason: "exit",
-				durationMs,
-			};
-		return {
-			exitCode: 128 + sig,
-			signal: signalName(sig),
-			reason: "signal",
-			durationMs,
-			message: `killed by ${signalName(sig)}`,
-		};
-	}
-	// Init died without reporting: killed from outside (the OOM killer, or kill -9 on it).
-	const r = result as libc.WaitResult;
-	if (!r.exited)
-		return {
-			exitCode: 128 + r.signal,
-			signal: signalName(r.signal),
-			reason: "signal",
-			durationMs,
-			message: `sandbox init killed by ${signalName(r.signal)}`,
-		};
-	return {
-		exitCode: EXIT.SETUP,
-		signal: null,
-		reason: "setup_failed",
-		durationMs,
-		message: `sandbox init exited with ${r.code} before the command started`,
-	};
+  const durationMs = performance.now() - t0;
+  if (setupErr) {
+    const { step, err } = setupErr;
+    return { ...setupFailure(plan, step, err, t0), durationMs };
+  }
+  if (killedFor === "timeout") {
+    return {
+      exitCode: EXIT.TIMEOUT,
+      signal: "SIGKILL",
+      reason: "timeout",
+      durationMs,
+      message: `timed out after ${fmtMs(opts.timeoutMs)}; the sandbox was killed`,
+    };
+  }
+  if (killedFor === "interrupted") {
+    const sig = interrupted() ?? "SIGTERM";
+    const n = SIGNALS.indexOf(sig);
+    return {
+      exitCode: 128 + n,
+      signal: sig,
+      reason: "interrupted",
+      durationMs,
+      message: `cave received ${sig}; the sandbox was torn down`,
+    };
+  }
+  if (execErr !== null) {
+    const notFound = execErr === 2;
+    return {
+      exitCode: notFound ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE,
+      signal: null,
+      reason: notFound ? "not_found" : "not_executable",
+      durationMs,
+      message: notFound
+        ? `command not found: ${argv0}`
+        : `cannot execute: ${libc.errnoName(execErr)} (${libc.strerror(execErr)})`,
+    };
+  }
+  if (exitStatus !== null) {
+    const sig = exitStatus & 0x7f;
+    if (sig === 0)
+      return {
+        exitCode: (exitStatus >> 8) & 0xff,
+        signal: null,
+        reason: "exit",
+        durationMs,
+      };
+    return {
+      exitCode: 128 + sig,
+      signal: signalName(sig),
+      reason: "signal",
+      durationMs,
+      message: `killed by ${signalName(sig)}`,
+    };
+  }
+  // Init died without reporting: killed from outside (the OOM killer, or kill -9 on it).
+  const r = result as libc.WaitResult;
+  if (!r.exited)
+    return {
+      exitCode: 128 + r.signal,
+      signal: signalName(r.signal),
+      reason: "signal",
+      durationMs,
+      message: `sandbox init killed by ${signalName(r.signal)}`,
+    };
+  return {
+    exitCode: EXIT.SETUP,
+    signal: null,
+    reason: "setup_failed",
+    durationMs,
+    message: `sandbox init exited with ${r.code} before the command started`,
+  };
 }
 
 function fmtMs(ms: number): string {
-	return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function writeProc(path: string, data: string) {
-	const fd = libc.openPath(path, 1 | libc.O_CLOEXEC);
-	try {
-		libc.writeAll(fd, Buffer.from(data));
-	} finally {
-		libc.close(fd);
-	}
+  const fd = libc.openPath(path, 1 | libc.O_CLOEXEC);
+  try {
+    libc.writeAll(fd, Buffer.from(data));
+  } finally {
+    libc.close(fd);
+  }
 }
