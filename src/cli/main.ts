@@ -4,6 +4,7 @@
 import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { reportError } from "./report.ts";
+import { wantsHelp } from "./help.ts";
 
 const main = defineCommand({
   meta: { name: "cave", version: pkg.version, description: "Run untrusted code in a Linux sandbox." },
@@ -13,15 +14,6 @@ const main = defineCommand({
     config: () => import("./commands/config/index.ts").then((m) => m.default),
   },
 });
-
-/** Options end at `--` or at the command itself: `cave run -- grep --help` is grep's help. */
-export function wantsHelp(rawArgs: string[]): boolean {
-  for (const a of rawArgs) {
-    if (a === "--") return false;
-    if (a === "--help" || a === "-h") return true;
-  }
-  return false;
-}
 
 async function resolveChain(rawArgs: string[]): Promise<[CommandDef, CommandDef | undefined]> {
   let cmd: CommandDef = main;
