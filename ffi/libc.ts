@@ -2,12 +2,10 @@
 // Only ffi/ imports bun:ffi; no raw pointer leaves this directory.
 import { dlopen, FFIType, ptr, read as peek, CString } from "bun:ffi";
 
-const { i32, i64, u64, pointer: p } = {
-  i32: FFIType.i32,
-  i64: FFIType.i64,
-  u64: FFIType.u64,
-  pointer: FFIType.ptr,
-};
+const i32 = FFIType.i32;
+const i64 = FFIType.i64;
+const u64 = FFIType.u64;
+const p = FFIType.ptr;
 
 let lib: ReturnType<typeof open> | undefined;
 function open() {
@@ -20,19 +18,16 @@ function open() {
     write: { args: [i32, p, u64], returns: i64 },
     poll: { args: [p, u64, i32], returns: i32 },
     kill: { args: [i32, i32], returns: i32 },
-    pidfd_send_signal: { args: [i32, i32, p, u32()], returns: i32 },
+    pidfd_send_signal: { args: [i32, i32, p, FFIType.u32], returns: i32 },
     waitid: { args: [i32, i32, p, i32], returns: i32 },
-    memfd_create: { args: [FFIType.cstring, u32()], returns: i32 },
+    memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: i32 },
     isatty: { args: [i32], returns: i32 },
-    open: { args: [FFIType.cstring, i32, u32()], returns: i32 },
+    open: { args: [FFIType.cstring, i32, FFIType.u32], returns: i32 },
     ioctl: { args: [i32, u64, p], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     socketpair: { args: [i32, i32, i32, p], returns: i32 },
     recvmsg: { args: [i32, p, i32], returns: i64 },
   });
-}
-function u32() {
-  return FFIType.u32;
 }
 function libc() {
   lib ??= open();
@@ -229,7 +224,7 @@ export function ioctl(fd: number, request: number, arg: Uint8Array | null): numb
 }
 
 /** The address of a typed array for the helper's spec; valid while `buf` is referenced. */
-export function addressOf(buf: ArrayBufferView, offset = 0): bigint {
+export function addressOf(buf: NodeJS.TypedArray | DataView, offset = 0): bigint {
   return BigInt(ptr(buf, offset));
 }
 

@@ -2,7 +2,11 @@
 // JSON Schema (schema/cave.schema.json) and the checks on the matching CLI flags derive from it.
 import { posix } from "node:path";
 import * as v from "valibot";
+import type { BUILTIN_PROFILES, SeccompAction } from "../src/core/seccomp-profiles.ts";
+import { CAPABILITY_PATTERN, parseCapability } from "../src/core/capabilities.ts";
+import { ERRNO_NAMES } from "../src/core/errno.ts";
 import { isCaveError } from "../src/core/errors.ts";
+import { closeMatch } from "../src/core/suggest.ts";
 import {
   COUNT_PATTERN,
   DECIMAL_PATTERN,
@@ -100,24 +104,8 @@ function received(issue: { input: unknown; received: string }): string {
   return isMapping(issue.input) ? "a mapping" : issue.received;
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] as number;
-}
-
 function unknownKeyMessage(key: string, allowed: string[]): string {
-  const near = allowed.find((k) => editDistance(k, key) <= Math.max(1, Math.floor(k.length / 3)));
+  const near = closeMatch(key, allowed);
   const guess = near ? `; did you mean ${show(near)}?` : "";
   return `unknown key${guess} (allowed: ${allowed.join(", ")})`;
 }
@@ -127,11 +115,17 @@ function unknownKeyMessage(key: string, allowed: string[]): string {
  * so a guard goes first; the JSON Schema is generated from the strictObject (typeMode output).
  */
 function mapping<const E extends v.ObjectEntries>(entries: E, what: string) {
+  const required = Object.keys(entries).filter((k) => !["optional", "nullish"].includes(entries[k]?.type ?? ""));
   return v.pipe(
     v.custom<Record<string, unknown>>(isMapping, (issue) =>
       issue.input === null ? "is empty; remove it or put settings under it" : `must be ${what}, not ${received(issue)}`,
     ),
-    v.strictObject(entries, (issue) => unknownKeyMessage(String(issue.input), Object.keys(entries))),
+    v.strictObject(entries, (issue) =>
+      // valibot reports a missing key and an unknown one alike; only an unknown one has "never" expected.
+      issue.expected === "never"
+        ? unknownKeyMessage(String(issue.input), Object.keys(entries))
+        : `missing key ${issue.expected} (required: ${required.join(", ")})`,
+    ),
   );
 }
 
@@ -241,6 +235,121 @@ const rlimitsSchema = v.pipe(
   v.description("Resource limits (setrlimit) applied to every process in the sandbox."),
 );
 
+/** Names `--seccomp` and `run.seccomp` accept; `none` loads no filter at all. */
+export const SECCOMP_PROFILE_NAMES = ["default", "strict", "none"] as const;
+export type SeccompProfileName = (typeof SECCOMP_PROFILE_NAMES)[number];
+
+/** Built-in profiles a custom one may start from. */
+export const SECCOMP_BASES = ["default", "strict"] as const satisfies readonly (keyof typeof BUILTIN_PROFILES)[];
+
+/** The largest errno: libc reads a larger negative return as success, not as an error. */
+export const MAX_ERRNO = 4095;
+
+export const SYSCALL_NAME_PATTERN = /^[a-z0-9_]+$/;
+const SECCOMP_ACTION_PATTERN = /^(allow|kill|log|errno +([0-9]+|E[A-Z0-9]+))$/;
+const ACTION_FORMS = `allow, kill, log or errno N (N from 1 to ${MAX_ERRNO}, or a name like EPERM)`;
+
+/** "allow", "kill", "log", "errno 1", "errno EPERM" → an action; a string result says what is wrong. */
+export function parseSeccompAction(text: string): SeccompAction | string {
+  if (text === "allow" || text === "kill" || text === "log") return { kind: text };
+  const fail = (why: string) => `invalid seccomp action ${show(text)}: ${why}`;
+  const arg = /^errno +(\S+)$/.exec(text)?.[1];
+  if (arg === undefined) return fail(`use ${ACTION_FORMS}`);
+  if (/^[+-]?[0-9]+$/.test(arg)) {
+    const errno = Number(arg);
+    return errno >= 1 && errno <= MAX_ERRNO ? { kind: "errno", errno } : fail(`errno must be from 1 to ${MAX_ERRNO}`);
+  }
+  const errno = Object.hasOwn(ERRNO_NAMES, arg) ? ERRNO_NAMES[arg] : undefined;
+  if (errno !== undefined) return { kind: "errno", errno };
+  const near = closeMatch(arg.toUpperCase(), Object.keys(ERRNO_NAMES));
+  return fail(`unknown errno name ${show(arg)}${near ? `; did you mean ${near}?` : ""}`);
+}
+
+const seccompAction = (description: string) =>
+  v.pipe(
+    v.string((issue) => `must be a seccomp action (${ACTION_FORMS}), not ${received(issue)}`),
+    v.rawCheck<string>(({ dataset, addIssue }) => {
+      const result = dataset.typed ? parseSeccompAction(dataset.value) : undefined;
+      if (typeof result === "string") addIssue({ message: result });
+    }),
+    v.metadata({ pattern: SECCOMP_ACTION_PATTERN.source }),
+    v.description(description),
+    v.examples(["errno EPERM", "kill"]),
+  );
+
+const seccompRule = mapping(
+  {
+    names: v.pipe(
+      v.array(
+        v.pipe(
+          string(),
+          v.regex(
+            SYSCALL_NAME_PATTERN,
+            (issue) =>
+              `invalid syscall name ${issue.received}: use the kernel's name in lowercase letters, digits and _`,
+          ),
+        ),
+        (issue) => `must be a list of syscall names, not ${received(issue)}`,
+      ),
+      v.minLength(1, "must name at least one syscall"),
+      v.description("Syscalls the rule applies to; libseccomp checks the names when the sandbox starts."),
+      v.examples([["ptrace", "mount"]]),
+    ),
+    action: seccompAction("What a call to one of these syscalls does."),
+  },
+  "a mapping with names and action",
+);
+
+const seccompCustom = v.pipe(
+  mapping(
+    {
+      base: v.optional(
+        v.pipe(
+          v.picklist(SECCOMP_BASES, (issue) => `invalid base profile ${received(issue)}: use default or strict`),
+          v.description("Built-in profile whose rules come first; the rules below are added after them."),
+        ),
+      ),
+      default: v.optional(
+        seccompAction("Action for syscalls no rule names; with base, the base profile's unless given."),
+      ),
+      syscalls: v.optional(
+        v.pipe(
+          v.array(seccompRule, (issue) => `must be a list of rules with names and action, not ${received(issue)}`),
+          v.description("Rules naming syscalls and the action they get, added after the base profile's rules."),
+        ),
+      ),
+    },
+    "a mapping with default and syscalls",
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (dataset.typed && dataset.value.base === undefined && dataset.value.default === undefined) {
+      addIssue({ message: "needs default (the action for syscalls no rule names) or base (a built-in profile)" });
+    }
+  }),
+);
+
+/** `--seccomp` takes only the built-in names; a custom profile needs cave.yaml. */
+export const SeccompNameSchema = v.picklist(
+  SECCOMP_PROFILE_NAMES,
+  (issue) =>
+    `invalid seccomp profile ${received(issue)}: use default, strict or none (a custom profile goes under run.seccomp in cave.yaml)`,
+);
+
+const seccompFileName = v.picklist(SECCOMP_PROFILE_NAMES, (issue) =>
+  typeof issue.input === "string"
+    ? `invalid seccomp profile ${received(issue)}: use default, strict or none, or a mapping that defines a profile`
+    : `must be default, strict, none or a mapping that defines a profile, not ${received(issue)}`,
+);
+
+const capabilityName = v.pipe(
+  v.string((issue) => `must be a capability name like NET_BIND_SERVICE, not ${received(issue)}`),
+  v.rawCheck<string>(({ dataset, addIssue }) => {
+    const message = dataset.typed ? problem(() => parseCapability(dataset.value, "CONFIG_INVALID")) : undefined;
+    if (message) addIssue({ message });
+  }),
+  v.metadata({ pattern: CAPABILITY_PATTERN.source }),
+);
+
 /** The `run` settings, exported one by one so flags are checked by the same schemas. */
 export const RunFields = {
   timeout: v.optional(
@@ -323,6 +432,29 @@ export const RunFields = {
     ),
   ),
   rlimits: v.optional(rlimitsSchema),
+  seccomp: v.optional(
+    v.pipe(
+      // valibot's union says only "no option matched" when each fails, so the YAML type picks
+      // the option first and its own messages come through. The union after it cannot fail
+      // then; it is what the JSON Schema is generated from (typeMode "output").
+      v.lazy<v.GenericSchema>((input) => (isMapping(input) || input === null ? seccompCustom : seccompFileName)),
+      v.union([SeccompNameSchema, seccompCustom]),
+      v.description(
+        'Syscall filter: "default" denies the escape classes, "strict" allows only what ordinary programs ' +
+          'need, "none" loads no filter; or a profile of your own: default, syscalls, and optionally base.',
+      ),
+      v.examples(["strict", { base: "default", syscalls: [{ names: ["ptrace"], action: "errno EPERM" }] }]),
+    ),
+  ),
+  cap_add: v.optional(
+    v.pipe(
+      v.array(capabilityName, (issue) => `must be a list of capability names, not ${received(issue)}`),
+      v.description(
+        "Capabilities the command keeps (capabilities(7)), with or without CAP_, in any case; none by default.",
+      ),
+      v.examples([["NET_BIND_SERVICE"]]),
+    ),
+  ),
 };
 
 export const RunSchema = v.pipe(

@@ -14,11 +14,19 @@ import {
   RUN_VALUE_PARSERS,
   type RlimitName,
   RunFields,
+  SeccompNameSchema,
+  type SeccompProfileName,
+  parseSeccompAction,
   splitBind,
 } from "../../schema/config.ts";
+import { BUILTIN_PROFILES, type SeccompAction, type SeccompProfile } from "./seccomp-profiles.ts";
+import { parseCapabilities } from "./capabilities.ts";
 import { CaveError, isCaveError } from "./errors.ts";
 
-export type { Bind, CaveConfig };
+export type { Bind, CaveConfig, SeccompProfile, SeccompProfileName };
+
+/** The name a custom profile from cave.yaml carries into seccomp errors. */
+export const CUSTOM_SECCOMP_PROFILE_NAME = "cave.yaml run.seccomp";
 
 /** Everything `cave run` needs, resolved to plain numbers and validated. */
 export interface RunSettings {
@@ -36,6 +44,10 @@ export interface RunSettings {
   /** Ordered so a destination is mounted before any destination inside it. */
   binds: Bind[];
   rlimits: { nofile: number; nproc?: number; fsize?: number; core: number };
+  /** A built-in profile by name, or a custom one from cave.yaml with its base rules first. */
+  seccomp: SeccompProfileName | SeccompProfile;
+  /** Canonical names (CAP_NET_BIND_SERVICE), in capability-number order, without repeats. */
+  capAdd: string[];
 }
 
 /** Flag values as citty hands them over: strings, and string lists for repeatable flags. */
@@ -55,6 +67,10 @@ export interface RunFlags {
   bind?: string | readonly string[];
   /** "NAME=VALUE" with NAME one of nofile, nproc, fsize, core; repeatable. */
   rlimit?: string | readonly string[];
+  /** default, strict or none. */
+  seccomp?: string;
+  /** A capability name, with or without CAP_, any case; repeatable. */
+  capAdd?: string | readonly string[];
 }
 
 export const CONFIG_FILE_NAME = "cave.yaml";
@@ -76,6 +92,8 @@ export const DEFAULTS: Readonly<RunSettings> = Object.freeze({
   env: Object.freeze({}) as Record<string, string>,
   binds: Object.freeze([]) as unknown as Bind[],
   rlimits: Object.freeze({ nofile: 1024, core: 0 }),
+  seccomp: "default",
+  capAdd: Object.freeze([]) as unknown as string[],
 });
 
 /** ./cave.yaml in `cwd` when it exists; there is no search upwards, so what runs is obvious. */
@@ -145,10 +163,12 @@ function describeIssue(
   doc: Document,
   lines: LineCounter,
 ): { offset: number | undefined; text: string } {
-  const path = issue.path ?? [];
-  const last = path[path.length - 1];
+  const last = issue.path?.[issue.path.length - 1];
+  // A missing key has no node of its own: the mapping that lacks it is where to point.
+  const missing = last?.type === "object" && last.origin === "key" && issue.input === undefined;
+  const path = (missing ? issue.path?.slice(0, -1) : issue.path) ?? [];
   // Unknown keys and bad variable names are about the key, not the value under it.
-  const aboutKey = last?.type === "object" && last.origin === "key";
+  const aboutKey = !missing && last?.type === "object" && last.origin === "key";
   const offset = nodeAt(
     doc,
     path.map((item) => item.key as string | number),
@@ -246,6 +266,31 @@ function parseRlimitEntry(entry: string): [RlimitName, number] {
 const list = (x: string | readonly string[] | undefined): readonly string[] =>
   x === undefined ? [] : typeof x === "string" ? [x] : x;
 
+type SeccompSetting = NonNullable<NonNullable<CaveConfig["run"]>["seccomp"]>;
+
+function seccompAction(text: string, where: string): SeccompAction {
+  const action = parseSeccompAction(text);
+  if (typeof action === "string") throw new CaveError("CONFIG_INVALID", `${where}: ${action}`);
+  return action;
+}
+
+/** run.seccomp as written → a profile name, or a custom profile with the base's rules first. */
+function seccompFromFile(setting: SeccompSetting): RunSettings["seccomp"] {
+  if (typeof setting === "string")
+    return within("run.seccomp", () => checked(SeccompNameSchema, setting, "CONFIG_INVALID"));
+  const base = setting.base === undefined ? undefined : BUILTIN_PROFILES[setting.base];
+  const defaultAction =
+    setting.default !== undefined ? seccompAction(setting.default, "run.seccomp.default") : base?.defaultAction;
+  if (defaultAction === undefined) {
+    throw new CaveError("CONFIG_INVALID", "run.seccomp: needs default (the action for syscalls no rule names) or base");
+  }
+  const rules = (setting.syscalls ?? []).map((rule, i) => ({
+    names: [...rule.names],
+    action: seccompAction(rule.action, `run.seccomp.syscalls[${i}].action`),
+  }));
+  return { name: CUSTOM_SECCOMP_PROFILE_NAME, defaultAction, rules: [...(base?.rules ?? []), ...rules] };
+}
+
 /**
  * Flags beat the config file, which beats DEFAULTS. `file` must come from loadConfigFile (or
  * parseConfigText), which validated it; flag errors are USAGE, config file errors CONFIG_INVALID.
@@ -303,6 +348,19 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
     rlimits[name] = value;
   }
 
+  const seccomp =
+    flags.seccomp !== undefined
+      ? within("--seccomp", () => checked(SeccompNameSchema, flags.seccomp, "USAGE"))
+      : file.seccomp !== undefined
+        ? seccompFromFile(file.seccomp)
+        : DEFAULTS.seccomp;
+
+  // The flag adds to the file's list: both name capabilities to keep.
+  const capAdd = [
+    ...within("run.cap_add", () => parseCapabilities(file.cap_add ?? [], "CONFIG_INVALID")),
+    ...within("--cap-add", () => parseCapabilities(list(flags.capAdd))),
+  ];
+
   const rootfs = text("rootfs");
   return {
     timeoutMs: unit("timeout", DEFAULTS.timeoutMs),
@@ -317,5 +375,7 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
     env,
     binds: orderedBinds,
     rlimits,
+    seccomp,
+    capAdd: parseCapabilities(capAdd),
   };
 }

@@ -39,7 +39,17 @@ export interface SandboxSpec {
   diskBytes: number;
   /** Give the command a pseudo-terminal of the sandbox's own devpts. */
   tty?: boolean;
+  /** Resource limits set with setrlimit before the command starts (0 = core dumps off). */
+  rlimits: Rlimit[];
 }
+
+export type RlimitName = keyof typeof RLIMIT;
+export interface Rlimit {
+  name: RlimitName;
+  value: number;
+}
+/** Resource numbers of setrlimit(2). */
+export const RLIMIT = { cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, nproc: 6, nofile: 7, as: 9 } as const;
 
 export interface HostFacts {
   /** Real uid/gid of cave; 0 selects the privileged layout. */
@@ -49,7 +59,16 @@ export interface HostFacts {
   rootEntries: { name: string; type: "dir" | "file" | "symlink"; target?: string }[];
   /** Whether each bind source is a directory (else a file), same order as spec.binds. */
   bindIsDir: boolean[];
+  /** Which of the masked /proc paths this kernel has (a fresh /proc shows the same ones). */
+  procPaths: Set<string>;
 }
+
+/** /proc files that leak host state or poke the kernel: /dev/null is bound over them. */
+export const PROC_MASKED_FILES = ["kcore", "keys", "kallsyms", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger", "kpagecount", "kpageflags", "kpagecgroup", "config.gz"];
+/** /proc directories hidden under an empty read-only tmpfs. */
+export const PROC_MASKED_DIRS = ["acpi", "asound", "scsi", "driver"];
+/** /proc directories that stay visible but read-only. */
+export const PROC_READONLY = ["sys", "bus", "fs", "irq"];
 
 export interface StepOp {
   op: NativeOp;
@@ -185,6 +204,16 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
   }
 
   add("mount a fresh /proc", { kind: "mount", src: "proc", target: `${ROOT}/proc`, fstype: "proc", flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: null });
+  for (const f of PROC_MASKED_FILES.filter((f) => host.procPaths.has(f))) {
+    add(`mask /proc/${f}`, { kind: "mount", src: "/dev/null", target: `${ROOT}/proc/${f}`, fstype: null, flags: MS.BIND, data: null });
+  }
+  for (const d of PROC_MASKED_DIRS.filter((d) => host.procPaths.has(d))) {
+    add(`mask /proc/${d}`, { kind: "mount", src: "cave-mask", target: `${ROOT}/proc/${d}`, fstype: "tmpfs", flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: "size=0,mode=0555" });
+  }
+  for (const d of PROC_READONLY.filter((d) => host.procPaths.has(d))) {
+    add(`bind /proc/${d} to itself`, { kind: "mount", src: `${ROOT}/proc/${d}`, target: `${ROOT}/proc/${d}`, fstype: null, flags: MS.BIND | MS.REC, data: null });
+    add(`make /proc/${d} read-only`, { kind: "mount_setattr", path: `${ROOT}/proc/${d}`, set: ATTR.RDONLY | ATTR.NOSUID | ATTR.NODEV | ATTR.NOEXEC, clear: 0, recursive: true });
+  }
   add("mount /sys read-only", { kind: "mount", src: "sysfs", target: `${ROOT}/sys`, fstype: "sysfs", flags: MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, data: null });
   add("mount a minimal /dev", { kind: "mount", src: "cave-dev", target: `${ROOT}/dev`, fstype: "tmpfs", flags: MS.NOSUID | MS.NOEXEC, data: "size=64k,mode=0755" });
   for (const n of DEV_NODES) {
@@ -222,6 +251,10 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
   if (privileged) {
     add("enter the sandbox user namespace", { kind: "setns", slot: SLOT_USERNS, nstype: NS.USER });
     add("become root in the user namespace", { kind: "setid", uid: 0, gid: 0 });
+  }
+  for (const r of spec.rlimits) {
+    const v = BigInt(r.value);
+    add(`set rlimit ${r.name}=${r.value}`, { kind: "setrlimit", resource: RLIMIT[r.name], soft: v, hard: v });
   }
   if (spec.tty) {
     // Opened as the sandbox's root so the terminal belongs to the command's user.

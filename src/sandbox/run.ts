@@ -1,10 +1,13 @@
 // Runs one command in a fresh sandbox: plan → clone via the helper → answer the child's
 // sync points → wait with a pidfd for exit, timeout or interruption → a RunResult.
-import { readdirSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { nativeSpawn, MSG, MSG_SIZE, FIXED_STEPS, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
-import { buildPlan, sandboxEnv, DEFAULT_PATH, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
-import { CaveError } from "../core/errors.ts";
+import { buildPlan, sandboxEnv, DEFAULT_PATH, PROC_MASKED_DIRS, PROC_MASKED_FILES, PROC_READONLY, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
+import { randomBytes } from "node:crypto";
+import { CaveError, isCaveError } from "../core/errors.ts";
+import { formatSize } from "../core/units.ts";
+import { cleanupStale, createCgroupManager, detectCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { PtyRelay } from "./tty.ts";
 
 export type RunReason =
@@ -29,14 +32,16 @@ export interface RunResult {
 
 export interface RunOptions {
   timeoutMs: number;
-  /** Called at the cgroup sync point with the child's pid (cgroups live in ./cgroups). */
-  joinCgroup?: (pid: number) => void;
+  /** cgroup limits; without cgroups (rootless, no delegation) they fall back to rlimits. */
+  limits?: Limits;
   /** Called with the pid of the sandbox's init once it exists. */
   onSpawned?: (pid: number) => void;
   /** A compiled seccomp BPF program (struct sock_filter[]), loaded last before execve. */
-  seccomp?: Uint8Array;
+  seccomp?: Uint8Array | null;
   /** Capabilities the command keeps (bit n = capability n); none by default. */
   keepCaps?: bigint;
+  /** Something the user should know (a weaker setting, a fallback); said once per run. */
+  onWarning?: (message: string) => void;
 }
 
 /** Exit codes cave itself uses; the command's own codes pass through. */
@@ -111,7 +116,8 @@ export function hostFacts(spec: SandboxSpec): HostFacts {
       });
     }
   });
-  return { uid, gid, rootEntries, bindIsDir };
+  const procPaths = new Set([...PROC_MASKED_FILES, ...PROC_MASKED_DIRS, ...PROC_READONLY].filter((p) => existsSync(`/proc/${p}`)));
+  return { uid, gid, rootEntries, bindIsDir, procPaths };
 }
 
 interface Msg {
@@ -157,13 +163,13 @@ function stepName(plan: Plan, step: number): string {
   return step >= 0 ? (plan.ops[step]?.step ?? `step ${step}`) : (FIXED_STEPS[step] ?? `step ${step}`);
 }
 
-function setupFailure(plan: Plan, step: number, err: number, t0: number): RunResult {
+function setupFailure(plan: Plan, step: number, err: number, t0: number, detail?: string): RunResult {
   return {
     exitCode: EXIT.SETUP,
     signal: null,
     reason: "setup_failed",
     durationMs: performance.now() - t0,
-    message: `sandbox setup failed at "${stepName(plan, step)}": ${libc.errnoName(err)} (${libc.strerror(err)})`,
+    message: `sandbox setup failed at "${stepName(plan, step)}": ${detail ?? `${libc.errnoName(err)} (${libc.strerror(err)})`}`,
   };
 }
 
@@ -172,7 +178,43 @@ const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<RunResult> {
   const t0 = performance.now();
-  const plan = buildPlan(spec, hostFacts(spec));
+  const cgroup = opts.limits ? prepareCgroup(opts.limits, spec, opts.onWarning) : null;
+  try {
+    const plan = buildPlan(spec, hostFacts(spec));
+    const result = await spawnAndSupervise(plan, spec, opts, cgroup, t0);
+    // The OOM killer may take the command or init; either way the cgroup knows.
+    if (cgroup?.oomKilled() && (result.signal === "SIGKILL" || result.reason === "signal")) {
+      return {
+        ...result,
+        exitCode: 137,
+        signal: "SIGKILL",
+        reason: "oom",
+        message: `out of memory: the sandbox went over its ${formatSize(opts.limits?.memoryBytes ?? 0)} memory limit and was killed`,
+      };
+    }
+    return result;
+  } finally {
+    cgroup?.destroy();
+  }
+}
+
+/** A fresh cgroup with the limits, or null (then rlimits stand in, and the user is told). */
+function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => void): CgroupManager | null {
+  cleanupStale();
+  const cgroup = createCgroupManager(randomBytes(6).toString("hex"));
+  if (cgroup) {
+    cgroup.create(limits);
+    return cgroup;
+  }
+  const { reason } = detectCgroups();
+  warn?.(
+    `cgroups are not available (${reason ?? "no usable hierarchy"}): memory and pids are limited with rlimits (RLIMIT_AS, RLIMIT_NPROC) and CPU is not limited`,
+  );
+  spec.rlimits.push({ name: "as", value: limits.memoryBytes }, { name: "nproc", value: limits.pids });
+  return null;
+}
+
+async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions, cgroup: CgroupManager | null, t0: number): Promise<RunResult> {
   // A socket, not a pipe: it also carries the terminal's master fd (SCM_RIGHTS).
   const [statusR, statusW] = libc.socketPair();
   const [syncR, syncW] = libc.pipe();
@@ -183,9 +225,10 @@ export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<R
   };
   for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
+    const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
     const { pid, pidfd } = nativeSpawn({
       cloneFlags: plan.cloneFlags,
-      cgroupFd: -1,
+      cgroupFd,
       statusFd: statusW,
       syncFd: syncR,
       ops: plan.ops.map((o) => o.op),
@@ -209,7 +252,17 @@ export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<R
     }
     opts.onSpawned?.(pid);
     try {
-      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW }, opts, t0, () => interrupted);
+      // cgroup v1 has no CLONE_INTO_CGROUP: join now, while the child mounts in parallel
+      // (the first attach waits out an RCU grace period); its sync point only collects the ack.
+      let joinError: unknown = null;
+      if (cgroup && cgroupFd < 0) {
+        try {
+          cgroup.join(pid);
+        } catch (e) {
+          joinError = e;
+        }
+      }
+      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts, t0, () => interrupted);
     } finally {
       libc.close(pidfd);
     }
@@ -225,6 +278,8 @@ interface Child {
   pidfd: number;
   statusR: number;
   syncW: number;
+  /** Joining the cgroup failed: the child is told at its sync point and never runs the command. */
+  joinError: unknown;
 }
 
 async function supervise(
@@ -238,15 +293,16 @@ async function supervise(
   const msgs = new Messages(c.statusR);
   const deadline = t0 + opts.timeoutMs;
   let syncIndex = 0;
-  let setupErr: { step: number; err: number } | null = null;
+  let setupErr: { step: number; err: number; detail?: string } | null = null;
   let execErr: number | null = null;
   let exitStatus: number | null = null;
   let killedFor: "timeout" | "interrupted" | null = null;
   let statusOpen = true;
   let ptyOpen = true;
-  let pty: PtyRelay | null = null;
+  // A holder, not a `let`: TypeScript cannot see the assignment inside handle().
+  const term: { pty: PtyRelay | null } = { pty: null };
 
-  const handle = (m: { type: number; step: number; err: number; val: number }) => {
+  const handle = (m: Msg) => {
     switch (m.type) {
       case MSG.SYNC: {
         const action = plan.syncs[syncIndex++];
@@ -258,15 +314,15 @@ async function supervise(
             writeProc(`/proc/${c.pid}/uid_map`, action.uidMap);
             writeProc(`/proc/${c.pid}/gid_map`, action.gidMap);
           } else if (action?.kind === "join-cgroup") {
-            opts.joinCgroup?.(c.pid);
+            if (c.joinError) throw c.joinError;
           } else if (action?.kind === "size-terminal") {
-            pty?.size();
-            pty?.start();
+            term.pty?.size();
+            term.pty?.start();
           }
         } catch (e) {
           // The child dies with this errno; the parent's own reason wins the report.
           const err = e instanceof libc.SysError ? e.errno : 1;
-          setupErr = { step: m.step, err };
+          setupErr = { step: m.step, err, detail: isCaveError(e) ? e.message : undefined };
           ack = Math.min(255, Math.max(1, err));
         }
         libc.writeAll(c.syncW, new Uint8Array([ack]));
@@ -282,7 +338,7 @@ async function supervise(
         exitStatus = m.val;
         break;
       case MSG.PTY:
-        if (m.fd !== undefined) pty = new PtyRelay(m.fd);
+        if (m.fd !== undefined) term.pty = new PtyRelay(m.fd);
         break;
     }
   };
@@ -302,10 +358,10 @@ async function supervise(
         [c.pidfd, libc.POLLIN],
         [statusOpen ? c.statusR : -1, libc.POLLIN],
       ];
-      const ptyFds = ptyOpen && pty ? pty.pollFds() : [];
+      const ptyFds = ptyOpen && term.pty ? term.pty.pollFds() : [];
       const revents = libc.poll([...fds, ...ptyFds], killedFor ? SLICE_MS : Math.min(SLICE_MS, Math.max(0, left)));
       const [childEv = 0, statusEv = 0] = revents;
-      if (pty && ptyFds.length && revents.slice(2).some(Boolean)) ptyOpen = pty.pump(revents.slice(2));
+      if (term.pty && ptyFds.length && revents.slice(2).some(Boolean)) ptyOpen = term.pty.pump(revents.slice(2));
       if (statusEv && statusOpen) {
         const batch = msgs.next();
         if (batch === null) statusOpen = false;
@@ -326,16 +382,16 @@ async function supervise(
       if (batch === null) break;
       batch.forEach(handle);
     }
-    (pty as PtyRelay | null)?.drain();
+    term.pty?.drain();
   } finally {
     // The caller's terminal leaves raw mode whatever happened.
-    (pty as PtyRelay | null)?.stop();
+    term.pty?.stop();
   }
 
   const durationMs = performance.now() - t0;
   if (setupErr) {
-    const { step, err } = setupErr;
-    return { ...setupFailure(plan, step, err, t0), durationMs };
+    const { step, err, detail } = setupErr;
+    return { ...setupFailure(plan, step, err, t0, detail), durationMs };
   }
   if (killedFor === "timeout") {
     return {

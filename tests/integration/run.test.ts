@@ -297,7 +297,10 @@ describe("rootless", () => {
 
   test.skipIf(!userns)("runs as an unprivileged user: root inside maps to the caller's uid", async () => {
     const r = await cave(["run", "--", "sh", "-c", "id -u; hostname; cat /proc/self/uid_map | tr -s ' '"], nobody);
-    expect(r.stderr).toBe("");
+    // without delegated cgroups cave says once that rlimits stand in for them
+    const warnings = r.stderr.split("\n").filter(Boolean);
+    expect(warnings.length).toBeLessThanOrEqual(1);
+    if (warnings.length) expect(warnings[0]).toMatch(/^\[warn\] cgroups are not available \(.+\): memory and pids are limited with rlimits/);
     expect(r.stdout).toBe("0\ncave\n 0 65534 1\n");
   });
 

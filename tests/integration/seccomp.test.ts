@@ -28,7 +28,7 @@ async function sandbox(argv: string[], profile: string, binds: Bind[] = []): Pro
   const dir = mkdtempSync(join(tmpdir(), "cave-seccomp-run-"));
   try {
     const resultPath = join(dir, "result.json");
-    const spec: SandboxSpec = { argv, env: {}, workdir: "/", hostname: "cave", rootfs: "/", binds, network: "none", diskBytes: 256 * 1024 * 1024 };
+    const spec: SandboxSpec = { argv, env: {}, workdir: "/", hostname: "cave", rootfs: "/", binds, network: "none", diskBytes: 256 * 1024 * 1024, rlimits: [] };
     const proc = Bun.spawn([process.execPath, RUNNER, JSON.stringify({ spec, profile, timeoutMs: 20_000, resultPath })], {
       stdin: "ignore",
       stdout: "pipe",

@@ -3,13 +3,24 @@
 import { defineCommand } from "citty";
 import { splitCommandArgs } from "../args.ts";
 import { CaveError } from "../../core/errors.ts";
-import { loadConfigFile, findProjectConfig, resolveRunSettings } from "../../core/config.ts";
+import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
+import { capabilityMask } from "../../core/capabilities.ts";
+import { warn } from "../../core/log.ts";
+import { isatty } from "../../../ffi/libc.ts";
 import { runSandbox, type RunResult } from "../../sandbox/run.ts";
+import { buildSeccompFilter } from "../../sandbox/seccomp/index.ts";
+import type { Rlimit } from "../../sandbox/plan.ts";
 
 export const runArgs = {
   timeout: { type: "string", description: "Wall-clock limit: 90, 90s, 500ms, 2m (default 120s)." },
+  memory: { type: "string", description: "Memory limit, no swap: 512M, 2G (default 1G)." },
+  cpus: { type: "string", description: "CPU limit in cores: 0.5, 1.5 (default 2)." },
+  pids: { type: "string", description: "Most processes and threads at once (default 1024)." },
   disk: { type: "string", description: "Size of the tmpfs that holds every write: 512M, 1G (default 1G)." },
   network: { type: "string", description: "none (default: own namespace, only lo) or host." },
+  seccomp: { type: "string", description: "Syscall filter: default, strict or none." },
+  "cap-add": { type: "string", description: "Keep a capability, e.g. NET_BIND_SERVICE (repeatable)." },
+  rlimit: { type: "string", description: "Set an rlimit NAME=VALUE: nofile, nproc, fsize, core (repeatable)." },
   hostname: { type: "string", description: "Hostname inside the sandbox (default cave)." },
   workdir: { type: "string", description: "Working directory inside the sandbox (default /)." },
   rootfs: { type: "string", description: "Host directory to use as the root instead of /." },
@@ -24,7 +35,7 @@ export default defineCommand({
   meta: { name: "run", description: "Run a command in a fresh sandbox: cave run [options] -- CMD [ARGS…]" },
   args: { ...runArgs, command: { type: "positional", description: "The command and its arguments.", required: true } },
   async run({ rawArgs }) {
-    const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind"]);
+    const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind", "cap-add", "rlimit"]);
     if (command.length === 0) {
       throw new CaveError("USAGE", "no command given", { hint: "cave run [options] -- CMD [ARGS…], e.g. cave run -- echo hello" });
     }
@@ -34,15 +45,23 @@ export default defineCommand({
       file: file?.run,
       flags: {
         timeout: str(options.timeout),
+        memory: str(options.memory),
+        cpus: str(options.cpus),
+        pids: str(options.pids),
         disk: str(options.disk),
         network: str(options.network),
+        seccomp: str(options.seccomp),
         hostname: str(options.hostname),
         workdir: str(options.workdir),
         rootfs: str(options.rootfs),
         env: arr(options.env),
         bind: arr(options.bind),
+        capAdd: arr(options["cap-add"]),
+        rlimit: arr(options.rlimit),
       },
     });
+    if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
+    if (s.seccomp === "none") warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable");
     const result = await runSandbox(
       {
         argv: command,
@@ -53,17 +72,37 @@ export default defineCommand({
         binds: s.binds,
         network: s.network,
         diskBytes: s.diskBytes,
+        tty: isatty(0) && isatty(1),
+        rlimits: rlimitsOf(s),
       },
-      { timeoutMs: s.timeoutMs },
+      {
+        timeoutMs: s.timeoutMs,
+        limits: { memoryBytes: s.memoryBytes, cpus: s.cpus, pids: s.pids },
+        seccomp: buildSeccompFilter(s.seccomp),
+        keepCaps: capabilityMask(s.capAdd),
+        onWarning: warn,
+      },
     );
     report(result, options.json === true);
     process.exit(result.exitCode);
   },
 });
 
+function rlimitsOf(s: RunSettings): Rlimit[] {
+  const out: Rlimit[] = [
+    { name: "nofile", value: s.rlimits.nofile },
+    { name: "core", value: s.rlimits.core },
+  ];
+  if (s.rlimits.nproc !== undefined) out.push({ name: "nproc", value: s.rlimits.nproc });
+  if (s.rlimits.fsize !== undefined) out.push({ name: "fsize", value: s.rlimits.fsize });
+  return out;
+}
+
 function report(r: RunResult, json: boolean) {
   if (json) {
-    process.stderr.write(`${JSON.stringify({ exitCode: r.exitCode, signal: r.signal, reason: r.reason, durationMs: Math.round(r.durationMs * 10) / 10, ...(r.message ? { message: r.message } : {}) })}\n`);
+    const { exitCode, signal, reason, message } = r;
+    const durationMs = Math.round(r.durationMs * 10) / 10;
+    process.stderr.write(`${JSON.stringify({ exitCode, signal, reason, durationMs, ...(message ? { message } : {}) })}\n`);
   } else if (r.message && r.reason !== "exit") {
     process.stderr.write(`cave: ${r.message}\n`);
   }

@@ -3,9 +3,9 @@
 // it does not know is a config error, never a rule quietly left out of the filter.
 import { CaveError } from "../../core/errors.ts";
 import { BPF_INSN_SIZE, libseccompVersion, nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH, SCMP_CMP, SCMP_FLTATR, SeccompFilter, type ArgCmp } from "../../../ffi/seccomp.ts";
-import { BUILTIN_PROFILES, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "./profiles.ts";
+import { BUILTIN_PROFILES, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "../../core/seccomp-profiles.ts";
 
-export type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "./profiles.ts";
+export type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "../../core/seccomp-profiles.ts";
 
 /** Names `--seccomp` and `run.seccomp` accept; `none` loads no filter at all. */
 export const seccompProfileNames = ["default", "strict", "none"] as const;

@@ -14,6 +14,8 @@ import {
   resolveRunSettings,
 } from "../../../src/core/config.ts";
 import { isCaveError } from "../../../src/core/errors.ts";
+import { parseSeccompAction } from "../../../schema/config.ts";
+import { DEFAULT_PROFILE, STRICT_PROFILE } from "../../../src/core/seccomp-profiles.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -65,6 +67,8 @@ run:
   env: { LANG: C.UTF-8, PORT: "8080" }
   binds: ["/src:/work", "/etc/ssl:/etc/ssl:ro"]
   rlimits: { nofile: 4096, nproc: 100, fsize: 1G, core: 0 }
+  seccomp: strict
+  cap_add: [net_admin, CAP_SYS_PTRACE]
 `);
     expect(loadConfigFile(path)).toEqual({
       run: {
@@ -80,6 +84,8 @@ run:
         env: { LANG: "C.UTF-8", PORT: "8080" },
         binds: ["/src:/work", "/etc/ssl:/etc/ssl:ro"],
         rlimits: { nofile: 4096, nproc: 100, fsize: "1G", core: 0 },
+        seccomp: "strict",
+        cap_add: ["net_admin", "CAP_SYS_PTRACE"],
       },
     });
   });
@@ -94,7 +100,7 @@ run:
       code: "CONFIG_INVALID",
       message:
         `${path}:2:3: run.memroy: unknown key; did you mean "memory"? ` +
-        "(allowed: timeout, memory, cpus, pids, disk, network, hostname, workdir, rootfs, env, binds, rlimits)",
+        "(allowed: timeout, memory, cpus, pids, disk, network, hostname, workdir, rootfs, env, binds, rlimits, seccomp, cap_add)",
     });
   });
 
@@ -267,6 +273,8 @@ describe("resolveRunSettings", () => {
       env: {},
       binds: [],
       rlimits: { nofile: 1024, core: 0 },
+      seccomp: "default",
+      capAdd: [],
     });
   });
 
@@ -279,6 +287,8 @@ describe("resolveRunSettings", () => {
       env: { A: "file", B: "file" },
       binds: ["/data:/data:ro", "/src:/work"],
       rlimits: { nofile: 2048, fsize: "10M" },
+      seccomp: { default: "allow", syscalls: [{ names: ["reboot"], action: "kill" }] },
+      cap_add: ["net_raw"],
     };
     const settings = resolveRunSettings({
       file,
@@ -291,6 +301,8 @@ describe("resolveRunSettings", () => {
         env: ["B=flag", "C=flag"],
         bind: ["/other:/work:ro"],
         rlimit: ["nofile=4096", "core=1M"],
+        seccomp: "strict",
+        capAdd: ["CAP_NET_BIND_SERVICE"],
       },
     });
     expect(settings).toEqual({
@@ -309,6 +321,8 @@ describe("resolveRunSettings", () => {
         { src: "/other", dst: "/work", readOnly: true },
       ],
       rlimits: { nofile: 4096, fsize: 10 * MiB, core: MiB },
+      seccomp: "strict",
+      capAdd: ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
     });
   });
 
@@ -401,6 +415,244 @@ describe("resolveRunSettings", () => {
     settings.env.X = "1";
     settings.binds.push({ src: "/a", dst: "/b", readOnly: true });
     settings.rlimits.nofile = 1;
-    expect([DEFAULTS.env, DEFAULTS.binds, DEFAULTS.rlimits]).toEqual([{}, [], { nofile: 1024, core: 0 }]);
+    settings.capAdd.push("CAP_KILL");
+    expect([DEFAULTS.env, DEFAULTS.binds, DEFAULTS.rlimits, DEFAULTS.capAdd]).toEqual([
+      {},
+      [],
+      { nofile: 1024, core: 0 },
+      [],
+    ]);
+  });
+});
+
+describe("run.seccomp", () => {
+  test("reads a built-in name from the file, and a custom profile into a SeccompProfile", () => {
+    const custom = loadConfigFile(
+      configFile(`run:
+  seccomp:
+    default: allow
+    syscalls:
+      - names: [ptrace, mount]
+        action: errno EPERM
+      - names: [reboot]
+        action: kill
+      - names: [kcmp]
+        action: errno 38
+      - names: [acct]
+        action: log
+`),
+    ).run;
+    expect([
+      resolveRunSettings({ file: { seccomp: "strict" } }).seccomp,
+      resolveRunSettings({ file: { seccomp: "none" } }).seccomp,
+      resolveRunSettings({ file: custom }).seccomp,
+    ]).toEqual([
+      "strict",
+      "none",
+      {
+        name: "cave.yaml run.seccomp",
+        defaultAction: { kind: "allow" },
+        rules: [
+          { names: ["ptrace", "mount"], action: { kind: "errno", errno: 1 } },
+          { names: ["reboot"], action: { kind: "kill" } },
+          { names: ["kcmp"], action: { kind: "errno", errno: 38 } },
+          { names: ["acct"], action: { kind: "log" } },
+        ],
+      },
+    ]);
+  });
+
+  test("puts a base profile's rules first and inherits its default action unless one is given", () => {
+    const landlock = { names: ["landlock_create_ruleset"], action: "allow" };
+    const fromStrict = resolveRunSettings({ file: { seccomp: { base: "strict", syscalls: [landlock] } } }).seccomp;
+    const fromDefault = resolveRunSettings({
+      file: { seccomp: { base: "default", default: "log", syscalls: [{ names: ["sysfs"], action: "kill" }] } },
+    }).seccomp;
+    const baseOnly = resolveRunSettings({ file: { seccomp: { base: "default" } } }).seccomp;
+    expect([fromStrict, fromDefault, baseOnly]).toEqual([
+      {
+        name: "cave.yaml run.seccomp",
+        defaultAction: { kind: "errno", errno: 38 },
+        rules: [...STRICT_PROFILE.rules, { names: ["landlock_create_ruleset"], action: { kind: "allow" } }],
+      },
+      {
+        name: "cave.yaml run.seccomp",
+        defaultAction: { kind: "log" },
+        rules: [...DEFAULT_PROFILE.rules, { names: ["sysfs"], action: { kind: "kill" } }],
+      },
+      { name: "cave.yaml run.seccomp", defaultAction: { kind: "allow" }, rules: DEFAULT_PROFILE.rules },
+    ]);
+  });
+
+  test("takes --seccomp over the file's profile, custom or not", () => {
+    const file: CaveConfig["run"] = { seccomp: { default: "allow", syscalls: [] } };
+    expect([
+      resolveRunSettings({ file, flags: { seccomp: "none" } }).seccomp,
+      resolveRunSettings({ file: { seccomp: "strict" }, flags: { seccomp: "default" } }).seccomp,
+    ]).toEqual(["none", "default"]);
+  });
+
+  test("accepts only the built-in names as --seccomp", () => {
+    expect(thrown(() => resolveRunSettings({ flags: { seccomp: "custom" } }))).toEqual({
+      code: "USAGE",
+      message:
+        '--seccomp: invalid seccomp profile "custom": use default, strict or none (a custom profile goes under run.seccomp in cave.yaml)',
+    });
+  });
+
+  test("reports a bad profile in an unvalidated config object as CONFIG_INVALID naming the key", () => {
+    expect([
+      thrown(() => resolveRunSettings({ file: { seccomp: "bogus" as "none" } })),
+      thrown(() =>
+        resolveRunSettings({ file: { seccomp: { default: "allow", syscalls: [{ names: ["x"], action: "deny" }] } } }),
+      ),
+    ]).toEqual([
+      {
+        code: "CONFIG_INVALID",
+        message:
+          'run.seccomp: invalid seccomp profile "bogus": use default, strict or none (a custom profile goes under run.seccomp in cave.yaml)',
+      },
+      {
+        code: "CONFIG_INVALID",
+        message:
+          'run.seccomp.syscalls[0].action: invalid seccomp action "deny": use allow, kill, log or errno N (N from 1 to 4095, or a name like EPERM)',
+      },
+    ]);
+  });
+
+  test("names the file, line and key of every malformed part of a custom profile", () => {
+    const path = configFile(`run:
+  seccomp:
+    default: deny
+    base: relaxed
+    syscalls:
+      - names: []
+        action: errno 0
+      - names: [Ptrace, mount, 3]
+        action: errno EPERMS
+      - action: kill
+      - names: reboot
+      - names: [x]
+        action: errno 4096
+        args: []
+    extra: 1
+`);
+    expect(thrown(() => loadConfigFile(path))).toEqual({
+      code: "CONFIG_INVALID",
+      message: [
+        `${path}:3:14: run.seccomp.default: invalid seccomp action "deny": use allow, kill, log or errno N (N from 1 to 4095, or a name like EPERM)`,
+        `${path}:4:11: run.seccomp.base: invalid base profile "relaxed": use default or strict`,
+        `${path}:6:16: run.seccomp.syscalls[0].names: must name at least one syscall`,
+        `${path}:7:17: run.seccomp.syscalls[0].action: invalid seccomp action "errno 0": errno must be from 1 to 4095`,
+        `${path}:8:17: run.seccomp.syscalls[1].names[0]: invalid syscall name "Ptrace": use the kernel's name in lowercase letters, digits and _`,
+        `${path}:8:32: run.seccomp.syscalls[1].names[2]: must be a string, not 3`,
+        `${path}:9:17: run.seccomp.syscalls[1].action: invalid seccomp action "errno EPERMS": unknown errno name "EPERMS"; did you mean EPERM?`,
+        `${path}:10:9: run.seccomp.syscalls[2]: missing key "names" (required: names, action)`,
+        `${path}:11:9: run.seccomp.syscalls[3]: missing key "action" (required: names, action)`,
+        `${path}:11:16: run.seccomp.syscalls[3].names: must be a list of syscall names, not "reboot"`,
+        `${path}:13:17: run.seccomp.syscalls[4].action: invalid seccomp action "errno 4096": errno must be from 1 to 4095`,
+        `${path}:14:9: run.seccomp.syscalls[4].args: unknown key (allowed: names, action)`,
+        `${path}:15:5: run.seccomp.extra: unknown key (allowed: base, default, syscalls)`,
+      ].join("\n"),
+    });
+  });
+
+  test("says what run.seccomp must be when it is neither a known name nor a usable mapping", () => {
+    const message = (yaml: string) => thrown(() => loadConfigFile(configFile(yaml))).message.replace(/^.*?:(?=\d)/, "");
+    expect([
+      message("run:\n  seccomp: strictest\n"),
+      message("run:\n  seccomp: [default]\n"),
+      message("run:\n  seccomp:\n"),
+      message("run:\n  seccomp:\n    syscalls: [{ names: [reboot], action: kill }]\n"),
+      message("run:\n  seccomp:\n    default: allow\n    syscalls: { names: [reboot] }\n"),
+    ]).toEqual([
+      '2:12: run.seccomp: invalid seccomp profile "strictest": use default, strict or none, or a mapping that defines a profile',
+      "2:12: run.seccomp: must be default, strict, none or a mapping that defines a profile, not a list",
+      "2:11: run.seccomp: is empty; remove it or put settings under it",
+      "3:5: run.seccomp: needs default (the action for syscalls no rule names) or base (a built-in profile)",
+      "4:15: run.seccomp.syscalls: must be a list of rules with names and action, not a mapping",
+    ]);
+  });
+});
+
+describe("parseSeccompAction", () => {
+  test.each([
+    ["allow", { kind: "allow" }],
+    ["kill", { kind: "kill" }],
+    ["log", { kind: "log" }],
+    ["errno 1", { kind: "errno", errno: 1 }],
+    ["errno 4095", { kind: "errno", errno: 4095 }],
+    ["errno EPERM", { kind: "errno", errno: 1 }],
+    ["errno ENOSYS", { kind: "errno", errno: 38 }],
+    ["errno EWOULDBLOCK", { kind: "errno", errno: 11 }],
+  ])("reads %p", (text, action) => {
+    expect(parseSeccompAction(text)).toEqual(action as ReturnType<typeof parseSeccompAction>);
+  });
+
+  test.each([
+    [
+      "Allow",
+      'invalid seccomp action "Allow": use allow, kill, log or errno N (N from 1 to 4095, or a name like EPERM)',
+    ],
+    [
+      "errno",
+      'invalid seccomp action "errno": use allow, kill, log or errno N (N from 1 to 4095, or a name like EPERM)',
+    ],
+    [
+      "errno 1 2",
+      'invalid seccomp action "errno 1 2": use allow, kill, log or errno N (N from 1 to 4095, or a name like EPERM)',
+    ],
+    ["errno -1", 'invalid seccomp action "errno -1": errno must be from 1 to 4095'],
+    ["errno 0", 'invalid seccomp action "errno 0": errno must be from 1 to 4095'],
+    ["errno eperm", 'invalid seccomp action "errno eperm": unknown errno name "eperm"; did you mean EPERM?'],
+    ["errno EXYZZY", 'invalid seccomp action "errno EXYZZY": unknown errno name "EXYZZY"'],
+    ["errno EPRM", 'invalid seccomp action "errno EPRM": unknown errno name "EPRM"; did you mean EPERM?'],
+  ])("rejects %p with a message saying why", (text, message) => {
+    expect(parseSeccompAction(text)).toBe(message);
+  });
+});
+
+describe("run.cap_add and --cap-add", () => {
+  test("reads names in any spelling, adds the flag's to the file's, orders them by number and drops repeats", () => {
+    const file = loadConfigFile(configFile("run:\n  cap_add: [net_raw, CAP_CHOWN, Net_Raw]\n")).run;
+    expect([
+      resolveRunSettings({ file }).capAdd,
+      resolveRunSettings({ file, flags: { capAdd: ["sys_ptrace", "CAP_CHOWN"] } }).capAdd,
+      resolveRunSettings({ flags: { capAdd: "net_bind_service" } }).capAdd,
+    ]).toEqual([
+      ["CAP_CHOWN", "CAP_NET_RAW"],
+      ["CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_PTRACE"],
+      ["CAP_NET_BIND_SERVICE"],
+    ]);
+  });
+
+  test("points at each unknown capability in the file and names a close match", () => {
+    const path = configFile("run:\n  cap_add: [net_bind, sys_admn, foo, 5, NET_ADMIN]\n");
+    expect(thrown(() => loadConfigFile(path))).toEqual({
+      code: "CONFIG_INVALID",
+      message: [
+        `${path}:2:13: run.cap_add[0]: unknown capability "net_bind": did you mean CAP_NET_BIND_SERVICE?`,
+        `${path}:2:23: run.cap_add[1]: unknown capability "sys_admn": did you mean CAP_SYS_ADMIN?`,
+        `${path}:2:33: run.cap_add[2]: unknown capability "foo": use a name from capabilities(7) such as NET_BIND_SERVICE, with or without CAP_`,
+        `${path}:2:38: run.cap_add[3]: must be a capability name like NET_BIND_SERVICE, not 5`,
+      ].join("\n"),
+    });
+    expect(thrown(() => loadConfigFile(configFile("run:\n  cap_add: NET_ADMIN\n"))).message).toEndWith(
+      ':2:12: run.cap_add: must be a list of capability names, not "NET_ADMIN"',
+    );
+  });
+
+  test("rejects an unknown --cap-add as USAGE, and one in an unvalidated config object as CONFIG_INVALID", () => {
+    expect([
+      thrown(() => resolveRunSettings({ flags: { capAdd: ["CAP_NET_ADMIN", "setuids"] } })),
+      thrown(() => resolveRunSettings({ file: { cap_add: ["bogus"] } })),
+    ]).toEqual([
+      { code: "USAGE", message: '--cap-add: unknown capability "setuids": did you mean CAP_SETUID?' },
+      {
+        code: "CONFIG_INVALID",
+        message:
+          'run.cap_add: unknown capability "bogus": use a name from capabilities(7) such as NET_BIND_SERVICE, with or without CAP_',
+      },
+    ]);
   });
 });

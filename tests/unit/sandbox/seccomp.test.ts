@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH } from "../../../ffi/seccomp.ts";
 import { isCaveError } from "../../../src/core/errors.ts";
 import { buildSeccompFilter, compileProfile, seccompProfileNames, type SeccompProfile } from "../../../src/sandbox/seccomp/index.ts";
-import { AF, CLONE_NEW, DEFAULT_PROFILE, STRICT_PROFILE, TIOCLINUX, TIOCSTI } from "../../../src/sandbox/seccomp/profiles.ts";
+import { AF, CLONE_NEW, DEFAULT_PROFILE, STRICT_PROFILE, TIOCLINUX, TIOCSTI } from "../../../src/core/seccomp-profiles.ts";
 
 interface Insn {
   code: number;

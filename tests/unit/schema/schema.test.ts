@@ -42,6 +42,8 @@ describe("schema/cave.schema.json", () => {
         "env",
         "binds",
         "rlimits",
+        "seccomp",
+        "cap_add",
       ],
     });
   });
