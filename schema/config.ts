@@ -1,6 +1,5 @@
 // The one valibot schema for cave.yaml, the project config file. The CaveConfig type, the
 // JSON Schema (schema/cave.schema.json) and the checks on the matching CLI flags derive from it.
-import { posix } from "node:path";
 import * as v from "valibot";
 import type { BUILTIN_PROFILES, SeccompAction } from "../src/core/seccomp-profiles.ts";
 import { CAPABILITY_PATTERN, parseCapability } from "../src/core/capabilities.ts";
@@ -62,10 +61,9 @@ export function pathProblem(path: string): string | undefined {
   return undefined;
 }
 
-/** Collapses "//", "." and a trailing "/", so "/x/" and "/x" name one mount point. */
+/** Collapses "//", "." and a trailing "/", so "/x/" and "/x" name one mount point ("..": rejected earlier). */
 function normalizePath(path: string): string {
-  const p = posix.normalize(path);
-  return p.length > 1 ? p.replace(/\/+$/, "") : p;
+  return `/${path.split("/").filter((c) => c !== "" && c !== ".").join("/")}`;
 }
 
 /** Splits "SRC:DST[:ro|rw]" (rw when no mode is given); a string result says what is wrong. */

@@ -5,6 +5,9 @@ import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { reportError } from "./report.ts";
 import { wantsHelp } from "./help.ts";
+import { mark } from "../core/trace.ts";
+
+mark("cli loaded");
 
 const main = defineCommand({
   meta: { name: "cave", version: pkg.version, description: "Run untrusted code in a Linux sandbox." },

@@ -1,7 +1,6 @@
 // Loads cave.yaml and merges defaults < config file < flags into the settings of one run.
 // The rules live in schema/config.ts; this file reads the file, points at lines and reports.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as v from "valibot";
 import type { Document, LineCounter, Node } from "yaml";
 import {
@@ -98,7 +97,7 @@ export const DEFAULTS: Readonly<RunSettings> = Object.freeze({
 
 /** ./cave.yaml in `cwd` when it exists; there is no search upwards, so what runs is obvious. */
 export function findProjectConfig(cwd: string): string | undefined {
-  const path = join(cwd, CONFIG_FILE_NAME);
+  const path = `${cwd.replace(/\/+$/, "")}/${CONFIG_FILE_NAME}`;
   return existsSync(path) ? path : undefined;
 }
 

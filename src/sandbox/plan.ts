@@ -121,8 +121,6 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
     });
     add("become root in the user namespace", { kind: "setid", uid: 0, gid: 0 });
   }
-  sync("wait for the parent to place the sandbox in its cgroup", { kind: "join-cgroup" });
-  add("create the cgroup namespace", { kind: "unshare", flags: NS.CGROUP });
   if (spec.network === "none") add("bring up the loopback interface", { kind: "lo_up" });
   add("set the hostname", { kind: "sethostname", name: spec.hostname });
   add("make all mounts private", { kind: "mount", src: null, target: "/", fstype: null, flags: MS.REC | MS.PRIVATE, data: null });
@@ -248,6 +246,10 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
     add(`bind ${b.src} on ${b.dst}`, { kind: "move_mount", slot: SLOT_BIND0 + i, target: b.dst });
   });
 
+  // Late on purpose: on cgroup v1 the parent's attach waits out an RCU grace period
+  // (~10 ms), which overlaps with all the mounting above.
+  sync("wait for the parent to place the sandbox in its cgroup", { kind: "join-cgroup" });
+  add("create the cgroup namespace", { kind: "unshare", flags: NS.CGROUP });
   if (privileged) {
     add("enter the sandbox user namespace", { kind: "setns", slot: SLOT_USERNS, nstype: NS.USER });
     add("become root in the user namespace", { kind: "setid", uid: 0, gid: 0 });

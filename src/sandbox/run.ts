@@ -4,11 +4,11 @@ import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { nativeSpawn, MSG, MSG_SIZE, FIXED_STEPS, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { buildPlan, sandboxEnv, DEFAULT_PATH, PROC_MASKED_DIRS, PROC_MASKED_FILES, PROC_READONLY, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
-import { randomBytes } from "node:crypto";
 import { CaveError, isCaveError } from "../core/errors.ts";
 import { formatSize } from "../core/units.ts";
 import { cleanupStale, createCgroupManager, detectCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { PtyRelay } from "./tty.ts";
+import { mark } from "../core/trace.ts";
 
 export type RunReason =
   | "exit"
@@ -180,7 +180,9 @@ export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<R
   const t0 = performance.now();
   const cgroup = opts.limits ? prepareCgroup(opts.limits, spec, opts.onWarning) : null;
   try {
+    mark("cgroup prepared");
     const plan = buildPlan(spec, hostFacts(spec));
+    mark("plan built");
     const result = await spawnAndSupervise(plan, spec, opts, cgroup, t0);
     // The OOM killer may take the command or init; either way the cgroup knows.
     if (cgroup?.oomKilled() && (result.signal === "SIGKILL" || result.reason === "signal")) {
@@ -198,10 +200,15 @@ export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<R
   }
 }
 
+/** 12 hex digits; Web Crypto, because node:crypto costs ~3 ms of start-up to load. */
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** A fresh cgroup with the limits, or null (then rlimits stand in, and the user is told). */
 function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => void): CgroupManager | null {
   cleanupStale();
-  const cgroup = createCgroupManager(randomBytes(6).toString("hex"));
+  const cgroup = createCgroupManager(randomId());
   if (cgroup) {
     cgroup.create(limits);
     return cgroup;
@@ -242,6 +249,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       ttyFd: -1,
       flags: SPAWN_FLAGS.NEW_SESSION,
     });
+    mark("sandbox cloned");
     libc.close(statusW);
     libc.close(syncR);
     if (pid < 0) {

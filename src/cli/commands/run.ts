@@ -6,6 +6,7 @@ import { CaveError } from "../../core/errors.ts";
 import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
 import { capabilityMask } from "../../core/capabilities.ts";
 import { warn } from "../../core/log.ts";
+import { formatMarks, mark } from "../../core/trace.ts";
 import { isatty } from "../../../ffi/libc.ts";
 import { runSandbox, type RunResult } from "../../sandbox/run.ts";
 import { buildSeccompFilter } from "../../sandbox/seccomp/index.ts";
@@ -35,6 +36,7 @@ export default defineCommand({
   meta: { name: "run", description: "Run a command in a fresh sandbox: cave run [options] -- CMD [ARGS…]" },
   args: { ...runArgs, command: { type: "positional", description: "The command and its arguments.", required: true } },
   async run({ rawArgs }) {
+    mark("run command loaded");
     const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind", "cap-add", "rlimit"]);
     if (command.length === 0) {
       throw new CaveError("USAGE", "no command given", { hint: "cave run [options] -- CMD [ARGS…], e.g. cave run -- echo hello" });
@@ -60,8 +62,11 @@ export default defineCommand({
         rlimit: arr(options.rlimit),
       },
     });
+    mark("settings resolved");
     if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
     if (s.seccomp === "none") warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable");
+    const seccomp = buildSeccompFilter(s.seccomp);
+    mark("seccomp filter built");
     const result = await runSandbox(
       {
         argv: command,
@@ -78,12 +83,14 @@ export default defineCommand({
       {
         timeoutMs: s.timeoutMs,
         limits: { memoryBytes: s.memoryBytes, cpus: s.cpus, pids: s.pids },
-        seccomp: buildSeccompFilter(s.seccomp),
+        seccomp,
         keepCaps: capabilityMask(s.capAdd),
         onWarning: warn,
       },
     );
+    mark("sandbox finished");
     report(result, options.json === true);
+    if (options.debug) process.stderr.write(`cave: phases\n${formatMarks()}\n`);
     process.exit(result.exitCode);
   },
 });

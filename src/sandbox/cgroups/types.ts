@@ -1,7 +1,6 @@
 // The cgroup contracts (Limits, the manager v1 and v2 both implement, the CgroupFs seam every
 // host access goes through) and the few helpers both versions share, like youki's common.rs.
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeSync } from "node:fs";
-import { getSystemErrorMessage } from "node:util";
 import { CaveError } from "../../core/errors.ts";
 import { MAX_CPUS, MIN_CPUS } from "../../core/units.ts";
 
@@ -133,7 +132,8 @@ export function errnoOf(e: unknown): string {
 
 function errnoText(e: unknown): string {
   const errno = (e as { errno?: unknown } | null)?.errno;
-  if (typeof errno === "number") return getSystemErrorMessage(errno);
+  // node:fs messages read "EACCES: permission denied, open '…'"; the text before the comma is enough.
+  if (typeof errno === "number" && e instanceof Error) return e.message.split(",")[0] ?? e.message;
   return e instanceof Error ? e.message : String(e);
 }
 
