@@ -144,13 +144,12 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
         throw new Error(`unknown op ${JSON.stringify(never)}`);
       }
     }
-    // The union member sets its own opcode flags (ignoreExist) above; nothing else here.
   });
   // The kernel-side struct stores kind and flags as two u32: kind low, flags high (little endian).
   const argv = new BigUint64Array(req.argv.length + 1);
-  req.argv.forEach((a, i) => arena.str(argv, i, a));
+  for (const [i, a] of req.argv.entries()) arena.str(argv, i, a);
   const envp = new BigUint64Array(req.env.length + 1);
-  req.env.forEach((e, i) => arena.str(envp, i, e));
+  for (const [i, e] of req.env.entries()) arena.str(envp, i, e);
   const spec = new BigUint64Array(19);
   arena.str(spec, 10, req.path);
   arena.str(spec, 11, req.workdir);
@@ -179,8 +178,8 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
   return { pid: r, pidfd: Number(BigInt.asIntN(64, spec[17] as bigint)) };
 }
 
-let sink: unknown;
+/** Holds the buffers until after the call; the JIT cannot prove them dead earlier. */
+export let lastSpawnBuffers: unknown[] = [];
 function keepAlive(...xs: unknown[]) {
-  sink = xs;
-  sink = undefined;
+  lastSpawnBuffers = xs;
 }

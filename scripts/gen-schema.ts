@@ -1,9 +1,15 @@
-// Writes schema/cave.schema.json from the valibot ConfigSchema: `bun scripts/gen-schema.ts`.
-// tests/unit/schema/schema.test.ts fails until the checked-in file matches.
+// Writes the files derived from the valibot schemas: schema/cave.schema.json and openapi.yaml
+// (`bun scripts/gen-schema.ts`). tests/unit/schema/schema.test.ts fails until they match.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { generateConfigJsonSchema } from "../schema/json.ts";
+import { generateOpenApi } from "../schema/openapi.ts";
 
-const out = fileURLToPath(new URL("../schema/cave.schema.json", import.meta.url));
-writeFileSync(out, generateConfigJsonSchema());
-console.log(`wrote ${out}`);
+for (const [rel, text] of [
+  ["../schema/cave.schema.json", generateConfigJsonSchema()],
+  ["../openapi.yaml", generateOpenApi()],
+] as const) {
+  const out = fileURLToPath(new URL(rel, import.meta.url));
+  writeFileSync(out, text);
+  console.log(`wrote ${out}`);
+}

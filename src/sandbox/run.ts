@@ -9,26 +9,10 @@ import { formatSize } from "../core/units.ts";
 import { cleanupStale, createCgroupManager, detectCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { PtyRelay } from "./tty.ts";
 import { mark } from "../core/trace.ts";
+import type { RunResult } from "../../schema/result.ts";
 
-export type RunReason =
-  | "exit"
-  | "signal"
-  | "timeout"
-  | "interrupted"
-  | "not_found"
-  | "not_executable"
-  | "setup_failed"
-  | "oom";
-
-export interface RunResult {
-  exitCode: number;
-  /** Signal name when the command was killed by one (SIGKILL for timeout and OOM). */
-  signal: string | null;
-  reason: RunReason;
-  durationMs: number;
-  /** One line for people: why it ended, when that is not plain exit. */
-  message?: string;
-}
+// The shape lives in schema/result.ts (valibot), shared with --json and the API.
+export type { RunReason, RunResult } from "../../schema/result.ts";
 
 export interface RunOptions {
   timeoutMs: number;

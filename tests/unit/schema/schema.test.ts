@@ -5,8 +5,25 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULTS, loadConfigFile, resolveRunSettings } from "../../../src/core/config.ts";
 import { generateConfigJsonSchema } from "../../../schema/json.ts";
+import { generateOpenApi } from "../../../schema/openapi.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
+
+describe("openapi.yaml", () => {
+  test("matches what scripts/gen-schema.ts generates from the valibot schemas", () => {
+    const checkedIn = readFileSync(join(ROOT, "openapi.yaml"), "utf8");
+    if (checkedIn !== generateOpenApi()) {
+      throw new Error("openapi.yaml is stale: run `bun scripts/gen-schema.ts` and commit the result");
+    }
+  });
+
+  test("carries the config and run-result shapes as components", () => {
+    const doc = Bun.YAML.parse(generateOpenApi()) as { openapi: string; components: { schemas: Record<string, { required?: string[] }> } };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.components.schemas)).toEqual(["CaveConfig", "RunResult"]);
+    expect(doc.components.schemas.RunResult?.required).toEqual(["exitCode", "signal", "reason", "durationMs"]);
+  });
+});
 
 describe("schema/cave.schema.json", () => {
   test("matches what scripts/gen-schema.ts generates from ConfigSchema", () => {
