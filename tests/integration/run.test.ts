@@ -1,7 +1,7 @@
 // `cave run` against the real kernel: namespaces, the overlay root, binds, exit statuses,
 // timeouts, teardown and leftovers, checked from inside the sandbox and from the host.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync, mkdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cave, CAVE, hostPidsWith, jsonResult, marker } from "../helpers/cave.ts";
@@ -290,6 +290,101 @@ describe("init and teardown", () => {
     expect(readFileSync("/proc/self/mountinfo", "utf8")).toBe(before);
   });
 });
+
+describe("terminals", () => {
+  const hasScript = Bun.which("script") !== null;
+
+  test.skipIf(!hasScript)("in a terminal the command gets a terminal of its own, named in the sandbox's /dev/pts", async () => {
+    // script(1) gives cave a pseudo-terminal as stdin and stdout
+    const proc = Bun.spawn(["script", "-qec", `${CAVE} run -- sh -c 'tty; test -t 0 && test -t 1 && echo both-tty; ls -1 /dev/pts'`, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+    const out = (await new Response(proc.stdout).text()).replaceAll("\r", "");
+    expect(await proc.exited).toBe(0);
+    expect(out).toBe("/dev/pts/0\nboth-tty\n0\nptmx\n");
+  });
+
+  test("without a terminal the command's stdio are cave's own pipes", async () => {
+    const r = await sh("test -t 0 || echo not-a-tty; readlink /proc/self/fd/1 | cut -d: -f1");
+    expect(r.stdout).toBe("not-a-tty\npipe\n");
+  });
+});
+
+describe("configuration", () => {
+  test("cave.yaml in the working directory sets defaults and flags override it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "cave-cfg-"));
+    writeFileSync(join(cwd, "cave.yaml"), "run:\n  hostname: from-file\n  env:\n    WHO: file\n");
+    try {
+      expect((await cave(["run", "--", "sh", "-c", "hostname; echo $WHO"], { cwd })).stdout).toBe("from-file\nfile\n");
+      expect((await cave(["run", "--hostname", "from-flag", "--", "hostname"], { cwd })).stdout).toBe("from-flag\n");
+    } finally {
+      rmSync(cwd, { recursive: true });
+    }
+  });
+
+  test("a bad config file is refused with the key, the value and what is allowed, and nothing runs", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "cave-cfg-"));
+    writeFileSync(join(cwd, "bad.yaml"), "run:\n  memroy: 1G\n");
+    try {
+      const r = await cave(["run", "--config", "bad.yaml", "--", "true"], { cwd });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain('bad.yaml:2:3: run.memroy: unknown key; did you mean "memory"?');
+    } finally {
+      rmSync(cwd, { recursive: true });
+    }
+  });
+});
+
+describe("limits inside the sandbox", () => {
+  test("--cpus caps CPU time: a 1 s busy loop at 0.25 CPUs gets about a quarter second", async () => {
+    const r = await cave(["run", "--cpus", "0.25", "--", "python3", "-c", "import time,os\nt=time.time()\nwhile time.time()-t<1: pass\nprint(round(os.times().user+os.times().system,2))"]);
+    expect(r.exitCode).toBe(0);
+    const cpu = Number(r.stdout);
+    expect(cpu).toBeGreaterThan(0.05);
+    expect(cpu).toBeLessThan(0.6);
+  });
+
+  test("--memory: going over it is an OOM kill reported as reason oom with exit 137", async () => {
+    const r = await cave(["run", "--memory", "64M", "--json", "--", "python3", "-c", "b=bytearray(512*1024*1024)"]);
+    expect(r.exitCode).toBe(137);
+    expect(jsonResult(r)).toMatchObject({ exitCode: 137, reason: "oom", signal: "SIGKILL" });
+  });
+
+  test("--pids: forks past the limit fail inside and the command goes on", async () => {
+    const forks = "import os,time\nok=0;err=None\nfor i in range(40):\n  try:\n    if os.fork()==0:\n      time.sleep(1); os._exit(0)\n    ok+=1\n  except OSError as e:\n    err=e.errno\nprint(ok<40, err)";
+    const r = await cave(["run", "--pids", "16", "--", "python3", "-c", forks]);
+    // EAGAIN: fork(2) past pids.max
+    expect(r.stdout).toBe("True 11\n");
+  });
+
+  test("--rlimit nofile is what the command sees, and core dumps are off", async () => {
+    const r = await sh("ulimit -n; ulimit -c", "--rlimit", "nofile=64");
+    expect(r.stdout).toBe("64\n0\n");
+  });
+
+  test("a cgroup left by a killed cave is removed by the next run", async () => {
+    const proc = Bun.spawn([CAVE, "run", "--", "sh", "-c", "echo ready; sleep 1000"], { stdout: "pipe", stderr: "pipe" });
+    await proc.stdout.getReader().read();
+    const mine = () => cgroupDirsOf(proc.pid);
+    expect(mine().length).toBeGreaterThan(0);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    expect(mine().length).toBeGreaterThan(0);
+    expect((await cave(["run", "--", "true"])).exitCode).toBe(0);
+    expect(mine()).toEqual([]);
+  });
+});
+
+/** cave-<pid>-* cgroup directories of one cave process, in every hierarchy. */
+function cgroupDirsOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const root of ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((d) => `/sys/fs/cgroup/${d}`)]) {
+    try {
+      for (const d of readdirSync(`${root}/cave`)) if (d.startsWith(`cave-${pid}-`)) out.push(`${root}/cave/${d}`);
+    } catch {
+      // this hierarchy has no cave parent: nothing of ours there
+    }
+  }
+  return out;
+}
 
 describe("rootless", () => {
   const nobody = { asUser: { uid: 65534, gid: 65534 } };
