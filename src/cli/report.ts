@@ -1,6 +1,7 @@
 // The CLI's half of the error contract: a CaveError becomes one message (plus its
 // hint) on stderr and an exit code per class; stacks and causes only with --debug.
 import { isCaveError } from "../core/errors.ts";
+import { writeStderr } from "../core/log.ts";
 
 /** Exit codes of cave's own failures (a sandboxed command's codes pass through). */
 export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70 } as const;
@@ -12,7 +13,7 @@ export function exitCodeFor(code: string): number {
 }
 
 export function reportError(e: unknown, opts: { debug: boolean }): number {
-  const err = process.stderr;
+  const err = { write: writeStderr };
   if (isCaveError(e)) {
     err.write(`cave: ${e.message}\n`);
     if (e.hint) err.write(`  hint: ${e.hint}\n`);

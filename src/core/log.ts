@@ -1,20 +1,33 @@
-// Messages for people, on stderr (stdout belongs to the sandboxed command). consola loads
-// on the first message, so a quiet `cave run` never pays for it.
-import type { ConsolaInstance } from "consola";
+// Messages for people, on stderr (stdout belongs to the sandboxed command), in consola's
+// basic format ("[warn] …"). Written with write(2) on fd 2: the first touch of Bun's
+// `process.stderr` builds a node stream and costs ~8 ms of start-up (measured), more than
+// the whole sandbox set-up, and consola would make that touch.
+// node:fs is required on first use, so `cave version` and --help do not load it.
 
-let instance: ConsolaInstance | undefined;
-function consola(): ConsolaInstance {
-  if (!instance) {
-    const { createConsola } = require("consola/basic") as typeof import("consola/basic");
-    instance = createConsola({ stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false } });
+/** Writes all of `text` to fd 2 synchronously; a stderr that cannot take it is not an error. */
+export function writeStderr(text: string): void {
+  const { writeSync } = require("node:fs") as typeof import("node:fs");
+  const buf = Buffer.from(text);
+  let off = 0;
+  try {
+    while (off < buf.byteLength) off += writeSync(2, buf, off);
+  } catch (e) {
+    // A non-blocking stderr that is full: let the stream queue the rest.
+    if ((e as NodeJS.ErrnoException).code === "EAGAIN") process.stderr.write(buf.subarray(off));
+    // EPIPE, EBADF: nobody reads stderr; the run's outcome must not depend on it.
   }
-  return instance;
 }
 
+// consola's levels: warn 1, info 3; CONSOLA_LEVEL (a number) silences the ones above it.
+const LEVEL = (() => {
+  const n = Number.parseInt(process.env.CONSOLA_LEVEL ?? "", 10);
+  return Number.isNaN(n) ? 3 : n;
+})();
+
 export function warn(message: string): void {
-  consola().warn(message);
+  if (LEVEL >= 1) writeStderr(`[warn] ${message}\n`);
 }
 
 export function info(message: string): void {
-  consola().info(message);
+  if (LEVEL >= 3) writeStderr(`[info] ${message}\n`);
 }

@@ -5,7 +5,7 @@ import { splitCommandArgs } from "../args.ts";
 import { CaveError } from "../../core/errors.ts";
 import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
 import { capabilityMask } from "../../core/capabilities.ts";
-import { warn } from "../../core/log.ts";
+import { warn, writeStderr } from "../../core/log.ts";
 import { formatMarks, mark } from "../../core/trace.ts";
 import { isatty } from "../../../ffi/libc.ts";
 import { runSandbox, type RunResult } from "../../sandbox/run.ts";
@@ -90,7 +90,7 @@ export default defineCommand({
     );
     mark("sandbox finished");
     report(result, options.json === true);
-    if (options.debug) process.stderr.write(`cave: phases\n${formatMarks()}\n`);
+    if (options.debug) writeStderr(`cave: phases\n${formatMarks()}\n`);
     process.exit(result.exitCode);
   },
 });
@@ -109,9 +109,9 @@ function report(r: RunResult, json: boolean) {
   if (json) {
     const { exitCode, signal, reason, message } = r;
     const durationMs = Math.round(r.durationMs * 10) / 10;
-    process.stderr.write(`${JSON.stringify({ exitCode, signal, reason, durationMs, ...(message ? { message } : {}) })}\n`);
+    writeStderr(`${JSON.stringify({ exitCode, signal, reason, durationMs, ...(message ? { message } : {}) })}\n`);
   } else if (r.message && r.reason !== "exit") {
-    process.stderr.write(`cave: ${r.message}\n`);
+    writeStderr(`cave: ${r.message}\n`);
   }
 }
 
