@@ -67,18 +67,38 @@ function open() {
     seccomp_export_bpf: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   });
 }
+function loadError(e: unknown): CaveError {
+  return new CaveError("SANDBOX_SECCOMP", "cannot load libseccomp.so.2, which cave needs to build the syscall filter", {
+    hint: "install it (Debian/Ubuntu: apt-get install libseccomp2), or run with --seccomp none to go without a filter",
+    cause: e,
+  });
+}
 function seccomp() {
   if (!lib) {
     try {
       lib = open();
     } catch (e) {
-      throw new CaveError("SANDBOX_SECCOMP", "cannot load libseccomp.so.2, which cave needs to build the syscall filter", {
-        hint: "install it (Debian/Ubuntu: apt-get install libseccomp2), or run with --seccomp none to go without a filter",
-        cause: e,
-      });
+      throw loadError(e);
     }
   }
   return lib.symbols;
+}
+
+// Bun compiles a trampoline per bound symbol: a cache hit of the filter needs only the version.
+function openVersion() {
+  return dlopen("libseccomp.so.2", { seccomp_version: { args: [], returns: FFIType.ptr } });
+}
+let versionLib: ReturnType<typeof openVersion> | undefined;
+function versionSymbol(): { seccomp_version: ReturnType<typeof openVersion>["symbols"]["seccomp_version"] } {
+  if (lib) return lib.symbols;
+  if (!versionLib) {
+    try {
+      versionLib = openVersion();
+    } catch (e) {
+      throw loadError(e);
+    }
+  }
+  return versionLib.symbols;
 }
 
 /** libseccomp's "not a syscall" answer from seccomp_syscall_resolve_name. */
@@ -86,7 +106,7 @@ const NR_SCMP_ERROR = -1;
 
 /** The libseccomp release actually loaded, e.g. "2.5.4". */
 export function libseccompVersion(): string {
-  const v = seccomp().seccomp_version();
+  const v = versionSymbol().seccomp_version();
   if (!v) return "unknown";
   // struct scmp_version { unsigned int major, minor, micro; }
   return `${peek.u32(v, 0)}.${peek.u32(v, 4)}.${peek.u32(v, 8)}`;

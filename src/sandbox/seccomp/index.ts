@@ -3,6 +3,7 @@
 // it does not know is a config error, never a rule quietly left out of the filter.
 import { CaveError } from "../../core/errors.ts";
 import { BPF_INSN_SIZE, libseccompVersion, nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH, SCMP_CMP, SCMP_FLTATR, SeccompFilter, type ArgCmp } from "../../../ffi/seccomp.ts";
+import { cacheDirs, cachedProgram } from "./cache.ts";
 import { BUILTIN_PROFILES, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "../../core/seccomp-profiles.ts";
 
 export type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "../../core/seccomp-profiles.ts";
@@ -189,11 +190,11 @@ export function buildSeccompFilter(profile: string | SeccompProfile): Uint8Array
   if (hit !== undefined) return hit;
   let bpf: Uint8Array | null;
   if (typeof profile !== "string") {
-    bpf = compileProfile(profile);
+    bpf = compileCached(profile);
   } else if (profile === "none") {
     bpf = null;
   } else if (profile === "default" || profile === "strict") {
-    bpf = compileProfile(BUILTIN_PROFILES[profile]);
+    bpf = compileCached(BUILTIN_PROFILES[profile]);
   } else {
     throw new CaveError("CONFIG_INVALID", `unknown seccomp profile "${profile}"`, {
       hint: `use one of ${seccompProfileNames.join(", ")}`,
@@ -201,4 +202,17 @@ export function buildSeccompFilter(profile: string | SeccompProfile): Uint8Array
   }
   cache.set(key, bpf);
   return bpf;
+}
+
+/** compileProfile through the disk cache (./cache.ts), in the compiled binary only. */
+function compileCached(profile: SeccompProfile): Uint8Array {
+  return cachedProgram(
+    JSON.stringify(profile),
+    () => {
+      // From source (bun test, bun run) the executable is bun, which says nothing of this code.
+      if (!Bun.main.startsWith("/$bunfs/")) return undefined;
+      return { dirs: cacheDirs(), libseccomp: libseccompVersion() };
+    },
+    () => compileProfile(profile),
+  );
 }
