@@ -6,7 +6,7 @@ import * as libc from "../../ffi/libc.ts";
 import { buildPlan, sandboxEnv, DEFAULT_PATH, PROC_MASKED_DIRS, PROC_MASKED_FILES, PROC_READONLY, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
 import { CaveError, isCaveError } from "../core/errors.ts";
 import { formatSize } from "../core/units.ts";
-import { cleanupStale, createCgroupManager, detectCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
+import { cleanupStale, createCgroupManager, detectCgroups, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { PtyRelay } from "./tty.ts";
 import { mark } from "../core/trace.ts";
 import type { RunResult } from "../../schema/result.ts";
@@ -191,13 +191,15 @@ function randomId(): string {
 
 /** A fresh cgroup with the limits, or null (then rlimits stand in, and the user is told). */
 function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => void): CgroupManager | null {
-  cleanupStale();
-  const cgroup = createCgroupManager(randomId());
+  // One probe of the host serves the cleanup, the manager and the warning.
+  const probe = probeCgroups();
+  cleanupStale({ probe });
+  const cgroup = createCgroupManager(randomId(), undefined, probe);
   if (cgroup) {
     cgroup.create(limits);
     return cgroup;
   }
-  const { reason } = detectCgroups();
+  const { reason } = detectCgroups(undefined, probe);
   warn?.(
     `cgroups are not available (${reason ?? "no usable hierarchy"}): memory and pids are limited with rlimits (RLIMIT_AS, RLIMIT_NPROC) and CPU is not limited`,
   );

@@ -13,7 +13,8 @@ export const STALE_EMPTY_MS = 60_000;
 
 const V1_CONTROLLER_NAMES = new Set(["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio", "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc"]);
 
-type Probe =
+/** What probeCgroups found: the version and where, or why none (opaque to callers). */
+export type Probe =
   | { version: 2; mount: string; reason?: string }
   | { version: 1; hierarchies: V1Hierarchy[]; reason?: string }
   | { version: null; reason: string };
@@ -72,15 +73,23 @@ function probe(fs: CgroupFs): Probe {
   return { version: null, reason: `${notes.join("; ")}: running without cgroup limits (rlimits only)` };
 }
 
+/**
+ * One look at the host's cgroup mounts (mountinfo, controllers, writability). A run probes once
+ * and hands the result to cleanupStale, createCgroupManager and detectCgroups.
+ */
+export function probeCgroups(fs: CgroupFs = hostFs): Probe {
+  return probe(fs);
+}
+
 /** Which cgroup version cave will use here, and why when it is not plain v2. */
-export function detectCgroups(fs: CgroupFs = hostFs): { version: 1 | 2 | null; reason?: string } {
-  const p = probe(fs);
+export function detectCgroups(fs: CgroupFs = hostFs, probed?: Probe): { version: 1 | 2 | null; reason?: string } {
+  const p = probed ?? probe(fs);
   return p.reason === undefined ? { version: p.version } : { version: p.version, reason: p.reason };
 }
 
 /** A manager for the cgroup `cave-<this pid>-<id>`, or null where cgroups cannot be used (see detectCgroups). */
-export function createCgroupManager(id: string, fs: CgroupFs = hostFs): CgroupManager | null {
-  return managerFor(probe(fs), cgroupName(process.pid, id), fs);
+export function createCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: Probe): CgroupManager | null {
+  return managerFor(probed ?? probe(fs), cgroupName(process.pid, id), fs);
 }
 
 function managerFor(p: Probe, name: string, fs: CgroupFs): CgroupV1 | CgroupV2 | null {
@@ -94,10 +103,10 @@ function managerFor(p: Probe, name: string, fs: CgroupFs): CgroupV1 | CgroupV2 |
  * processes are killed first), and empty ones older than STALE_EMPTY_MS (the owner pid was reused).
  * Looks only at `cave-*` directories under each hierarchy's `cave/`. Returns the removed paths.
  */
-export function cleanupStale(opts: { fs?: CgroupFs; now?: number } = {}): string[] {
+export function cleanupStale(opts: { fs?: CgroupFs; now?: number; probe?: Probe } = {}): string[] {
   const fs = opts.fs ?? hostFs;
   const now = opts.now ?? Date.now();
-  const p = probe(fs);
+  const p = opts.probe ?? probe(fs);
   if (p.version === null) return [];
   const parents = p.version === 2 ? [`${p.mount}/${CAVE_PARENT}`] : p.hierarchies.map((h) => `${h.mount}/${CAVE_PARENT}`);
   const names = new Set<string>();
