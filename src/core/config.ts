@@ -1,23 +1,10 @@
 // Loads cave.yaml and merges defaults < config file < flags into the settings of one run.
 // The rules live in schema/config.ts; this file reads the file, points at lines and reports.
 import { existsSync, readFileSync } from "node:fs";
-import * as v from "valibot";
+import type * as V from "valibot";
+import type * as Schema from "../../schema/config.ts";
+import type { Bind, CaveConfig, RlimitName, SeccompProfileName } from "../../schema/config.ts";
 import type { Document, LineCounter, Node } from "yaml";
-import {
-  type Bind,
-  type CaveConfig,
-  ConfigSchema,
-  EnvNameSchema,
-  EnvValueSchema,
-  RLIMIT_PARSERS,
-  RUN_VALUE_PARSERS,
-  type RlimitName,
-  RunFields,
-  SeccompNameSchema,
-  type SeccompProfileName,
-  parseSeccompAction,
-  splitBind,
-} from "../../schema/config.ts";
 import { BUILTIN_PROFILES, type SeccompAction, type SeccompProfile } from "./seccomp-profiles.ts";
 import { parseCapabilities } from "./capabilities.ts";
 import { CaveError, isCaveError } from "./errors.ts";
@@ -79,6 +66,17 @@ function yaml(): typeof import("yaml") {
   return require("yaml");
 }
 
+/**
+ * valibot and the schemas (schema/config.ts) load on first use too: a run with defaults only
+ * needs neither, and building the schemas is ~1 ms of start-up (measured in a compiled probe).
+ */
+function v(): typeof V {
+  return require("valibot");
+}
+function schema(): typeof Schema {
+  return require("../../schema/config.ts");
+}
+
 export const DEFAULTS: Readonly<RunSettings> = Object.freeze({
   timeoutMs: 120_000,
   memoryBytes: 1024 ** 3,
@@ -138,7 +136,7 @@ export function parseConfigText(text: string, name: string): CaveConfig {
     // Only an alias bomb gets here: yaml caps alias expansion and throws.
     throw new CaveError("CONFIG_INVALID", `${name}: ${(e as Error).message}`, { cause: e });
   }
-  const result = v.safeParse(ConfigSchema, data ?? {});
+  const result = v().safeParse(schema().ConfigSchema, data ?? {});
   if (!result.success) {
     // In file order, so the message reads top to bottom like the file.
     const described = result.issues.map((issue) => describeIssue(issue, name, doc, lines));
@@ -146,7 +144,7 @@ export function parseConfigText(text: string, name: string): CaveConfig {
       .sort((a, b) => (a.offset ?? -1) - (b.offset ?? -1))
       .map((d) => d.text)
       .join("\n");
-    throw new CaveError("CONFIG_INVALID", message, { cause: new v.ValiError(result.issues) });
+    throw new CaveError("CONFIG_INVALID", message, { cause: new (v().ValiError)(result.issues) });
   }
   return result.output;
 }
@@ -157,7 +155,7 @@ function at(name: string, pos: { line: number; col: number } | undefined): strin
 }
 
 function describeIssue(
-  issue: v.BaseIssue<unknown>,
+  issue: V.BaseIssue<unknown>,
   name: string,
   doc: Document,
   lines: LineCounter,
@@ -220,15 +218,15 @@ function within<T>(where: string, fn: () => T): T {
 }
 
 /** Runs one field schema of schema/config.ts on a flag value; its message becomes the error. */
-function checked<S extends v.GenericSchema>(schema: S, value: unknown, code: string): v.InferOutput<S> {
-  const result = v.safeParse(schema, value);
+function checked<S extends V.GenericSchema>(fieldSchema: S, value: unknown, code: string): V.InferOutput<S> {
+  const result = v().safeParse(fieldSchema, value);
   if (result.success) return result.output;
   throw new CaveError(code, result.issues.map((i) => i.message).join("; "));
 }
 
 /** "SRC:DST[:ro|rw]" → a bind; both paths absolute without "..", mode rw unless given. */
 export function parseBind(spec: string, code = "USAGE"): Bind {
-  const result = splitBind(spec);
+  const result = schema().splitBind(spec);
   if (typeof result === "string") throw new CaveError(code, result);
   return result;
 }
@@ -237,8 +235,8 @@ export function parseBind(spec: string, code = "USAGE"): Bind {
 export function parseEnvEntry(entry: string, code = "USAGE"): [string, string] {
   const eq = entry.indexOf("=");
   if (eq < 0) throw new CaveError(code, `invalid environment entry ${JSON.stringify(entry)}: use NAME=value`);
-  const name = checked(EnvNameSchema, entry.slice(0, eq), code);
-  const value = v.safeParse(EnvValueSchema, entry.slice(eq + 1));
+  const name = checked(schema().EnvNameSchema, entry.slice(0, eq), code);
+  const value = v().safeParse(schema().EnvValueSchema, entry.slice(eq + 1));
   if (!value.success) {
     throw new CaveError(
       code,
@@ -249,6 +247,7 @@ export function parseEnvEntry(entry: string, code = "USAGE"): [string, string] {
 }
 
 function parseRlimitEntry(entry: string): [RlimitName, number] {
+  const { RLIMIT_PARSERS } = schema();
   const eq = entry.indexOf("=");
   const name = entry.slice(0, eq);
   if (eq < 0 || !Object.hasOwn(RLIMIT_PARSERS, name)) {
@@ -268,7 +267,7 @@ const list = (x: string | readonly string[] | undefined): readonly string[] =>
 type SeccompSetting = NonNullable<NonNullable<CaveConfig["run"]>["seccomp"]>;
 
 function seccompAction(text: string, where: string): SeccompAction {
-  const action = parseSeccompAction(text);
+  const action = schema().parseSeccompAction(text);
   if (typeof action === "string") throw new CaveError("CONFIG_INVALID", `${where}: ${action}`);
   return action;
 }
@@ -276,7 +275,7 @@ function seccompAction(text: string, where: string): SeccompAction {
 /** run.seccomp as written → a profile name, or a custom profile with the base's rules first. */
 function seccompFromFile(setting: SeccompSetting): RunSettings["seccomp"] {
   if (typeof setting === "string")
-    return within("run.seccomp", () => checked(SeccompNameSchema, setting, "CONFIG_INVALID"));
+    return within("run.seccomp", () => checked(schema().SeccompNameSchema, setting, "CONFIG_INVALID"));
   const base = setting.base === undefined ? undefined : BUILTIN_PROFILES[setting.base];
   const defaultAction =
     setting.default !== undefined ? seccompAction(setting.default, "run.seccomp.default") : base?.defaultAction;
@@ -298,17 +297,16 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
   const file = layers.file ?? {};
   const flags = layers.flags ?? {};
 
-  const unit = (key: keyof typeof RUN_VALUE_PARSERS, fallback: number): number => {
-    const parse = RUN_VALUE_PARSERS[key];
+  const unit = (key: keyof typeof Schema.RUN_VALUE_PARSERS, fallback: number): number => {
     const flag = flags[key];
-    if (flag !== undefined) return within(`--${key}`, () => parse(flag, "USAGE"));
+    if (flag !== undefined) return within(`--${key}`, () => schema().RUN_VALUE_PARSERS[key](flag, "USAGE"));
     const value = file[key];
-    if (value !== undefined) return within(`run.${key}`, () => parse(value, "CONFIG_INVALID"));
+    if (value !== undefined) return within(`run.${key}`, () => schema().RUN_VALUE_PARSERS[key](value, "CONFIG_INVALID"));
     return fallback;
   };
   const text = <K extends "network" | "hostname" | "workdir" | "rootfs">(key: K) => {
     const flag = flags[key];
-    return flag !== undefined ? within(`--${key}`, () => checked(RunFields[key], flag, "USAGE")) : file[key];
+    return flag !== undefined ? within(`--${key}`, () => checked(schema().RunFields[key], flag, "USAGE")) : file[key];
   };
 
   const env: Record<string, string> = { ...file.env };
@@ -337,10 +335,13 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
   const orderedBinds = [...binds.values()].sort((a, b) => depth(a) - depth(b));
 
   const rlimits: RunSettings["rlimits"] = { ...DEFAULTS.rlimits };
-  for (const name of Object.keys(RLIMIT_PARSERS) as RlimitName[]) {
-    const value = file.rlimits?.[name];
-    if (value !== undefined)
-      rlimits[name] = within(`run.rlimits.${name}`, () => RLIMIT_PARSERS[name](value, "CONFIG_INVALID"));
+  if (file.rlimits) {
+    const { RLIMIT_PARSERS } = schema();
+    for (const name of Object.keys(RLIMIT_PARSERS) as RlimitName[]) {
+      const value = file.rlimits[name];
+      if (value !== undefined)
+        rlimits[name] = within(`run.rlimits.${name}`, () => RLIMIT_PARSERS[name](value, "CONFIG_INVALID"));
+    }
   }
   for (const entry of list(flags.rlimit)) {
     const [name, value] = parseRlimitEntry(entry);
@@ -349,7 +350,7 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
 
   const seccomp =
     flags.seccomp !== undefined
-      ? within("--seccomp", () => checked(SeccompNameSchema, flags.seccomp, "USAGE"))
+      ? within("--seccomp", () => checked(schema().SeccompNameSchema, flags.seccomp, "USAGE"))
       : file.seccomp !== undefined
         ? seccompFromFile(file.seccomp)
         : DEFAULTS.seccomp;
