@@ -19,9 +19,11 @@ deps: node_modules/.bin/bun
 ffi/helper.so: ffi/helper.c
 	$(CC) $(CFLAGS) -o $@ $<
 
+# No .env or bunfig.toml autoload: by default a Bun executable reads both from the current
+# directory, and a bunfig.toml `preload` there would run its code inside cave (as root, with sudo).
 dist/cave: deps ffi/helper.so $(SOURCES)
 	@mkdir -p dist
-	$(BUN) build --compile --minify --bytecode src/cli/main.ts --outfile dist/cave
+	$(BUN) build --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/cli/main.ts --outfile dist/cave
 
 build: dist/cave
 
