@@ -460,8 +460,35 @@ export const RunSchema = v.pipe(
   v.description("Settings of `cave run`; command-line flags override them."),
 );
 
+/** The `db` settings: where the database lives. CAVE_DATA_DIR and the --url/--data-dir flags override them. */
+export const DbSchema = v.pipe(
+  mapping(
+    {
+      data_dir: v.optional(
+        absolutePath(
+          "Directory that holds cave's data (the database file cave.db and the shell history). " +
+            "Default: /var/lib/cave for root, else $XDG_DATA_HOME/cave or ~/.local/share/cave.",
+        ),
+      ),
+      url: v.optional(
+        v.pipe(
+          string(),
+          v.nonEmpty("must not be empty; leave it out to use <data_dir>/cave.db"),
+          v.description(
+            "The database instead of <data_dir>/cave.db: a path, file:/abs/path.db, :memory:, or a libSQL server " +
+              "(libsql://, http(s)://, ws(s)://; the token goes in CAVE_DB_AUTH_TOKEN).",
+          ),
+          v.examples(["file:/srv/cave/app.db", "libsql://db.example.com"]),
+        ),
+      ),
+    },
+    "a mapping of database settings",
+  ),
+  v.description("Settings of the embedded database and `cave db`."),
+);
+
 export const ConfigSchema = v.pipe(
-  mapping({ run: v.optional(RunSchema) }, "a mapping with a run section"),
+  mapping({ run: v.optional(RunSchema), db: v.optional(DbSchema) }, "a mapping with run and db sections"),
   v.title("cave.yaml"),
   v.description("Project configuration for cave, read from ./cave.yaml. Every key is optional."),
 );

@@ -107,7 +107,7 @@ run:
   test("rejects an unknown top-level section", () => {
     const path = configFile("runn:\n  memory: 1G\n");
     expect(thrown(() => loadConfigFile(path)).message).toBe(
-      `${path}:1:1: runn: unknown key; did you mean "run"? (allowed: run)`,
+      `${path}:1:1: runn: unknown key; did you mean "run"? (allowed: run, db)`,
     );
   });
 
@@ -162,7 +162,7 @@ run:
 
   test("says what shape a section must have when it is a list, a scalar or empty", () => {
     expect(thrown(() => loadConfigFile(configFile("- a\n"))).message).toEndWith(
-      ":1:1: must be a mapping with a run section, not a list",
+      ":1:1: must be a mapping with run and db sections, not a list",
     );
     expect(thrown(() => loadConfigFile(configFile("run: fast\n"))).message).toEndWith(
       ':1:6: run: must be a mapping of run settings, not "fast"',

@@ -1,0 +1,253 @@
+// One suite, every transport: the embedded file, :memory:, and @libsql/client (the remote
+// transport's code path, driven over a file: URL because no libSQL server runs here).
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import { LocalStore } from "../../../src/db/store/local.ts";
+import { RemoteStore } from "../../../src/db/store/remote.ts";
+import { StoreError } from "../../../src/db/store/errors.ts";
+import { openStore } from "../../../src/db/store/index.ts";
+import type { Store } from "../../../src/db/store/types.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cave-store-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const transports: [string, () => Store][] = [
+  ["a local file", () => new LocalStore(join(dir, "t.db"))],
+  ["a local :memory: database", () => new LocalStore(":memory:")],
+  [
+    "the @libsql/client transport",
+    () =>
+      new RemoteStore("file:test", { client: createClient({ url: `file:${join(dir, "r.db")}`, intMode: "bigint" }) }),
+  ],
+];
+
+async function caught(p: Promise<unknown>): Promise<StoreError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StoreError) return e;
+    throw e;
+  }
+  throw new Error("expected a StoreError, got success");
+}
+
+describe.each(transports)("over %s", (_name, open) => {
+  let s: Store;
+  beforeEach(async () => {
+    s = open();
+    await s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BLOB, score REAL)", []);
+  });
+  afterEach(() => s.close());
+
+  test("an insert reports the rows affected and the new rowid", async () => {
+    const r = await s.execute("INSERT INTO t (name, score) VALUES (?1, ?2), (?3, ?4)", ["a", 1.5, "b", 2]);
+    expect(r).toEqual({ columns: [], columnTypes: [], rows: [], rowsAffected: 2, lastInsertRowid: 2n });
+  });
+
+  test("a select returns positional rows with names and declared types", async () => {
+    await s.execute("INSERT INTO t (name, data, score) VALUES (?1, ?2, ?3)", ["a", new Uint8Array([1, 2, 3]), 0.25]);
+    const r = await s.execute("SELECT id, name, data, score, 9007199254740993 AS big FROM t WHERE name = ?1", ["a"]);
+    expect(r.columns).toEqual(["id", "name", "data", "score", "big"]);
+    expect(r.columnTypes).toEqual(["INTEGER", "TEXT", "BLOB", "REAL", ""]);
+    expect(r.rows.length).toBe(1);
+    const [id, name, data, score, big] = r.rows[0] as unknown[];
+    expect([id, name, score, big]).toEqual([1, "a", 0.25, 9007199254740993n]);
+    expect(data).toBeInstanceOf(Uint8Array);
+    expect([...(data as Uint8Array)]).toEqual([1, 2, 3]);
+    expect(r.rowsAffected).toBe(0);
+  });
+
+  test("bigint parameters past 2^53 are stored exactly", async () => {
+    await s.execute("CREATE TABLE n (v INTEGER)", []);
+    await s.execute("INSERT INTO n VALUES (?1), (?2)", [2n ** 62n, -(2n ** 63n)]);
+    const r = await s.execute("SELECT v FROM n ORDER BY v", []);
+    expect(r.rows).toEqual([[-(2n ** 63n)], [2n ** 62n]]);
+  });
+
+  test("RETURNING rows count as the rows affected", async () => {
+    await s.execute("INSERT INTO t (name) VALUES ('a'), ('b'), ('c')", []);
+    const r = await s.execute("UPDATE t SET score = 1 WHERE name <> ?1 RETURNING name", ["b"]);
+    expect(r.columns).toEqual(["name"]);
+    expect(r.rows.map((row) => row[0]).sort()).toEqual(["a", "c"]);
+    expect(r.rowsAffected).toBe(2);
+    expect(r.lastInsertRowid).toBe(null);
+  });
+
+  test("a unique violation carries SQLITE_CONSTRAINT_UNIQUE", async () => {
+    await s.execute("INSERT INTO t (name) VALUES ('a')", []);
+    const e = await caught(s.execute("INSERT INTO t (name) VALUES ('a')", []));
+    expect([e.code, e.sqliteCode, e.primaryCode, e.message]).toEqual([
+      "DB_STORE",
+      "SQLITE_CONSTRAINT_UNIQUE",
+      "SQLITE_CONSTRAINT",
+      "UNIQUE constraint failed: t.name",
+    ]);
+  });
+
+  test("a NULL in a NOT NULL column carries SQLITE_CONSTRAINT_NOTNULL", async () => {
+    const e = await caught(s.execute("INSERT INTO t (name) VALUES (NULL)", []));
+    expect([e.sqliteCode, e.message]).toEqual(["SQLITE_CONSTRAINT_NOTNULL", "NOT NULL constraint failed: t.name"]);
+  });
+
+  test("foreign keys are enforced", async () => {
+    if (s instanceof RemoteStore) await s.execute("PRAGMA foreign_keys = ON", []); // a server decides this itself
+    await s.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id))", []);
+    const e = await caught(s.execute("INSERT INTO c (t_id) VALUES (42)", []));
+    expect([e.sqliteCode, e.message]).toEqual(["SQLITE_CONSTRAINT_FOREIGNKEY", "FOREIGN KEY constraint failed"]);
+  });
+
+  test("a syntax error and a missing table carry SQLITE_ERROR with SQLite's message", async () => {
+    const syntax = await caught(s.execute("SELEC 1", []));
+    expect([syntax.sqliteCode, syntax.message]).toEqual(["SQLITE_ERROR", 'near "SELEC": syntax error']);
+    const missing = await caught(s.execute("SELECT * FROM nope", []));
+    expect([missing.sqliteCode, missing.message]).toEqual(["SQLITE_ERROR", "no such table: nope"]);
+  });
+
+  test("a rolled-back transaction leaves nothing and a committed one keeps its rows", async () => {
+    expect(s.inTransaction()).toBe(false);
+    await s.execute("BEGIN", []);
+    expect(s.inTransaction()).toBe(true);
+    await s.execute("INSERT INTO t (name) VALUES ('gone')", []);
+    await s.execute("ROLLBACK", []);
+    expect(s.inTransaction()).toBe(false);
+    await s.execute("BEGIN", []);
+    await s.execute("INSERT INTO t (name) VALUES ('kept')", []);
+    await s.execute("SAVEPOINT sp", []);
+    await s.execute("INSERT INTO t (name) VALUES ('undone')", []);
+    await s.execute("ROLLBACK TO SAVEPOINT sp", []);
+    expect(s.inTransaction()).toBe(true);
+    await s.execute("COMMIT", []);
+    expect(s.inTransaction()).toBe(false);
+    expect((await s.execute("SELECT name FROM t ORDER BY id", [])).rows).toEqual([["kept"]]);
+  });
+
+  test("a failed statement inside a transaction leaves the transaction open", async () => {
+    await s.execute("BEGIN", []);
+    await s.execute("INSERT INTO t (name) VALUES ('a')", []);
+    await caught(s.execute("INSERT INTO t (name) VALUES ('a')", []));
+    expect(s.inTransaction()).toBe(true);
+    await s.execute("COMMIT", []);
+    expect((await s.execute("SELECT count(*) FROM t", [])).rows).toEqual([[1]]);
+  });
+
+  test("COMMIT without BEGIN is an error", async () => {
+    const e = await caught(s.execute("COMMIT", []));
+    expect([e.sqliteCode, e.message]).toEqual(["SQLITE_ERROR", "cannot commit - no transaction is active"]);
+  });
+
+  test("a closed store refuses statements with SQLITE_MISUSE", async () => {
+    s.close();
+    const e = await caught(s.execute("SELECT 1", []));
+    expect([e.sqliteCode, e.message]).toEqual(["SQLITE_MISUSE", "the database connection is closed"]);
+  });
+});
+
+describe("the embedded file", () => {
+  test("opens in WAL mode with synchronous=FULL, a busy timeout and foreign keys on", () => {
+    const s = new LocalStore(join(dir, "p.db"));
+    expect([
+      s.pragma("journal_mode"),
+      s.pragma("synchronous"),
+      s.pragma("busy_timeout"),
+      s.pragma("foreign_keys"),
+    ]).toEqual([[["wal"]], [[2]], [[5000]], [[1]]]);
+    s.close();
+  });
+
+  test("checkpoint folds the WAL into the database and truncates it", async () => {
+    const path = join(dir, "c.db");
+    const s = new LocalStore(path);
+    await s.execute("CREATE TABLE t (v)", []);
+    for (let i = 0; i < 50; i++) await s.execute("INSERT INTO t VALUES (?1)", [i]);
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    const r = await s.checkpoint();
+    expect(r.busy).toBe(0);
+    expect(r.log).toBe(r.checkpointed);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    s.close();
+  });
+
+  test("backup copies the committed state while another connection holds a write transaction", async () => {
+    const path = join(dir, "b.db");
+    const a = new LocalStore(path);
+    const b = new LocalStore(path);
+    await a.execute("CREATE TABLE t (v INTEGER)", []);
+    await a.execute("INSERT INTO t VALUES (1), (2)", []);
+    await b.execute("BEGIN IMMEDIATE", []);
+    await b.execute("INSERT INTO t VALUES (3)", []);
+    const copy = join(dir, "copy.db");
+    await a.backup(copy);
+    await b.execute("COMMIT", []);
+    const c = new LocalStore(copy);
+    expect((await c.execute("SELECT v FROM t ORDER BY v", [])).rows).toEqual([[1], [2]]);
+    expect(c.pragma("integrity_check")).toEqual([["ok"]]);
+    c.close();
+    a.close();
+    b.close();
+  });
+
+  test("backup refuses to overwrite an existing file", async () => {
+    const s = new LocalStore(join(dir, "b.db"));
+    await s.backup(join(dir, "copy.db"));
+    const e = await caught(s.backup(join(dir, "copy.db")));
+    expect([e.sqliteCode, e.message]).toEqual(["SQLITE_ERROR", "output file already exists"]);
+    s.close();
+  });
+
+  test("a second connection waits for another process's write lock instead of failing with SQLITE_BUSY", async () => {
+    const path = join(dir, "w.db");
+    const a = new LocalStore(path);
+    await a.execute("CREATE TABLE t (v INTEGER)", []);
+    // The other process takes the write lock, says so, and commits 300 ms later.
+    const script = `
+      const Database = require(${JSON.stringify(require.resolve("libsql"))});
+      const db = new Database(${JSON.stringify(path)});
+      db.exec("BEGIN IMMEDIATE; INSERT INTO t VALUES (1)");
+      console.log("locked");
+      setTimeout(() => { db.exec("COMMIT"); db.close(); }, 300);`;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit" });
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toBe("locked\n");
+    await a.execute("INSERT INTO t VALUES (2)", []);
+    expect(await child.exited).toBe(0);
+    expect((await a.execute("SELECT v FROM t ORDER BY v", [])).rows).toEqual([[1], [2]]);
+    a.close();
+  });
+
+  test("a database in a missing directory fails with SQLITE_CANTOPEN and names the path", () => {
+    const path = join(dir, "missing", "x.db");
+    let e: unknown;
+    try {
+      new LocalStore(path);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(StoreError);
+    expect([(e as StoreError).sqliteCode, (e as StoreError).message]).toEqual([
+      "SQLITE_CANTOPEN",
+      `${path}: unable to open the database file`,
+    ]);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("openStore picks the transport from the URL", () => {
+    const local = openStore(`file:${join(dir, "o.db")}`);
+    expect(local).toBeInstanceOf(LocalStore);
+    expect(local.url).toBe(`file:${join(dir, "o.db")}`);
+    local.close();
+    const mem = openStore(":memory:");
+    expect(mem.url).toBe(":memory:");
+    mem.close();
+    const remote = openStore("http://127.0.0.1:1");
+    expect(remote).toBeInstanceOf(RemoteStore);
+    expect(remote.url).toBe("http://127.0.0.1:1");
+    remote.close();
+  });
+});
