@@ -231,12 +231,60 @@ struct cave_spec {
   u64 flags;
   i64 pidfd;              /* out */
   i64 pid;                /* out */
+  u64 stacks;             /* out (x86_64): the mmap'd stacks of init, the userns holder and the command */
 };
+#define STACK_INIT (256 * 1024)
+#define STACK_SMALL (64 * 1024)
+#define STACKS_SIZE (STACK_INIT + 3 * STACK_SMALL)
 
 /* ---- small freestanding helpers --------------------------------------------------- */
 
-static long sys_err(long r) { return r < 0 ? -(long)*__errno_location() : r; }
+static __attribute__((unused)) long sys_err(long r) { return r < 0 ? -(long)*__errno_location() : r; }
+
+#if defined(__x86_64__)
+/* Raw system calls: no errno, no thread-local storage. On x86_64 the sandbox's init
+   shares Bun's memory (CLONE_VM), so it must not write the JS thread's errno. */
+#define SHARED_VM 1
+static inline long raw_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6) {
+  long ret;
+  register long r10 __asm__("r10") = a4;
+  register long r8 __asm__("r8") = a5;
+  register long r9 __asm__("r9") = a6;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#define SYS_N(n, a, b, c, d, e, f, ...) \
+  raw_syscall6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define SYS(...) SYS_N(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+
+/* clone3 whose child runs fn(arg) on the stack named in args, then exits with its result.
+   The child starts with the parent's registers, so fn and arg ride in r12/r13. */
+static long clone3_fn(void *args, u64 size, int (*fn)(void *), void *arg) {
+  long ret;
+  register void *r12 __asm__("r12") = (void *)fn;
+  register void *r13 __asm__("r13") = arg;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "mov %%r13, %%rdi\n\t"
+                   "call *%%r12\n\t"
+                   "mov %%rax, %%rdi\n\t"
+                   "mov $60, %%eax\n\t"
+                   "syscall\n\t"
+                   "hlt\n\t"
+                   "1:\n\t"
+                   : "=a"(ret)
+                   : "a"(435L), "D"(args), "S"(size), "r"(r12), "r"(r13)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#else
 #define SYS(...) sys_err(syscall(__VA_ARGS__))
+#endif
 
 static void send_msg(int fd, int type, int step, int err, int val) {
   struct cave_msg m = {type, step, err, val};
@@ -245,7 +293,7 @@ static void send_msg(int fd, int type, int step, int err, int val) {
 
 static __attribute__((noreturn)) void die(int fd, int step, long err) {
   send_msg(fd, MSG_SETUP_ERR, step, (int)-err, 0);
-  syscall(NR_exit_group, 125);
+  SYS(NR_exit_group, 125);
   __builtin_unreachable();
 }
 
@@ -268,6 +316,9 @@ static long do_dup2(long a, long b) { return SYS(NR_dup2, a, b); }
 #endif
 
 struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; };
+struct clone_args {
+  u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
 struct rlimit64 { u64 cur, max; };
 struct ifreq_min { char name[16]; short flags; char pad[22]; };
 struct kernel_sigaction { void *handler; u64 flags; void *restorer; u64 mask; };
@@ -296,7 +347,9 @@ static long close_others(const i32 *keep, u64 n) {
    waits while we (still privileged in the parent namespace) write its maps. It shares
    our memory (CLONE_VM) and runs on its own small stack: copying the page tables of
    a Bun-sized process costs milliseconds. */
+#if !defined(SHARED_VM)
 static char holder_stack[16384] __attribute__((aligned(16)));
+#endif
 static int holder_main(void *arg) {
   i32 *p = arg;
   char b;
@@ -305,11 +358,17 @@ static int holder_main(void *arg) {
   return 0;
 }
 
-static long make_userns(const char *uid_map, const char *gid_map, const char *procdir) {
+static long make_userns(const struct cave_spec *s, const char *uid_map, const char *gid_map, const char *procdir) {
   i32 p[2];
   long r = SYS(NR_pipe2, p, O_CLOEXEC);
   if (r < 0) return r;
+#if defined(SHARED_VM)
+  struct clone_args ca = {CLONE_VM | CLONE_NEWUSER, 0, 0, 0, SIGCHLD, s->stacks + STACK_INIT, STACK_SMALL, 0, 0, 0, 0};
+  long pid = clone3_fn(&ca, sizeof ca, holder_main, p);
+#else
+  (void)s;
   long pid = sys_err(clone(holder_main, holder_stack + sizeof holder_stack, CLONE_VM | CLONE_NEWUSER | SIGCHLD, p));
+#endif
   SYS(NR_close, p[0]);
   if (pid < 0) { SYS(NR_close, p[1]); return pid; }
   char path[256];
@@ -458,7 +517,7 @@ static long run_op(struct cave_spec *s, const struct cave_op *op, long *slots, i
     r = SYS(NR_umount2, op->a, op->b);
     break;
   case OP_USERNS:
-    r = make_userns((const char *)op->a, (const char *)op->b, (const char *)op->c);
+    r = make_userns(s, (const char *)op->a, (const char *)op->b, (const char *)op->c);
     if (r >= 0) { slots[op->e] = r; r = 0; }
     break;
   case OP_SETNS:
@@ -561,11 +620,13 @@ static __attribute__((noreturn)) void exec_command(const struct cave_spec *s) {
   }
   r = exec_search(s->argv[0], s->argv, s->envp, s->path);
   send_msg(st, MSG_EXEC_ERR, 0, (int)-r, 0);
-  syscall(NR_exit_group, r == -ENOENT ? 127 : 126);
+  SYS(NR_exit_group, r == -ENOENT ? 127 : 126);
   __builtin_unreachable();
 }
 
+#if !defined(SHARED_VM)
 static char cmd_stack[65536] __attribute__((aligned(16)));
+#endif
 static int exec_main(void *arg) { exec_command(arg); }
 
 /* PID 1 of the sandbox: forks the command, reaps every child, forwards signals,
@@ -582,7 +643,12 @@ static __attribute__((noreturn)) void init_main(const struct cave_spec *s) {
     if (sig != 9 && sig != 19) SYS(NR_rt_sigaction, sig, &dfl, 0, 8);
   /* vfork-style: the command shares init's memory until execve, so no page tables
      are copied; init waits (CLONE_VFORK) until the exec or the failure exit. */
+#if defined(SHARED_VM)
+  struct clone_args ca = {CLONE_VM | CLONE_VFORK, 0, 0, 0, SIGCHLD, s->stacks + STACK_INIT + STACK_SMALL, STACK_SMALL, 0, 0, 0, 0};
+  long cmd = clone3_fn(&ca, sizeof ca, exec_main, (void *)s);
+#else
   long cmd = sys_err(clone(exec_main, cmd_stack + sizeof cmd_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)s));
+#endif
   if (cmd < 0) die(st, -2, cmd);
   send_msg(st, MSG_STARTED, 0, 0, (int)cmd);
   /* init needs no privileges of its own from here on */
@@ -599,7 +665,7 @@ static __attribute__((noreturn)) void init_main(const struct cave_spec *s) {
         if (pid <= 0) break;
         if (pid == cmd) {
           send_msg(st, MSG_EXIT, 0, 0, status);
-          syscall(NR_exit_group, 0);
+          SYS(NR_exit_group, 0);
         }
       }
     } else {
@@ -608,27 +674,56 @@ static __attribute__((noreturn)) void init_main(const struct cave_spec *s) {
   }
 }
 
+static __attribute__((noreturn)) void child_main(struct cave_spec *s);
+static int child_entry(void *arg) { child_main(arg); }
+
 static long spawn_clone(struct cave_spec *s) {
   i32 pidfd = -1;
-  struct {
-    u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
-        set_tid_size, cgroup;
-  } args = {s->clone_flags | CLONE_PIDFD, (u64)&pidfd, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0};
+  struct clone_args args = {s->clone_flags | CLONE_PIDFD, (u64)&pidfd, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0};
   if (s->cgroup_fd >= 0) { args.flags |= CLONE_INTO_CGROUP; args.cgroup = (u64)s->cgroup_fd; }
+#if defined(SHARED_VM)
+  /* The child shares Bun's memory instead of copying its page tables (milliseconds for
+     a Bun-sized process, plus copy-on-write faults for the whole run). It runs on stacks
+     of its own and must never run a Bun signal handler: all signals stay blocked across
+     clone, and the child installs default handlers before it unblocks anything. */
+  long mem = SYS(9 /* mmap */, 0, STACKS_SIZE, 3 /* PROT_READ|PROT_WRITE */, 0x22 | 0x20000 /* PRIVATE|ANONYMOUS|STACK */, -1, 0);
+  if (mem < 0) return mem;
+  s->stacks = (u64)mem;
+  args.flags |= CLONE_VM;
+  args.stack = (u64)mem;
+  args.stack_size = STACK_INIT;
+  u64 all = ~0ULL, old = 0;
+  SYS(NR_rt_sigprocmask, 2, &all, &old, 8);
+  long pid = clone3_fn(&args, sizeof args, child_entry, s);
+  SYS(NR_rt_sigprocmask, 2, &old, 0, 8);
+  if (pid < 0) { SYS(11 /* munmap */, mem, STACKS_SIZE); s->stacks = 0; }
+#else
   long pid = SYS(NR_clone3, &args, sizeof args);
   if (pid == -ENOSYS && s->cgroup_fd < 0)
     pid = SYS(NR_clone, s->clone_flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+  if (pid == 0) child_main(s);
+#endif
   if (pid > 0) s->pidfd = pidfd;
   return pid;
+}
+
+/* Frees the stacks of a sandbox whose init has been reaped (x86_64 only; else a no-op). */
+void cave_release(struct cave_spec *s) {
+  if (s->stacks) SYS(11 /* munmap */, s->stacks, STACKS_SIZE);
+  s->stacks = 0;
 }
 
 /* Returns the child's pid (and spec->pidfd), or -errno. Called from the JS thread. */
 long cave_spawn(struct cave_spec *s) {
   s->pidfd = -1;
+  s->stacks = 0;
   long pid = spawn_clone(s);
-  if (pid != 0) { s->pid = pid; return pid; }
+  s->pid = pid;
+  return pid;
+}
 
-  /* ---- the child: single-threaded from here, no return to JS ---- */
+/* ---- the child: single-threaded, on its own stack, no return to JS ---- */
+static __attribute__((noreturn)) void child_main(struct cave_spec *s) {
   int st = (int)s->status_fd;
   long r, slots[SLOTS];
   for (int i = 0; i < SLOTS; i++) slots[i] = -1;
@@ -647,7 +742,7 @@ long cave_spawn(struct cave_spec *s) {
 #else
   r = SYS(NR_poll, &pfd, 1, 0);
 #endif
-  if (r > 0 && (pfd.revents & (POLLERR | POLLHUP))) syscall(NR_exit_group, 125);
+  if (r > 0 && (pfd.revents & (POLLERR | POLLHUP))) SYS(NR_exit_group, 125);
   if ((r = SYS(NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)) < 0) die(st, -5, r);
   init_main(s);
 }

@@ -67,9 +67,10 @@ export interface SpawnRequest {
   flags: number;
 }
 
-let spawnFn: ((spec: number) => number | bigint) | undefined;
-function load() {
-  if (spawnFn) return spawnFn;
+type Native = { spawn: (spec: number) => number | bigint; release: (spec: number) => void };
+let native: Native | undefined;
+function load(): Native {
+  if (native) return native;
   let path = helperPath;
   if (path.startsWith("/$bunfs")) {
     const fd = memfdCreate("cave-helper");
@@ -78,9 +79,23 @@ function load() {
   } else if (!existsSync(path)) {
     throw new Error(`native helper ${path} is missing: run \`make build\` first`);
   }
-  const lib = dlopen(path, { cave_spawn: { args: [FFIType.ptr], returns: FFIType.i64 } });
-  spawnFn = lib.symbols.cave_spawn as unknown as (spec: number) => number | bigint;
-  return spawnFn;
+  const lib = dlopen(path, {
+    cave_spawn: { args: [FFIType.ptr], returns: FFIType.i64 },
+    cave_release: { args: [FFIType.ptr], returns: FFIType.void },
+  });
+  native = {
+    spawn: lib.symbols.cave_spawn as unknown as Native["spawn"],
+    release: lib.symbols.cave_release as unknown as Native["release"],
+  };
+  return native;
+}
+
+/** A cloned sandbox: its pid, a pidfd, and what to free once its init has been reaped. */
+export interface Spawned {
+  pid: number;
+  pidfd: number;
+  /** Frees the child's stacks; call only after its init is reaped (its memory is shared). */
+  release(): void;
 }
 
 /** Builds the string arena and pointer tables the helper reads after clone. */
@@ -104,8 +119,8 @@ class Arena {
 }
 
 /** Clones the sandbox child. Returns its pid and a pidfd, or throws errno. */
-export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
-  const spawn = load();
+export function nativeSpawn(req: SpawnRequest): Spawned {
+  const { spawn, release } = load();
   const arena = new Arena();
   const ops = new BigUint64Array(req.ops.length * 6);
   const u = (i: number, v: number | bigint) => {
@@ -150,7 +165,7 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
   for (const [i, a] of req.argv.entries()) arena.str(argv, i, a);
   const envp = new BigUint64Array(req.env.length + 1);
   for (const [i, e] of req.env.entries()) arena.str(envp, i, e);
-  const spec = new BigUint64Array(19);
+  const spec = new BigUint64Array(20);
   arena.str(spec, 10, req.path);
   arena.str(spec, 11, req.workdir);
   const strings = arena.seal();
@@ -172,14 +187,17 @@ export function nativeSpawn(req: SpawnRequest): { pid: number; pidfd: number } {
   spec[15] = i64(req.ttyFd);
   spec[16] = BigInt(req.flags);
   const r = Number(spawn(ptr(spec)));
-  // Keep every buffer alive across the call: the child reads them after clone.
-  keepAlive(strings, ops, argv, envp, keep, req.seccomp);
-  if (r < 0) return { pid: r, pidfd: -1 };
-  return { pid: r, pidfd: Number(BigInt.asIntN(64, spec[17] as bigint)) };
-}
-
-/** Holds the buffers until after the call; the JIT cannot prove them dead earlier. */
-export let lastSpawnBuffers: unknown[] = [];
-function keepAlive(...xs: unknown[]) {
-  lastSpawnBuffers = xs;
+  // The child reads these buffers (on x86_64 it shares our memory rather than copying it)
+  // until the command has started, so they live as long as the handle.
+  let held: unknown[] | null = [strings, ops, argv, envp, keep, req.seccomp, spec];
+  const done = () => {
+    if (!held) return;
+    release(ptr(spec));
+    held = null;
+  };
+  if (r < 0) {
+    done();
+    return { pid: r, pidfd: -1, release: () => {} };
+  }
+  return { pid: r, pidfd: Number(BigInt.asIntN(64, spec[17] as bigint)), release: done };
 }

@@ -219,7 +219,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
   for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
     const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
-    const { pid, pidfd } = nativeSpawn({
+    const spawned = nativeSpawn({
       cloneFlags: plan.cloneFlags,
       cgroupFd,
       statusFd: statusW,
@@ -236,6 +236,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       flags: SPAWN_FLAGS.NEW_SESSION,
     });
     mark("sandbox cloned");
+    const { pid, pidfd } = spawned;
     libc.close(statusW);
     libc.close(syncR);
     if (pid < 0) {
@@ -258,12 +259,28 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       }
       return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts, t0, () => interrupted);
     } finally {
+      // supervise() reaps init on every normal path; after an exception, make sure it is
+      // gone before its stacks are freed (they live in our memory).
+      ensureReaped(pidfd);
       libc.close(pidfd);
+      spawned.release();
     }
   } finally {
     for (const s of INTERRUPTS) process.off(s, onSignal);
     libc.close(statusR);
     libc.close(syncW);
+  }
+}
+
+/** Kills and reaps init unless that already happened (ECHILD: reaped before). */
+function ensureReaped(pidfd: number): void {
+  try {
+    if (libc.waitPidfd(pidfd, true) === null) {
+      libc.pidfdSendSignal(pidfd, 9);
+      libc.waitPidfd(pidfd);
+    }
+  } catch (e) {
+    if (!(e instanceof libc.SysError && e.errno === 10)) throw e;
   }
 }
 
