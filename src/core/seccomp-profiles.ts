@@ -79,6 +79,40 @@ function personalityOtherThanLinuxOrQuery(action: SeccompAction): SeccompRule[] 
   });
 }
 
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+
+/**
+ * The syscalls that take a file mode, and which argument holds it. Any of them with S_ISUID or
+ * S_ISGID in the mode could plant a setuid/setgid file: in an idmapped read-write bind it
+ * belongs to the host's root (root inside owns what it creates, and an owner may set these
+ * bits without any capability), and the host mount is not nosuid. mkdir/mkdirat are left out:
+ * setgid on a directory only passes its group on. openat2 carries its mode in a struct (below).
+ */
+export const MODE_ARGUMENT: Readonly<Record<string, number>> = {
+  chmod: 1, fchmod: 1, creat: 1, mknod: 1,
+  fchmodat: 2, fchmodat2: 2, open: 2, mknodat: 2,
+  openat: 3,
+};
+
+/** MODE_ARGUMENT's syscalls grouped by argument index: one rule per index and bit. */
+function byModeArgument(): [number, string[]][] {
+  const groups = new Map<number, string[]>();
+  for (const [name, index] of Object.entries(MODE_ARGUMENT)) groups.set(index, [...(groups.get(index) ?? []), name]);
+  return [...groups];
+}
+
+/**
+ * Syscalls cave's built-ins name that an older libseccomp may not know (upstream added
+ * fchmodat2 in 2.5.5; some distributions patched it into 2.5.4), by number on the arches
+ * where it was checked.
+ * The number is used only when libseccomp does not resolve the name; elsewhere the name stays
+ * an error, so a rule is never silently left out. fchmodat2 is Linux 6.6's, 452 on both.
+ */
+export const SYSCALL_NUMBER_FALLBACKS: Readonly<Record<string, Readonly<Partial<Record<"x86_64" | "aarch64", number>>>>> = {
+  fchmodat2: { x86_64: 452, aarch64: 452 },
+};
+
 /**
  * Denials shared by both built-ins: the escape classes a seccomp filter can close. Most of
  * these already fail for a process without capabilities; the filter keeps the kernel code
@@ -124,6 +158,11 @@ const ESCAPE_DENIALS: readonly SeccompRule[] = [
   // Persona flags such as ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC and MMAP_PAGE_ZERO weaken
   // memory protections; only PER_LINUX and the query are needed.
   ...personalityOtherThanLinuxOrQuery(eperm),
+  // Setuid/setgid files: the mode argument of chmod, open(O_CREAT), mknod and their siblings
+  // with S_ISUID or S_ISGID. Mode arguments are 32-bit; the masks look at one low bit only.
+  ...byModeArgument().flatMap(([index, names]) =>
+    [S_ISUID, S_ISGID].map((bit): SeccompRule => ({ names, action: eperm, args: [{ index, op: "masked_eq", mask: bit, value: bit }] })),
+  ),
 ];
 
 /** `default`: everything not listed runs; the escape classes fail with an errno. */
@@ -135,6 +174,9 @@ export const DEFAULT_PROFILE: SeccompProfile = {
     // clone3 passes its flags in memory, out of the filter's sight; ENOSYS makes glibc
     // and others fall back to clone(2), whose flags the rules above can check.
     { names: ["clone3"], action: enosys },
+    // openat2 passes its mode inside struct open_how, out of sight like clone3's flags;
+    // glibc and runtimes fall back to openat, whose mode the rules above check.
+    { names: ["openat2"], action: enosys },
   ],
 };
 
@@ -173,7 +215,7 @@ const STRICT_ALLOWED: readonly string[] = [
   "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
   // file descriptors and I/O
   "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
-  "open", "openat", "openat2", "creat", "close", "close_range", "lseek", "dup", "dup2", "dup3", "fcntl", "flock",
+  "close", "close_range", "lseek", "dup", "dup2", "dup3", "fcntl", "flock",
   "fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "ftruncate", "truncate", "fallocate", "fadvise64",
   "sendfile", "copy_file_range", "splice", "tee", "vmsplice", "pipe", "pipe2",
   "select", "pselect6", "poll", "ppoll", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
@@ -183,8 +225,9 @@ const STRICT_ALLOWED: readonly string[] = [
   "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access", "faccessat", "faccessat2",
   "getdents", "getdents64", "getcwd", "chdir", "fchdir", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat",
   "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "readlink", "readlinkat",
-  "chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat", "utime", "utimes", "utimensat",
-  "futimesat", "mknod", "mknodat",
+  "chown", "fchown", "lchown", "fchownat", "utime", "utimes", "utimensat", "futimesat",
+  // open, openat, creat, chmod, fchmod, fchmodat(2), mknod(at) are allowed below, by mode;
+  // openat2 is not (ENOSYS: its mode is out of the filter's sight, libc falls back to openat)
   "getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
   "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
   // sockets (socket and socketpair are allowed below per address family)
@@ -222,7 +265,10 @@ export const STRICT_PROFILE: SeccompProfile = {
     { names: ["socket", "socketpair"], action: eafnosupport, args: [{ index: 0, op: "ge", value: 0 }] },
     { names: ["personality"], action: allow, args: [{ index: 0, op: "masked_eq", mask: LOW32, value: PER_LINUX }] },
     { names: ["personality"], action: allow, args: [{ index: 0, op: "masked_eq", mask: LOW32, value: PER_QUERY }] },
-    // Disjoint from the allows above: namespace flags, TIOCSTI, vsock, other personas.
+    // The syscalls that take a file mode, through catch-alls on the mode argument: the
+    // setuid/setgid denials in ESCAPE_DENIALS (masked_eq) win over these.
+    ...byModeArgument().map(([index, names]): SeccompRule => ({ names, action: allow, args: [{ index, op: "ge", value: 0 }] })),
+    // Disjoint from the allows above: namespace flags, TIOCSTI, vsock, other personas, setuid modes.
     ...ESCAPE_DENIALS,
   ],
 };

@@ -2,7 +2,7 @@
 // each escape-class syscall and prints what it got; under `strict`, sh, python3, node, gcc and bun
 // must still do real work. `none` runs the same probe to show the kernel alone would let them by.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_PATH, type Bind, type SandboxSpec } from "../../src/sandbox/plan.ts";
@@ -57,6 +57,8 @@ function pick(results: Record<string, string>, keys: string[]): Record<string, s
 }
 
 const each = (names: string[], answer: string) => Object.fromEntries(names.map((n) => [n, answer]));
+/** The probe's setuid and setgid attempts for each mode syscall: chmod_suid, chmod_sgid, … */
+const setidProbes = (calls: string[]) => calls.flatMap((c) => [`${c}_suid`, `${c}_sgid`]);
 
 /** What the filter answers, by escape class, under both built-in profiles. */
 const DENIED = {
@@ -79,6 +81,18 @@ const DENIED = {
   x86Only: { ...each(["iopl", "ioperm"], "EPERM"), x32_getpid: "killed:SIGSYS" },
   i386: { i386_getpid: "killed:SIGSYS" },
   stillWorks: each(["clone_plain", "fork", "pthread_create"], "ok"),
+  /** Modes with S_ISUID or S_ISGID: EPERM; without them (the sticky bit included): ok. */
+  setid: {
+    ...each(setidProbes(["fchmod", "fchmodat", "fchmodat2", "openat", "mknodat"]), "EPERM"),
+    fchmodat_suid_high_bits: "EPERM",
+    ...each(["fchmod_plain", "fchmodat_plain", "openat_plain", "mknodat_plain", "fchmod_sticky"], "ok"),
+    openat2: "ENOSYS",
+  },
+  /** The legacy calls without an *at form, which only x86_64 has. */
+  setidX86: {
+    ...each(setidProbes(["chmod", "open", "creat", "mknod"]), "EPERM"),
+    ...each(["chmod_plain", "open_plain", "creat_plain", "mknod_plain"], "ok"),
+  },
 };
 
 /** Builds the probe into a temp dir now, so that skip conditions are known when tests are declared. */
@@ -92,6 +106,8 @@ function buildProbe(cc: string): string {
 }
 
 const probeDir = gcc ? buildProbe(gcc) : null;
+/** Whether this kernel has fchmodat2 (Linux 6.6+): the probe run outside any sandbox, on a file of its own in /tmp. */
+const fchmodat2OnHost = probeDir !== null && Bun.spawnSync([join(probeDir, "probe"), "fchmodat2_plain"]).stdout.toString() === "fchmodat2_plain ok\n";
 /** Whether this kernel runs i386 syscalls at all (IA32 emulation): the probe run outside any sandbox. */
 const ia32OnHost = onX64 && probeDir !== null && Bun.spawnSync([join(probeDir, "probe"), "i386_getpid"]).stdout.toString() === "i386_getpid ok\n";
 const probes: Record<string, Record<string, string>> = {};
@@ -168,6 +184,18 @@ for (const profile of ["default", "strict"] as const) {
     test.skipIf(!ia32OnHost)("an i386 syscall (int 0x80) kills the process with SIGSYS (skipped unless the kernel runs i386 syscalls: x86_64 with IA32 emulation)", () => {
       expect(got(DENIED.i386)).toEqual(DENIED.i386);
     });
+
+    test("fchmod, fchmodat, fchmodat2, openat and mknodat get EPERM for a mode with S_ISUID or S_ISGID, high bits or not, succeed without them, and openat2 gets ENOSYS", () => {
+      expect(got(DENIED.setid)).toEqual(DENIED.setid);
+    });
+
+    test.skipIf(!fchmodat2OnHost)("fchmodat2 without those bits reaches the kernel and succeeds (skipped on kernels before 6.6, which have no fchmodat2)", () => {
+      expect(got({ fchmodat2_plain: "ok" })).toEqual({ fchmodat2_plain: "ok" });
+    });
+
+    test.skipIf(!onX64)("chmod, open, creat and mknod get EPERM for S_ISUID or S_ISGID and succeed without them (x86_64 only, where these exist)", () => {
+      expect(got(DENIED.setidX86)).toEqual(DENIED.setidX86);
+    });
   });
 }
 
@@ -194,6 +222,12 @@ describe.skipIf(!probeDir)(needsProbe("the same probe without a filter"), () => 
     });
   });
 
+  test("the kernel alone lets every setuid and setgid mode through (root inside owns the file) and opens with openat2, so EPERM and ENOSYS under the profiles come from the filter", () => {
+    const calls = ["fchmod", "fchmodat", "openat", "mknodat", ...(fchmodat2OnHost ? ["fchmodat2"] : []), ...(onX64 ? ["chmod", "open", "creat", "mknod"] : [])];
+    const keys = [...setidProbes(calls), "fchmodat_suid_high_bits", "openat2"];
+    expect(pick(probes.none ?? {}, keys)).toEqual(each(keys, "ok"));
+  });
+
   test.skipIf(!onX64)("an x32 syscall is not killed without a filter, so SIGSYS under the profiles comes from the filter (x86_64 only)", () => {
     // ENOSYS on kernels built without CONFIG_X86_X32_ABI (most), ok on the others.
     expect(["ok", "ENOSYS"]).toContain(probes.none?.x32_getpid ?? "(no line)");
@@ -203,6 +237,110 @@ describe.skipIf(!probeDir)(needsProbe("the same probe without a filter"), () => 
     expect(probes.none?.i386_getpid).toBe("ok");
   });
 });
+
+/**
+ * A read-only tree for the tools below: a plain file, an executable, a setuid and a setgid copy
+ * of it, and a tar archive of the four (made on the host, where the bits can be set).
+ */
+function toolTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cave-seccomp-tools-"));
+  chmodSync(dir, 0o755);
+  const tree = join(dir, "tree");
+  mkdirSync(tree);
+  chmodSync(tree, 0o755);
+  writeFileSync(join(tree, "plain"), "plain\n");
+  chmodSync(join(tree, "plain"), 0o644);
+  for (const [name, mode] of [["tool", 0o755], ["suid", 0o4755], ["sgid", 0o2755]] as const) {
+    copyFileSync("/bin/true", join(tree, name));
+    chmodSync(join(tree, name), mode);
+  }
+  const tar = Bun.spawnSync(["tar", "cf", join(dir, "a.tar"), "-C", tree, "plain", "tool", "suid", "sgid"], { stderr: "pipe" });
+  if (tar.exitCode !== 0) throw new Error(`tar could not build the archive:\n${tar.stderr.toString()}`);
+  return dir;
+}
+
+for (const profile of ["default", "strict"] as const) {
+  describe(`common tools under the ${profile} profile, which refuses setuid and setgid modes`, () => {
+    let dir = "";
+    beforeAll(() => {
+      dir = toolTree();
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** `script` in sh with the tree bound at /src, LC_ALL=C and /tmp as the working directory. */
+    async function sh(script: string) {
+      const o = await sandbox(["sh", "-c", `export LC_ALL=C; cd /tmp; ${script}`], profile, [{ src: dir, dst: "/src", readOnly: true }]);
+      return { stdout: o.stdout, stderr: o.stderr, exitCode: o.result.exitCode };
+    }
+    const modes = (path: string) => `stat -c '%n %a' ${path}`;
+
+    test(
+      "cp -a copies plain files with their modes, and reports EPERM for the setuid and setgid files' modes, leaving them 0700",
+      async () => {
+        const r = await sh(`cp -a /src/tree cpa; echo "cp $?"; ${modes("cpa/plain cpa/tool cpa/suid cpa/sgid")}`);
+        // cp walks the directory in readdir order: compare its complaints as a set.
+        expect({ ...r, stderr: r.stderr.split("\n").sort() }).toEqual({
+          stdout: "cp 1\ncpa/plain 644\ncpa/tool 755\ncpa/suid 700\ncpa/sgid 700\n",
+          stderr: ["", "cp: preserving permissions for 'cpa/sgid': Operation not permitted", "cp: preserving permissions for 'cpa/suid': Operation not permitted"],
+          exitCode: 0,
+        });
+      },
+      SLOW,
+    );
+
+    test(
+      "tar x reports EPERM for the setuid and setgid members' modes and exits 2, leaving them 0700; with --no-same-permissions it drops the bits silently",
+      async () => {
+        const script = [
+          `mkdir x && tar xf /src/a.tar -C x; echo "tar $?"; ${modes("x/plain x/tool x/suid x/sgid")}`,
+          `mkdir y && tar xf /src/a.tar -C y --no-same-permissions; echo "tar --no-same-permissions $?"; ${modes("y/plain y/tool y/suid y/sgid")}`,
+        ].join("; ");
+        expect(await sh(script)).toEqual({
+          stdout: "tar 2\nx/plain 644\nx/tool 755\nx/suid 700\nx/sgid 700\ntar --no-same-permissions 0\ny/plain 644\ny/tool 755\ny/suid 755\ny/sgid 755\n",
+          stderr: [
+            "tar: suid: Cannot change mode to rwsr-xr-x: Operation not permitted",
+            "tar: sgid: Cannot change mode to rwxr-sr-x: Operation not permitted",
+            "tar: Exiting with failure status due to previous errors",
+            "",
+          ].join("\n"),
+          exitCode: 0,
+        });
+      },
+      SLOW,
+    );
+
+    test(
+      "install -m 755 sets its mode, and install -m 4755 fails with EPERM",
+      async () => {
+        const r = await sh(`install -m 755 /src/tree/plain a; echo "install $?"; install -m 4755 /src/tree/plain b; echo "install 4755 $?"; ${modes("a")}`);
+        expect(r).toEqual({ stdout: "install 0\ninstall 4755 1\na 755\n", stderr: "install: cannot change permissions of 'b': Operation not permitted\n", exitCode: 0 });
+      },
+      SLOW,
+    );
+
+    test.skipIf(!inSandbox("python3"))(
+      "python's os.chmod(0o755) works and os.chmod(0o4755) raises PermissionError (skipped without python3)",
+      async () => {
+        const code = [
+          "import os",
+          "open('p', 'w').close(); os.chmod('p', 0o755); print(oct(os.stat('p').st_mode & 0o7777))",
+          "try: os.chmod('p', 0o4755)\nexcept PermissionError as e: print(e.errno)",
+        ].join("\n");
+        expect(await sh(`python3 -c "${code}"`)).toEqual({ stdout: "0o755\n1\n", stderr: "", exitCode: 0 });
+      },
+      SLOW,
+    );
+
+    test.skipIf(!gcc)(
+      "gcc writes an executable (mode 755) that runs (skipped without gcc)",
+      async () => {
+        const r = await sh(`printf 'int main(void) { return 0; }\\n' > h.c && gcc -o h h.c && ./h && echo ran; ${modes("h")}`);
+        expect(r).toEqual({ stdout: "ran\nh 755\n", stderr: "", exitCode: 0 });
+      },
+      SLOW,
+    );
+  });
+}
 
 describe("real programs under the strict profile", () => {
   const ok = (stdout: string) => ({ stdout, stderr: "", exitCode: 0, reason: "exit" as const });

@@ -3,7 +3,7 @@
 // filter, and --cap-add grants exactly the one capability asked for. And the other direction:
 // a setuid binary the sandbox plants in a read-write bind must not give host users root.
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PROBES, results, tempDir, useProbes } from "./harness.ts";
 
@@ -76,12 +76,21 @@ describe("setuid binaries", () => {
     }
   });
 
-  test("a setuid bit set inside the sandbox (chmod 4755 in /tmp) gains nothing either", async () => {
-    const r = await probes.run(["sh", "-c", `cp ${PROBES}/whoami /tmp/w && chmod 4755 /tmp/w && exec /tmp/w`]);
+  test("a setuid bit set inside the sandbox (chmod 4755 in /tmp) is refused with EPERM, and the binary gains nothing either", async () => {
+    const r = await probes.run(["sh", "-c", `export LC_ALL=C; cp ${PROBES}/whoami /tmp/w && chmod 4755 /tmp/w; exec /tmp/w`]);
     expect({ exitCode: r.exitCode, stderr: r.stderr, status: status(r) }).toEqual({
       exitCode: 0,
-      stderr: "",
+      stderr: "chmod: changing permissions of '/tmp/w': Operation not permitted\n",
       status: { uids: "0 0 0", gids: "0 0 0", ...sets(ZERO), NoNewPrivs: "1", Seccomp: "2" },
+    });
+  });
+
+  test("with --seccomp none the setuid bit is set inside, and still gains nothing: /tmp is nosuid and no_new_privs is set", async () => {
+    const script = `cp ${PROBES}/whoami /tmp/w && chmod 4755 /tmp/w && stat -c 'mode %a' /tmp/w && exec /tmp/w`;
+    const r = await probes.run(["sh", "-c", script], ["--seccomp", "none"]);
+    expect({ exitCode: r.exitCode, status: status(r) }).toEqual({
+      exitCode: 0,
+      status: { mode: "4755", uids: "0 0 0", gids: "0 0 0", ...sets(ZERO), NoNewPrivs: "1", Seccomp: "0" },
     });
   });
 
@@ -89,28 +98,66 @@ describe("setuid binaries", () => {
     dir = tempDir("planted");
     // Root inside owns what it creates in the bind, and the bind is idmapped, so on the host
     // the files belong to uid 0. The host mount of the directory is not nosuid. (The payload,
-    // whoami, only prints its ids: harmless even while the bits are set.)
+    // whoami, only prints its ids: harmless even while the bits are set.) The seccomp filter
+    // refuses every mode with S_ISUID or S_ISGID (chmod, fchmod, open, mknod, … : EPERM), so
+    // each attempt fails and the files stay without the bits.
     const plant = [
+      "export LC_ALL=C",
       "cp /probes/whoami /data/suid && chmod 4755 /data/suid",
       "cp /probes/whoami /data/sgid && chmod 2755 /data/sgid",
       "install -m 6755 /probes/whoami /data/both",
+      "cp -p \"$(command -v su)\" /data/su",
     ].join("; ");
     const r = await probes.run(["sh", "-c", plant], ["--bind", `${dir}:/data`]);
-    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({ exitCode: 0, stderr: "" });
-    const asHostNobody = ["suid", "sgid", "both"].map((name) => {
-      const out = Bun.spawnSync([
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        join(dir, name),
-      ]).stdout.toString();
-      const { uids, gids } = status({ stdout: out });
-      return { name, uids, gids };
+    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
+      exitCode: 1,
+      stderr: [
+        "chmod: changing permissions of '/data/suid': Operation not permitted",
+        "chmod: changing permissions of '/data/sgid': Operation not permitted",
+        "install: cannot change permissions of '/data/both': Operation not permitted",
+        "cp: preserving permissions for '/data/su': Operation not permitted",
+        "",
+      ].join("\n"),
     });
-    expect(asHostNobody).toEqual(
-      ["suid", "sgid", "both"].map((name) => ({ name, uids: "65534 65534 65534", gids: "65534 65534 65534" })),
-    );
+    // On the host: owned by root, as the hole needs, but with neither bit. (install gave up
+    // with its file still 0600, cp -p with its copy 0700.)
+    const modes = ["suid", "sgid", "both", "su"].map((name) => {
+      const { uid, mode } = statSync(join(dir, name));
+      return { name, uid, mode: (mode & 0o7777).toString(8) };
+    });
+    expect(modes).toEqual([
+      { name: "suid", uid: 0, mode: "755" },
+      { name: "sgid", uid: 0, mode: "755" },
+      { name: "both", uid: 0, mode: "600" },
+      { name: "su", uid: 0, mode: "700" },
+    ]);
+    // Run as nobody on the host, each whoami copy keeps nobody's ids; the 0600 one has no x bit
+    // to run it by at all.
+    const asHostNobody = ["suid", "sgid", "both"].map((name) => {
+      const run = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, name)], { stdin: "ignore", stderr: "pipe" });
+      const { uids, gids } = status({ stdout: run.stdout.toString() });
+      return { name, ran: uids ? { uids, gids } : run.stderr.toString().trim() };
+    });
+    const asNobody = { uids: "65534 65534 65534", gids: "65534 65534 65534" };
+    expect(asHostNobody).toEqual([
+      { name: "suid", ran: asNobody },
+      { name: "sgid", ran: asNobody },
+      { name: "both", ran: `setpriv: failed to execute ${join(dir, "both")}: Permission denied` },
+    ]);
+  });
+
+  test("with --seccomp none the hole is open again: a setuid whoami planted in a read-write bind runs as the host's nobody with euid 0 (the known gap)", async () => {
+    dir = tempDir("planted-none");
+    const r = await probes.run(["sh", "-c", "cp /probes/whoami /data/suid && chmod 4755 /data/suid"], ["--seccomp", "none", "--bind", `${dir}:/data`]);
+    // cave says so when it starts.
+    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
+      exitCode: 0,
+      stderr:
+        "[warn] --seccomp none: no syscall filter; the kernel's whole surface is reachable, and the command can plant setuid/setgid files owned by the host's root in read-write binds\n",
+    });
+    const { uid, mode } = statSync(join(dir, "suid"));
+    const out = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "suid")]).stdout.toString();
+    expect({ uid, mode: (mode & 0o7777).toString(8), uids: status({ stdout: out }).uids }).toEqual({ uid: 0, mode: "4755", uids: "65534 0 0" });
   });
 
   test("the host's setuid su cannot switch users: it has no CAP_SETGID to set groups", async () => {

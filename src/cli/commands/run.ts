@@ -64,7 +64,9 @@ export default defineCommand({
     });
     mark("settings resolved");
     if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
-    if (s.seccomp === "none") warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable");
+    if (s.seccomp === "none") {
+      warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable, and the command can plant setuid/setgid files owned by the host's root in read-write binds");
+    }
     const seccomp = buildSeccompFilter(s.seccomp);
     mark("seccomp filter built");
     const result = await runSandbox(

@@ -4,7 +4,7 @@
 import { CaveError } from "../../core/errors.ts";
 import { BPF_INSN_SIZE, libseccompVersion, nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH, SCMP_CMP, SCMP_FLTATR, SeccompFilter, type ArgCmp } from "../../../ffi/seccomp.ts";
 import { cacheDirs, cachedProgram } from "./cache.ts";
-import { BUILTIN_PROFILES, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "../../core/seccomp-profiles.ts";
+import { BUILTIN_PROFILES, SYSCALL_NUMBER_FALLBACKS, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "../../core/seccomp-profiles.ts";
 
 export type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "../../core/seccomp-profiles.ts";
 
@@ -95,11 +95,28 @@ function argCmps(profile: string, rule: SeccompRule, where: string): ArgCmp[] {
   });
 }
 
+/** Looks a syscall name up: its number on the native arch, or null when it is not a syscall. */
+export type SyscallResolver = (name: string) => number | null;
+
 /**
- * Checks a profile and resolves its names to syscall numbers, without building anything.
+ * The number of syscall `name`: libseccomp's answer, or, when this libseccomp does not know the
+ * name, the number SYSCALL_NUMBER_FALLBACKS lists for `arch` (fchmodat2 only). null otherwise.
+ * `resolve` and `arch` are parameters so that the tests can play an older libseccomp.
+ */
+export function syscallNumber(name: string, resolve: SyscallResolver = resolveSyscall, arch?: number): number | null {
+  const nr = resolve(name);
+  if (nr !== null || !Object.hasOwn(SYSCALL_NUMBER_FALLBACKS, name)) return nr;
+  const on = arch ?? nativeArch();
+  const archName = on === SCMP_ARCH.X86_64 ? "x86_64" : on === SCMP_ARCH.AARCH64 ? "aarch64" : undefined;
+  return (archName && SYSCALL_NUMBER_FALLBACKS[name]?.[archName]) ?? null;
+}
+
+/**
+ * Checks a profile and resolves its names to syscall numbers (through `resolve`, syscallNumber
+ * unless a test says otherwise), without building anything.
  * Throws CONFIG_INVALID naming the profile and what is wrong.
  */
-export function resolveProfile(profile: SeccompProfile): { defaultAction: number; rules: Resolved[] } {
+export function resolveProfile(profile: SeccompProfile, resolve: SyscallResolver = syscallNumber): { defaultAction: number; rules: Resolved[] } {
   const p = profile.name;
   const defaultAction = actionCode(p, profile.defaultAction, "the default action");
   const rules: Resolved[] = [];
@@ -117,7 +134,7 @@ export function resolveProfile(profile: SeccompProfile): { defaultAction: number
     }
     const args = argCmps(p, rule, where);
     for (const name of rule.names) {
-      const nr = resolveSyscall(name);
+      const nr = resolve(name);
       if (nr === null) {
         throw invalid(p, `unknown syscall "${name}"`, `use the kernel's name as in \`man 2 syscalls\` (e.g. openat); libseccomp ${libseccompVersion()} does not know "${name}"`);
       }
@@ -146,8 +163,8 @@ export function resolveProfile(profile: SeccompProfile): { defaultAction: number
 }
 
 /** Compiles a profile to a BPF program (struct sock_filter[]) for the native architecture. */
-export function compileProfile(profile: SeccompProfile): Uint8Array {
-  const { defaultAction, rules } = resolveProfile(profile);
+export function compileProfile(profile: SeccompProfile, resolve: SyscallResolver = syscallNumber): Uint8Array {
+  const { defaultAction, rules } = resolveProfile(profile, resolve);
   const filter = SeccompFilter.create(defaultAction);
   try {
     // The helper sets no_new_privs itself, before loading the program.

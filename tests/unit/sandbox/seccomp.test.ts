@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH } from "../../../ffi/seccomp.ts";
 import { isCaveError } from "../../../src/core/errors.ts";
-import { buildSeccompFilter, compileProfile, seccompProfileNames, type SeccompProfile } from "../../../src/sandbox/seccomp/index.ts";
-import { AF, CLONE_NEW, DEFAULT_PROFILE, STRICT_PROFILE, TIOCLINUX, TIOCSTI } from "../../../src/core/seccomp-profiles.ts";
+import { buildSeccompFilter, compileProfile, seccompProfileNames, syscallNumber, type SeccompProfile } from "../../../src/sandbox/seccomp/index.ts";
+import { AF, CLONE_NEW, DEFAULT_PROFILE, MODE_ARGUMENT, STRICT_PROFILE, TIOCLINUX, TIOCSTI } from "../../../src/core/seccomp-profiles.ts";
 
 interface Insn {
   code: number;
@@ -67,7 +67,7 @@ function evaluate(bpf: Uint8Array, arch: number, nr: number, args: readonly bigi
 
 const ARCH = nativeArch();
 const nr = (name: string): number => {
-  const n = resolveSyscall(name);
+  const n = syscallNumber(name);
   if (n === null || n < 0) throw new Error(`${name} is not a syscall on this arch`);
   return n;
 };
@@ -79,6 +79,28 @@ const SIGCHLD = 17n;
 const THREAD_FLAGS = 0x3d0f00n;
 const TCGETS = 0x5401n;
 const HIGH = 1n << 32n;
+
+/** The syscalls that take a file mode (chmod, open, mknod, …) with their mode argument's index. */
+const MODE_SYSCALLS = Object.entries(MODE_ARGUMENT);
+/** Setuid, setgid or both, also with bits above the 32 the kernel reads: each must be refused. */
+const SETID_MODES = [0o4755n, 0o2755n, 0o6755n, 0o4000n, 0o2000n, HIGH | 0o4755n, HIGH | 0o2755n, 0o104755n /* S_IFREG|04755, as mknod takes it */];
+/** Modes without either bit, the sticky bit and S_IFREG included: each must pass. */
+const PLAIN_MODES = [0n, 0o644n, 0o755n, 0o777n, 0o1777n, 0o100644n, HIGH | 0o755n, 0xffffffffn ^ 0o6000n];
+
+/**
+ * What `run` answers for each mode syscall with each mode in `modes`, as "name mode → answer"
+ * rows; the other arguments are zero.
+ */
+function modeAnswers(run: (name: string, ...args: bigint[]) => number, modes: readonly bigint[]): string[] {
+  return MODE_SYSCALLS.flatMap(([name, index]) =>
+    modes.map((mode) => {
+      const args = Array.from({ length: 6 }, (_, i) => (i === index ? mode : 0n));
+      return `${name}(arg${index}=0o${mode.toString(8)}) → ${run(name, ...args).toString(16)}`;
+    }),
+  );
+}
+const expectAll = (modes: readonly bigint[], answer: number): string[] =>
+  MODE_SYSCALLS.flatMap(([name, index]) => modes.map((mode) => `${name}(arg${index}=0o${mode.toString(8)}) → ${answer.toString(16)}`));
 
 function caveErrorOf(fn: () => unknown): { code: string; message: string; hint?: string } {
   try {
@@ -183,6 +205,19 @@ describe("what the default profile answers", () => {
     expect(run("personality", 0x0040000n)).toBe(EPERM); // ADDR_NO_RANDOMIZE
     expect(run("personality", HIGH | 0x0040000n)).toBe(EPERM);
   });
+
+  test("chmod, fchmod, fchmodat, fchmodat2, open, openat, creat, mknod and mknodat fail with EPERM for a mode with S_ISUID or S_ISGID, high bits or not", () => {
+    expect(modeAnswers(run, SETID_MODES)).toEqual(expectAll(SETID_MODES, EPERM));
+  });
+
+  test("the same syscalls pass for modes without those bits (the sticky bit and file types included), and mkdir with setgid passes", () => {
+    expect(modeAnswers(run, PLAIN_MODES)).toEqual(expectAll(PLAIN_MODES, SCMP_ACT.ALLOW));
+    expect([run("mkdir", 0n, 0o2775n), run("mkdirat", 0n, 0n, 0o2775n)]).toEqual([SCMP_ACT.ALLOW, SCMP_ACT.ALLOW]);
+  });
+
+  test("openat2, whose mode sits in memory where the filter cannot read it, fails with ENOSYS so that libc falls back to openat", () => {
+    expect(run("openat2")).toBe(ENOSYS);
+  });
 });
 
 describe("what the strict profile answers", () => {
@@ -215,6 +250,16 @@ describe("what the strict profile answers", () => {
     ]);
     expect(run("socketpair", BigInt(AF.UNIX))).toBe(SCMP_ACT.ALLOW);
     expect(run("socketpair", HIGH | BigInt(AF.UNIX))).toBe(SCMP_ACT.ALLOW);
+  });
+
+  test("the mode syscalls fail with EPERM for S_ISUID or S_ISGID, high bits or not, and pass otherwise (the catch-alls do not swallow the denials)", () => {
+    expect(modeAnswers(run, SETID_MODES)).toEqual(expectAll(SETID_MODES, EPERM));
+    expect(modeAnswers(run, PLAIN_MODES)).toEqual(expectAll(PLAIN_MODES, SCMP_ACT.ALLOW));
+    expect([run("mkdir", 0n, 0o2775n), run("mkdirat", 0n, 0n, 0o2775n)]).toEqual([SCMP_ACT.ALLOW, SCMP_ACT.ALLOW]);
+  });
+
+  test("openat2 fails with ENOSYS, as under default", () => {
+    expect(run("openat2")).toBe(ENOSYS);
   });
 
   test("nothing that default denies outright is on strict's allow-list", () => {
@@ -313,6 +358,53 @@ describe("custom profiles", () => {
       message: 'unknown seccomp profile "strcit"',
       hint: "use one of default, strict, none",
     });
+  });
+});
+
+describe("syscalls libseccomp may not know by name (fchmodat2)", () => {
+  /** A libseccomp that predates fchmodat2: knows every other name, not that one. */
+  const older = (name: string) => (name === "fchmodat2" ? null : resolveSyscall(name));
+  const viaOlder = (name: string) => syscallNumber(name, older);
+
+  test("a name libseccomp resolves is taken from libseccomp; fchmodat2 resolves to 452 either way on x86_64 and aarch64", () => {
+    expect(syscallNumber("openat", () => 257, SCMP_ARCH.AARCH64)).toBe(257);
+    expect(syscallNumber("fchmodat2", () => 1000)).toBe(1000);
+    expect([syscallNumber("fchmodat2", older, SCMP_ARCH.X86_64), syscallNumber("fchmodat2", older, SCMP_ARCH.AARCH64)]).toEqual([452, 452]);
+  });
+
+  test.skipIf(ARCH !== SCMP_ARCH.X86_64 && ARCH !== SCMP_ARCH.AARCH64)("this libseccomp, if it knows fchmodat2, agrees: 452 (x86_64 and aarch64 only)", () => {
+    expect([resolveSyscall("fchmodat2") ?? 452, syscallNumber("fchmodat2")]).toEqual([452, 452]);
+  });
+
+  test("the number is used only for fchmodat2 and only on the arches it is listed for: elsewhere the name stays unknown", () => {
+    expect(syscallNumber("fchmodat2", older, SCMP_ARCH.ARM)).toBeNull();
+    expect(syscallNumber("opne", () => null, SCMP_ARCH.X86_64)).toBeNull();
+    expect(syscallNumber("toString", () => null, SCMP_ARCH.X86_64)).toBeNull();
+    const err = caveErrorOf(() => compileProfile(DEFAULT_PROFILE, (n) => syscallNumber(n, older, SCMP_ARCH.ARM)));
+    expect(err.message).toBe('seccomp profile "default": unknown syscall "fchmodat2"');
+  });
+
+  test.skipIf(ARCH !== SCMP_ARCH.X86_64 && ARCH !== SCMP_ARCH.AARCH64)(
+    "default and strict compile to the same program whether fchmodat2 comes by name or by number, and it refuses setuid and setgid modes (x86_64 and aarch64)",
+    () => {
+      for (const profile of [DEFAULT_PROFILE, STRICT_PROFILE]) {
+        const byNumber = compileProfile(profile, viaOlder);
+        const at = (...args: bigint[]) => evaluate(byNumber, ARCH, 452, args).toString(16);
+        expect({ profile: profile.name, suid: at(0n, 0n, 0o4755n), sgid: at(0n, 0n, 0o2755n), high: at(0n, 0n, HIGH | 0o4755n), plain: at(0n, 0n, 0o755n) }).toEqual({
+          profile: profile.name,
+          suid: EPERM.toString(16),
+          sgid: EPERM.toString(16),
+          high: EPERM.toString(16),
+          plain: SCMP_ACT.ALLOW.toString(16),
+        });
+        expect(Buffer.from(byNumber).equals(Buffer.from(compileProfile(profile)))).toBe(true);
+      }
+    },
+  );
+
+  test("libseccomp takes a rule on a syscall number it has no name for", () => {
+    const bpf = compileProfile(mine({ rules: [{ names: ["future_call"], action: { kind: "errno", errno: 1 } }] }), (n) => (n === "future_call" ? 500 : resolveSyscall(n)));
+    expect([evaluate(bpf, ARCH, 500), evaluate(bpf, ARCH, nr("read"))]).toEqual([EPERM, SCMP_ACT.ALLOW]);
   });
 });
 
