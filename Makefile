@@ -19,11 +19,12 @@ deps: node_modules/.bin/bun
 ffi/helper.so: ffi/helper.c
 	$(CC) $(CFLAGS) -o $@ $<
 
-# No .env or bunfig.toml autoload: by default a Bun executable reads both from the current
-# directory, and a bunfig.toml `preload` there would run its code inside cave (as root, with sudo).
-dist/cave: deps ffi/helper.so $(SOURCES)
+# scripts/build.ts is `bun build --compile --minify --bytecode` with no .env or bunfig.toml
+# autoload (a bunfig.toml `preload` in the current directory would run inside cave, as root
+# with sudo) and a plugin that embeds the libSQL native addon (see the script).
+dist/cave: deps ffi/helper.so $(SOURCES) scripts/build.ts
 	@mkdir -p dist
-	$(BUN) build --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/cli/main.ts --outfile dist/cave
+	$(BUN) scripts/build.ts dist/cave
 
 build: dist/cave
 

@@ -15,6 +15,7 @@ const main = defineCommand({
     run: () => import("./commands/run.ts").then((m) => m.default),
     version: () => import("./commands/version.ts").then((m) => m.default),
     config: () => import("./commands/config/index.ts").then((m) => m.default),
+    db: () => import("./commands/db/index.ts").then((m) => m.default),
   },
 });
 

@@ -4,11 +4,13 @@ import { isCaveError } from "../core/errors.ts";
 import { writeStderr } from "../core/log.ts";
 
 /** Exit codes of cave's own failures (a sandboxed command's codes pass through). */
-export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70 } as const;
+export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70, DB: 1 } as const;
 
 export function exitCodeFor(code: string): number {
   if (code === "USAGE" || code.startsWith("CONFIG_")) return CLI_EXIT.USAGE;
   if (code.startsWith("SANDBOX_")) return CLI_EXIT.SETUP;
+  // A statement the database refused (syntax, constraint…): the user's input, not cave's bug.
+  if (code.startsWith("DB_")) return CLI_EXIT.DB;
   return CLI_EXIT.INTERNAL;
 }
 

@@ -1,0 +1,10 @@
+// `cave db …`: the embedded database from the command line.
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "db", description: "Query, migrate, checkpoint and back up cave's database." },
+  subCommands: {
+    checkpoint: () => import("./checkpoint.ts").then((m) => m.default),
+    backup: () => import("./backup.ts").then((m) => m.default),
+  },
+});
