@@ -1,0 +1,111 @@
+// The catalog: tables, views and indexes read from the database, with each column's Postgres
+// type from cave's own table `_cave_columns` (SQLite keeps only affinities). Cached by the
+// engine and stamped with a version; DDL through the engine bumps it.
+import type { Store } from "../store/types.ts";
+import { pgTypeFromDecl } from "./types.ts";
+
+export const CATALOG_TABLE = "_cave_columns";
+
+export interface ColumnInfo {
+  name: string;
+  /** Postgres type, e.g. "int4", "varchar(20)", "jsonb". */
+  type: string;
+  notNull: boolean;
+  /** Has a default (or is an identity/serial column). */
+  hasDefault: boolean;
+}
+
+export interface RelationInfo {
+  name: string;
+  kind: "table" | "view";
+  columns: ColumnInfo[];
+  /** SQLite's CREATE statement, as stored in sqlite_schema. */
+  sql: string;
+}
+
+export interface IndexInfo {
+  name: string;
+  table: string;
+}
+
+export class Catalog {
+  readonly version: number;
+  private readonly relations = new Map<string, RelationInfo>();
+  private readonly relationsFolded = new Map<string, RelationInfo>();
+  readonly indexes = new Map<string, IndexInfo>();
+
+  constructor(version: number, relations: RelationInfo[], indexes: IndexInfo[]) {
+    this.version = version;
+    for (const r of relations) {
+      this.relations.set(r.name, r);
+      this.relationsFolded.set(r.name.toLowerCase(), r);
+    }
+    for (const i of indexes) this.indexes.set(i.name.toLowerCase(), i);
+  }
+
+  /** A relation by name: exact first, then case-insensitively (SQLite's own rule). */
+  relation(name: string): RelationInfo | undefined {
+    return this.relations.get(name) ?? this.relationsFolded.get(name.toLowerCase());
+  }
+
+  index(name: string): IndexInfo | undefined {
+    return this.indexes.get(name.toLowerCase());
+  }
+
+  allRelations(): RelationInfo[] {
+    return [...this.relations.values()];
+  }
+}
+
+/** Names the user may not create or touch: SQLite's and cave's own. */
+export function isReservedName(name: string): boolean {
+  const n = name.toLowerCase();
+  return n.startsWith("sqlite_") || n.startsWith("_cave_");
+}
+
+export async function ensureCatalogTable(store: Store): Promise<void> {
+  await store.execute(
+    `CREATE TABLE IF NOT EXISTS "${CATALOG_TABLE}" (rel TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, not_null INTEGER NOT NULL DEFAULT 0, has_default INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rel, pos)) WITHOUT ROWID`,
+    [],
+  );
+}
+
+export async function loadCatalog(store: Store, version: number): Promise<Catalog> {
+  const schema = await store.execute(
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cave\\_%' ESCAPE '\\'",
+    [],
+  );
+  const cols = await store.execute(
+    `SELECT rel, name, type, not_null, has_default FROM "${CATALOG_TABLE}" ORDER BY rel, pos`,
+    [],
+  );
+  const byRel = new Map<string, ColumnInfo[]>();
+  for (const [rel, name, type, notNull, hasDefault] of cols.rows as [string, string, string, number, number][]) {
+    let list = byRel.get(rel);
+    if (!list) byRel.set(rel, (list = []));
+    list.push({ name, type, notNull: Number(notNull) === 1, hasDefault: Number(hasDefault) === 1 });
+  }
+  const relations: RelationInfo[] = [];
+  const indexes: IndexInfo[] = [];
+  for (const [type, name, tblName, sql] of schema.rows as [string, string, string, string | null][]) {
+    if (type === "index") {
+      indexes.push({ name, table: tblName });
+      continue;
+    }
+    let columns = byRel.get(name);
+    if (!columns) {
+      // A relation made outside cave: take SQLite's declared types.
+      const info = await store.execute(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?1)`, [
+        name,
+      ]);
+      columns = (info.rows as [string, string, number, unknown, number][]).map(([n, decl, nn, dflt, pk]) => ({
+        name: n,
+        type: pgTypeFromDecl(decl ?? ""),
+        notNull: Number(nn) === 1,
+        hasDefault: dflt !== null || (Number(pk) === 1 && /^INTEGER$/i.test(decl ?? "")),
+      }));
+    }
+    relations.push({ name, kind: type === "view" ? "view" : "table", columns, sql: sql ?? "" });
+  }
+  return new Catalog(version, relations, indexes);
+}

@@ -1,0 +1,210 @@
+// Plans → SQLite statements. DML and queries are one statement with bound values; DDL is the
+// SQLite statement plus the catalog rows that keep each column's Postgres type.
+import { CATALOG_TABLE } from "../catalog/catalog.ts";
+import { sqliteDeclType } from "../catalog/types.ts";
+import type { ColumnDef, DdlPlan, ForeignKey, TableConstraint } from "../plan/ddl.ts";
+import type { DeleteOp, InsertOp, ProjectItem, UpdateOp } from "../plan/ops/index.ts";
+import type { Plan } from "../plan/plan.ts";
+import { type EmittedSql, SqlWriter } from "./emitted.ts";
+import { ExprEmitter } from "./expr.ts";
+import { emitQuery, fromClause } from "./query.ts";
+import { quoteIdent } from "./quote.ts";
+
+function finish(w: SqlWriter, sql: string): EmittedSql {
+  return { sql, slots: w.slots };
+}
+
+function returning(items: ProjectItem[], e: ExprEmitter): string {
+  if (!items.length) return "";
+  return ` RETURNING ${items.map((i) => `${e.emit(i.expr)} AS ${quoteIdent(i.name)}`).join(", ")}`;
+}
+
+function emitInsert(op: InsertOp): EmittedSql {
+  const w = new SqlWriter(false);
+  const e = new ExprEmitter(w, emitQuery);
+  let sql = `INSERT INTO ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
+  if (!op.source) sql += " DEFAULT VALUES";
+  else {
+    sql += ` (${op.columns.map(quoteIdent).join(", ")})`;
+    if ("rows" in op.source) sql += ` VALUES ${op.source.rows.map((r) => `(${r.map((x) => e.emit(x)).join(", ")})`).join(", ")}`;
+    // SQLite reads "SELECT … ON CONFLICT" as a join constraint unless the SELECT has a WHERE.
+    else if (op.onConflict) sql += ` SELECT * FROM (${emitQuery(op.source.query, w)}) WHERE 1`;
+    else sql += ` ${emitQuery(op.source.query, w)}`;
+  }
+  if (op.onConflict) {
+    const target = op.onConflict.target.length ? ` (${op.onConflict.target.map(quoteIdent).join(", ")})` : "";
+    const action = op.onConflict.action;
+    if (action === "nothing") sql += ` ON CONFLICT${target} DO NOTHING`;
+    else {
+      sql += ` ON CONFLICT${target} DO UPDATE SET ${action.set.map((s) => `${quoteIdent(s.column)} = ${e.emit(s.expr)}`).join(", ")}`;
+      if (action.where) sql += ` WHERE ${e.emit(action.where)}`;
+    }
+  }
+  return finish(w, sql + returning(op.returning, e));
+}
+
+function emitUpdate(op: UpdateOp): EmittedSql {
+  const w = new SqlWriter(false);
+  const e = new ExprEmitter(w, emitQuery);
+  const sets = op.set.map((s) => `${quoteIdent(s.column)} = ${e.emit(s.expr)}`).join(", ");
+  let sql = `UPDATE ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)} SET ${sets}`;
+  if (op.from) {
+    sql += ` FROM ${fromClause(op.from, w)}`;
+  }
+  if (op.where) sql += ` WHERE ${e.emit(op.where)}`;
+  return finish(w, sql + returning(op.returning, e));
+}
+
+function emitDelete(op: DeleteOp): EmittedSql {
+  const w = new SqlWriter(false);
+  const e = new ExprEmitter(w, emitQuery);
+  let sql = `DELETE FROM ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
+  if (op.where) sql += ` WHERE ${e.emit(op.where)}`;
+  return finish(w, sql + returning(op.returning, e));
+}
+
+function fkClause(fk: ForeignKey): string {
+  let s = ` REFERENCES ${quoteIdent(fk.table)}`;
+  if (fk.refColumns.length) s += ` (${fk.refColumns.map(quoteIdent).join(", ")})`;
+  if (fk.onDelete) s += ` ON DELETE ${fk.onDelete}`;
+  if (fk.onUpdate) s += ` ON UPDATE ${fk.onUpdate}`;
+  return s;
+}
+
+function columnSql(c: ColumnDef, e: ExprEmitter): string {
+  let s = quoteIdent(c.name);
+  if (c.identity && c.primaryKey) s += " INTEGER PRIMARY KEY AUTOINCREMENT";
+  else {
+    s += ` ${sqliteDeclType(c.type)}`;
+    if (c.primaryKey) s += " PRIMARY KEY";
+  }
+  if (c.notNull) s += " NOT NULL";
+  if (c.unique) s += " UNIQUE";
+  if (c.default) s += ` DEFAULT (${e.emit(c.default)})`;
+  for (const k of c.checks) s += ` CHECK (${e.emit(k)})`;
+  if (c.references) s += fkClause(c.references);
+  return s;
+}
+
+function constraintSql(k: TableConstraint, e: ExprEmitter): string {
+  const name = k.name ? `CONSTRAINT ${quoteIdent(k.name)} ` : "";
+  switch (k.kind) {
+    case "primary":
+      return `${name}PRIMARY KEY (${k.columns.map(quoteIdent).join(", ")})`;
+    case "unique":
+      return `${name}UNIQUE (${k.columns.map(quoteIdent).join(", ")})`;
+    case "foreign":
+      return `${name}FOREIGN KEY (${k.fk.columns.map(quoteIdent).join(", ")})${fkClause(k.fk)}`;
+    case "check":
+      return `${name}CHECK (${e.emit(k.expr)})`;
+  }
+}
+
+function catalogRow(rel: string, pos: number, c: { name: string; type: string; notNull: boolean; hasDefault: boolean }): EmittedSql {
+  return {
+    sql: `INSERT OR REPLACE INTO ${quoteIdent(CATALOG_TABLE)} (rel, pos, name, type, not_null, has_default) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+    slots: [rel, pos, c.name, c.type, c.notNull ? 1 : 0, c.hasDefault ? 1 : 0].map((value) => ({ kind: "const", value })),
+  };
+}
+
+function consts(sql: string, values: (string | number)[]): EmittedSql {
+  return { sql, slots: values.map((value) => ({ kind: "const", value })) };
+}
+
+/**
+ * DDL → the statements to run in order (in one savepoint). `nextPos` gives the position
+ * for a column added to an existing table.
+ */
+export function emitDdl(plan: DdlPlan, nextPos: (table: string) => number): EmittedSql[] {
+  const w = new SqlWriter(true);
+  const e = new ExprEmitter(w, emitQuery);
+  switch (plan.kind) {
+    case "create_table": {
+      const parts = [...plan.columns.map((c) => columnSql(c, e)), ...plan.constraints.map((k) => constraintSql(k, e))];
+      const create = `CREATE TABLE ${plan.ifNotExists ? "IF NOT EXISTS " : ""}${quoteIdent(plan.table)} (${parts.join(", ")})`;
+      const rows = plan.columns.map((c, i) =>
+        catalogRow(plan.table, i + 1, { name: c.name, type: c.type, notNull: c.notNull, hasDefault: !!c.default || c.identity }),
+      );
+      return [{ sql: create, slots: [] }, ...rows];
+    }
+    case "create_index": {
+      const keys = plan.keys.map((k) => `${e.emit(k.expr)}${k.desc ? " DESC" : ""}`).join(", ");
+      let sql = `CREATE ${plan.unique ? "UNIQUE " : ""}INDEX ${plan.ifNotExists ? "IF NOT EXISTS " : ""}${quoteIdent(plan.name)} ON ${quoteIdent(plan.table)} (${keys})`;
+      if (plan.where) sql += ` WHERE ${e.emit(plan.where)}`;
+      return [{ sql, slots: [] }];
+    }
+    case "create_view": {
+      const steps: EmittedSql[] = [];
+      if (plan.orReplace) {
+        steps.push({ sql: `DROP VIEW IF EXISTS ${quoteIdent(plan.name)}`, slots: [] });
+        steps.push(consts(`DELETE FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1`, [plan.name]));
+      }
+      const cols = plan.columns.map((c) => quoteIdent(c.name)).join(", ");
+      steps.push({
+        sql: `CREATE VIEW ${plan.ifNotExists ? "IF NOT EXISTS " : ""}${quoteIdent(plan.name)} (${cols}) AS ${emitQuery(plan.query, w)}`,
+        slots: [],
+      });
+      plan.columns.forEach((c, i) => {
+        steps.push(catalogRow(plan.name, i + 1, { name: c.name, type: c.type, notNull: false, hasDefault: false }));
+      });
+      return steps;
+    }
+    case "drop": {
+      const kw = plan.object.toUpperCase();
+      return plan.names.flatMap((n) => [
+        { sql: `DROP ${kw} ${plan.ifExists ? "IF EXISTS " : ""}${quoteIdent(n)}`, slots: [] },
+        ...(plan.object === "index" ? [] : [consts(`DELETE FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1`, [n])]),
+      ]);
+    }
+    case "alter_table": {
+      const steps: EmittedSql[] = [];
+      let table = plan.table;
+      const t = () => quoteIdent(table);
+      for (const a of plan.actions) {
+        switch (a.action) {
+          case "add_column":
+            steps.push({ sql: `ALTER TABLE ${t()} ADD COLUMN ${columnSql(a.column, e)}`, slots: [] });
+            steps.push(
+              catalogRow(table, nextPos(table), {
+                name: a.column.name,
+                type: a.column.type,
+                notNull: a.column.notNull,
+                hasDefault: !!a.column.default,
+              }),
+            );
+            break;
+          case "drop_column":
+            steps.push({ sql: `ALTER TABLE ${t()} DROP COLUMN ${quoteIdent(a.column)}`, slots: [] });
+            steps.push(consts(`DELETE FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1 AND name = ?2`, [table, a.column]));
+            break;
+          case "rename_column":
+            steps.push({ sql: `ALTER TABLE ${t()} RENAME COLUMN ${quoteIdent(a.from)} TO ${quoteIdent(a.to)}`, slots: [] });
+            steps.push(consts(`UPDATE ${quoteIdent(CATALOG_TABLE)} SET name = ?1 WHERE rel = ?2 AND name = ?3`, [a.to, table, a.from]));
+            break;
+          case "rename_table":
+            steps.push({ sql: `ALTER TABLE ${t()} RENAME TO ${quoteIdent(a.to)}`, slots: [] });
+            steps.push(consts(`UPDATE ${quoteIdent(CATALOG_TABLE)} SET rel = ?1 WHERE rel = ?2`, [a.to, table]));
+            table = a.to;
+            break;
+        }
+      }
+      return steps;
+    }
+  }
+}
+
+/** A query or DML plan → its one SQLite statement. */
+export function emitDml(plan: Extract<Plan, { kind: "query" | "insert" | "update" | "delete" }>): EmittedSql {
+  switch (plan.kind) {
+    case "query": {
+      const w = new SqlWriter(false);
+      return finish(w, emitQuery(plan.op, w));
+    }
+    case "insert":
+      return emitInsert(plan.op);
+    case "update":
+      return emitUpdate(plan.op);
+    case "delete":
+      return emitDelete(plan.op);
+  }
+}

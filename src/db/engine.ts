@@ -1,0 +1,284 @@
+// The SQL engine: text → parse (WASM, loaded on first use) → plan (names resolved against
+// the cached catalog) → emit (SQLite SQL + bound values) → execute on the store → typed rows.
+// Every statement takes this path; nothing the user sends reaches libSQL as written.
+import { type Catalog, ensureCatalogTable, loadCatalog } from "./catalog/catalog.ts";
+import type { EmittedSql } from "./emit/emitted.ts";
+import { emitDdl, emitDml } from "./emit/statement.ts";
+import { DbError, SQLSTATE } from "./errors.ts";
+import { convertRows, converterFor, type Converter } from "./exec/convert.ts";
+import { toDbError } from "./exec/errors.ts";
+import { bindValues, checkParamCount, requiredParams, run } from "./exec/execute.ts";
+import type { Ast, Loc } from "./parse/ast.ts";
+import { parseSql } from "./parse/parser.ts";
+import { explainTree } from "./plan/ops/index.ts";
+import { type Plan, planStatement } from "./plan/plan.ts";
+import type { Store } from "./store/types.ts";
+import type { QueryResult, SqlEngine } from "./types.ts";
+
+/** A planned and emitted statement, reusable while the catalog version is unchanged. */
+interface Prepared {
+  version: number;
+  plan: Plan;
+  emitted: EmittedSql[];
+  required: number;
+  converters: Converter[];
+}
+
+const CACHE_LIMIT = 2000;
+
+function ddlCommand(plan: Plan): string {
+  switch (plan.kind) {
+    case "create_table":
+      return "CREATE TABLE";
+    case "create_index":
+      return "CREATE INDEX";
+    case "create_view":
+      return "CREATE VIEW";
+    case "drop":
+      return `DROP ${plan.object.toUpperCase()}`;
+    case "alter_table":
+      return "ALTER TABLE";
+    default:
+      return "";
+  }
+}
+
+function explainLines(plan: Plan): string[] {
+  switch (plan.kind) {
+    case "query":
+    case "insert":
+    case "update":
+    case "delete":
+      return explainTree(plan.op);
+    case "create_table":
+      return [`Create Table ${plan.table} (${plan.columns.map((c) => `${c.name} ${c.type}`).join(", ")})`];
+    case "create_index":
+      return [`Create Index ${plan.name} on ${plan.table}`];
+    case "create_view":
+      return [`Create View ${plan.name}`, ...explainTree(plan.query, 1)];
+    case "drop":
+      return [`Drop ${plan.object} ${plan.names.join(", ")}`];
+    case "alter_table":
+      return [`Alter Table ${plan.table} (${plan.actions.map((a) => a.action).join(", ")})`];
+    case "tx":
+    case "explain":
+    case "noop":
+      return [];
+  }
+}
+
+export class Engine implements SqlEngine {
+  private catalog: Catalog | null = null;
+  private version = 0;
+  private readonly cache = new Map<string, Prepared>();
+  /** Postgres's aborted-transaction state: after an error, only ROLLBACK ends the block. */
+  private failed = false;
+  private closed = false;
+
+  private constructor(readonly store: Store) {}
+
+  static async open(store: Store): Promise<Engine> {
+    try {
+      await store.execute("PRAGMA foreign_keys = ON", []);
+      await store.execute("PRAGMA case_sensitive_like = ON", []);
+      await ensureCatalogTable(store);
+    } catch (e) {
+      throw toDbError(e);
+    }
+    return new Engine(store);
+  }
+
+  /** The catalog version plans are cached against; bumped by every DDL and rollback. */
+  get catalogVersion(): number {
+    return this.version;
+  }
+
+  private async currentCatalog(): Promise<Catalog> {
+    if (!this.catalog) this.catalog = await loadCatalog(this.store, this.version);
+    return this.catalog;
+  }
+
+  private invalidate(): void {
+    this.version++;
+    this.catalog = null;
+  }
+
+  async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    if (this.closed) throw new DbError("08003", "the database connection is closed");
+    try {
+      const cached = this.cache.get(sql);
+      if (cached && cached.version === this.version && !this.failed) return await this.execute(cached, params);
+      return await this.parseAndRun(sql, params);
+    } catch (e) {
+      const err = toDbError(e);
+      if (this.store.inTransaction()) this.failed = true;
+      throw err;
+    }
+  }
+
+  private async parseAndRun(sql: string, params: readonly unknown[]): Promise<QueryResult> {
+    const parsed = await parseSql(sql);
+    const statements = parsed.statements;
+    if (statements.length === 0) return { command: "", columns: [], rows: [], rowCount: 0 };
+    if (statements.length > 1 && params.length > 0)
+      throw new DbError(SQLSTATE.syntaxError, "cannot insert multiple commands into a prepared statement");
+    let result: QueryResult | null = null;
+    for (const stmt of statements) {
+      const prepared = await this.prepare(stmt, parsed.positionOf);
+      if (statements.length === 1 && this.cacheable(prepared.plan)) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(sql, prepared);
+      }
+      result = await this.execute(prepared, params);
+    }
+    return result!;
+  }
+
+  private cacheable(plan: Plan): boolean {
+    return plan.kind === "query" || plan.kind === "insert" || plan.kind === "update" || plan.kind === "delete";
+  }
+
+  private async prepare(stmt: Ast, positionOf: (loc: Loc | null | undefined) => number): Promise<Prepared> {
+    const tag = stmt && typeof stmt === "object" ? Object.keys(stmt)[0] : "";
+    if (this.failed && !(tag === "Rollback" || tag === "Commit"))
+      throw new DbError(SQLSTATE.failedTransaction, "current transaction is aborted, commands ignored until end of transaction block");
+    const catalog = await this.currentCatalog();
+    const { plan } = planStatement(stmt, catalog, positionOf);
+    let emitted: EmittedSql[] = [];
+    let converters: Converter[] = [];
+    switch (plan.kind) {
+      case "query":
+      case "insert":
+      case "update":
+      case "delete":
+        emitted = [emitDml(plan)];
+        converters = plan.columns.map((c) => converterFor(c.type));
+        break;
+      case "create_table":
+      case "create_index":
+      case "create_view":
+      case "drop":
+      case "alter_table":
+        emitted = emitDdl(plan, (table) => (catalog.relation(table)?.columns.length ?? 0) + 1000);
+        break;
+      case "explain":
+      case "tx":
+      case "noop":
+        break;
+    }
+    return { version: this.version, plan, emitted, required: requiredParams(emitted), converters };
+  }
+
+  private async execute(p: Prepared, params: readonly unknown[]): Promise<QueryResult> {
+    const plan = p.plan;
+    if (plan.kind !== "tx" && plan.kind !== "explain" && plan.kind !== "noop") checkParamCount(p.required, params.length);
+    switch (plan.kind) {
+      case "query":
+      case "insert":
+      case "update":
+      case "delete": {
+        const r = await run(this.store, p.emitted[0]!, params);
+        const rows = convertRows(r.rows, p.converters);
+        const columns = plan.columns.map((c) => ({ name: c.name, type: c.type === "unknown" ? "text" : c.type }));
+        const returning = plan.kind === "query" || plan.columns.length > 0;
+        const rowCount = returning ? rows.length : r.rowsAffected;
+        const command =
+          plan.kind === "query"
+            ? `SELECT ${rowCount}`
+            : plan.kind === "insert"
+              ? `INSERT 0 ${rowCount}`
+              : `${plan.kind.toUpperCase()} ${rowCount}`;
+        return { command, columns, rows: returning ? rows : [], rowCount };
+      }
+      case "create_table":
+      case "create_index":
+      case "create_view":
+      case "drop":
+      case "alter_table":
+        await this.runDdl(p.emitted);
+        return { command: ddlCommand(plan), columns: [], rows: [], rowCount: 0 };
+      case "tx":
+        return this.transaction(plan.action, plan.savepoint);
+      case "explain": {
+        const lines = explainLines(plan.plan);
+        return {
+          command: `EXPLAIN`,
+          columns: [{ name: "QUERY PLAN", type: "text" }],
+          rows: lines.map((l) => [l]),
+          rowCount: lines.length,
+        };
+      }
+      case "noop":
+        return { command: plan.command, columns: [], rows: [], rowCount: 0 };
+    }
+  }
+
+  private async runDdl(steps: EmittedSql[]): Promise<void> {
+    await this.internal("SAVEPOINT cave_ddl");
+    try {
+      for (const s of steps) await run(this.store, s, []);
+      await this.internal("RELEASE cave_ddl");
+    } catch (e) {
+      await this.internal("ROLLBACK TO cave_ddl");
+      await this.internal("RELEASE cave_ddl");
+      throw e;
+    } finally {
+      this.invalidate();
+    }
+  }
+
+  private async internal(sql: string): Promise<void> {
+    await run(this.store, { sql, slots: [] }, []);
+  }
+
+  private async transaction(action: string, savepoint: string | null): Promise<QueryResult> {
+    const done = (command: string): QueryResult => ({ command, columns: [], rows: [], rowCount: 0 });
+    const inTx = this.store.inTransaction();
+    const quoted = savepoint === null ? "" : `"${savepoint.replaceAll('"', '""')}"`;
+    switch (action) {
+      case "begin":
+        // Postgres only warns about BEGIN inside a transaction block.
+        if (!inTx) await this.internal("BEGIN");
+        return done("BEGIN");
+      case "commit":
+        if (this.failed) {
+          this.failed = false;
+          if (inTx) await this.internal("ROLLBACK");
+          this.invalidate();
+          return done("ROLLBACK");
+        }
+        if (inTx) await this.internal("COMMIT");
+        return done("COMMIT");
+      case "rollback":
+        this.failed = false;
+        if (inTx) await this.internal("ROLLBACK");
+        this.invalidate();
+        return done("ROLLBACK");
+      case "savepoint":
+        if (!inTx) throw new DbError(SQLSTATE.noActiveTransaction, "SAVEPOINT can only be used in transaction blocks");
+        await this.internal(`SAVEPOINT ${quoted}`);
+        return done("SAVEPOINT");
+      case "release":
+        if (!inTx) throw new DbError(SQLSTATE.noActiveTransaction, "RELEASE SAVEPOINT can only be used in transaction blocks");
+        await this.internal(`RELEASE SAVEPOINT ${quoted}`);
+        return done("RELEASE");
+      case "rollback_to":
+        if (!inTx) throw new DbError(SQLSTATE.noActiveTransaction, "ROLLBACK TO SAVEPOINT can only be used in transaction blocks");
+        await this.internal(`ROLLBACK TO SAVEPOINT ${quoted}`);
+        this.failed = false;
+        this.invalidate();
+        return done("ROLLBACK");
+      default:
+        throw new DbError(SQLSTATE.internalError, `unknown transaction action ${action}`);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cache.clear();
+    this.store.close();
+  }
+}
+
+export { bindValues };

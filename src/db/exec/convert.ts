@@ -1,0 +1,60 @@
+// SQLite values → JS values by the column's Postgres type (bool → true/false, int8 → number
+// or bigint past 2^53, jsonb → parsed, bytea → Uint8Array).
+
+function toBool(v: unknown): unknown {
+  if (typeof v === "number") return v !== 0;
+  if (typeof v === "bigint") return v !== 0n;
+  if (typeof v === "string") {
+    const s = v.trim().toLowerCase();
+    if (["t", "true", "y", "yes", "on", "1"].includes(s)) return true;
+    if (["f", "false", "n", "no", "off", "0"].includes(s)) return false;
+  }
+  return v;
+}
+
+function toInt(v: unknown): unknown {
+  if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v;
+}
+
+function toJson(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+export type Converter = ((v: unknown) => unknown) | null;
+
+/** The converter for one result column, or null when values pass through unchanged. */
+export function converterFor(type: string): Converter {
+  switch (type.replace(/\(.*$/, "")) {
+    case "bool":
+      return toBool;
+    case "int2":
+    case "int4":
+    case "int8":
+      return toInt;
+    case "json":
+    case "jsonb":
+      return toJson;
+    case "bytea":
+      return (v) => (v instanceof Uint8Array && v.constructor !== Uint8Array ? new Uint8Array(v) : v);
+    default:
+      return (v) => (typeof v === "bigint" ? toInt(v) : v);
+  }
+}
+
+export function convertRows(rows: unknown[][], converters: Converter[]): unknown[][] {
+  if (converters.every((c) => c === null)) return rows;
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const c = converters[i];
+      const v = row[i];
+      if (c && v !== null && v !== undefined) row[i] = c(v);
+    }
+  }
+  return rows;
+}

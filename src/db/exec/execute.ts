@@ -1,0 +1,32 @@
+// Runs emitted statements on the store: binds slots (constants and the user's parameters,
+// coerced to their inferred types), converts result rows by column type.
+import { DbError } from "../errors.ts";
+import type { EmittedSql } from "../emit/emitted.ts";
+import { coerceParam } from "../plan/coerce.ts";
+import type { Store, StoreResult, StoreValue } from "../store/types.ts";
+import { toDbError } from "./errors.ts";
+
+export function bindValues(emitted: EmittedSql, params: readonly unknown[]): StoreValue[] {
+  return emitted.slots.map((s) => (s.kind === "const" ? s.value : coerceParam(params[s.index - 1], s.type, s.index)));
+}
+
+/** The number of parameters a statement needs: the highest $n it references. */
+export function requiredParams(emitted: EmittedSql[]): number {
+  let n = 0;
+  for (const e of emitted) for (const s of e.slots) if (s.kind === "param" && s.index > n) n = s.index;
+  return n;
+}
+
+export function checkParamCount(required: number, given: number): void {
+  if (required !== given)
+    throw new DbError("08P01", `bind message supplies ${given} parameters, but prepared statement "" requires ${required}`);
+}
+
+export async function run(store: Store, emitted: EmittedSql, params: readonly unknown[]): Promise<StoreResult> {
+  const values = bindValues(emitted, params);
+  try {
+    return await store.execute(emitted.sql, values);
+  } catch (e) {
+    throw toDbError(e);
+  }
+}

@@ -1,0 +1,24 @@
+// State shared while planning one statement.
+import type { Catalog } from "../catalog/catalog.ts";
+import type { Loc } from "../parse/ast.ts";
+
+export interface PlanContext {
+  catalog: Catalog;
+  positionOf(loc: Loc | null | undefined): number;
+  /** Postgres type inferred for each user parameter ($1 → index 0); "" when unknown. */
+  paramTypes: string[];
+  /** Emitted aliases in use anywhere in the statement. */
+  aliases: Set<string>;
+}
+
+/** A unique emitted alias for a relation the user calls `name`. */
+export function uniqueAlias(ctx: PlanContext, name: string): string {
+  let alias = name;
+  for (let i = 2; ctx.aliases.has(alias.toLowerCase()); i++) alias = `${name}_${i}`;
+  ctx.aliases.add(alias.toLowerCase());
+  return alias;
+}
+
+export function noteParamType(ctx: PlanContext, index: number, type: string): void {
+  if (type && type !== "unknown" && !ctx.paramTypes[index - 1]) ctx.paramTypes[index - 1] = type;
+}

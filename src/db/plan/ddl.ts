@@ -1,0 +1,437 @@
+// Plans CREATE/ALTER/DROP of tables, indexes and views. Postgres types are kept for the
+// catalog; defaults, checks and index expressions are bound against the table's own columns.
+import type { RelationInfo } from "../catalog/catalog.ts";
+import { isReservedName } from "../catalog/catalog.ts";
+import { isIntegerType, typeFromAst, typeText } from "../catalog/types.ts";
+import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
+import type { Ast } from "../parse/ast.ts";
+import { firstLoc, tagOf } from "../parse/ast.ts";
+import { coerceLiteral } from "./coerce.ts";
+import type { PlanContext } from "./context.ts";
+import { ExprBinder, identName } from "./expr.ts";
+import type { BExpr, SortKey } from "./expr-types.ts";
+import type { QueryOp } from "./ops/index.ts";
+import { objectName, type QueryPlanner, relationName } from "./query.ts";
+import { Scope } from "./scope.ts";
+
+export interface ForeignKey {
+  columns: string[];
+  table: string;
+  refColumns: string[];
+  onDelete: string | null;
+  onUpdate: string | null;
+}
+
+export interface ColumnDef {
+  name: string;
+  type: string;
+  notNull: boolean;
+  primaryKey: boolean;
+  /** serial / GENERATED … AS IDENTITY: SQLite's rowid assigns it. */
+  identity: boolean;
+  unique: boolean;
+  default: BExpr | null;
+  checks: BExpr[];
+  references: ForeignKey | null;
+}
+
+export type TableConstraint =
+  | { kind: "primary" | "unique"; name: string | null; columns: string[] }
+  | { kind: "foreign"; name: string | null; fk: ForeignKey }
+  | { kind: "check"; name: string | null; expr: BExpr };
+
+export interface CreateTablePlan {
+  kind: "create_table";
+  table: string;
+  ifNotExists: boolean;
+  columns: ColumnDef[];
+  constraints: TableConstraint[];
+}
+
+export interface CreateIndexPlan {
+  kind: "create_index";
+  name: string;
+  table: string;
+  unique: boolean;
+  ifNotExists: boolean;
+  keys: SortKey[];
+  where: BExpr | null;
+}
+
+export interface CreateViewPlan {
+  kind: "create_view";
+  name: string;
+  orReplace: boolean;
+  ifNotExists: boolean;
+  columns: { name: string; type: string }[];
+  query: QueryOp;
+}
+
+export interface DropPlan {
+  kind: "drop";
+  object: "table" | "view" | "index";
+  names: string[];
+  ifExists: boolean;
+}
+
+export type AlterAction =
+  | { action: "add_column"; column: ColumnDef; ifNotExists: boolean }
+  | { action: "drop_column"; column: string; ifExists: boolean }
+  | { action: "rename_column"; from: string; to: string }
+  | { action: "rename_table"; to: string };
+
+export interface AlterTablePlan {
+  kind: "alter_table";
+  table: string;
+  ifExists: boolean;
+  actions: AlterAction[];
+}
+
+export type DdlPlan = CreateTablePlan | CreateIndexPlan | CreateViewPlan | DropPlan | AlterTablePlan;
+
+function refAction(a: Ast): string | null {
+  if (!a) return null;
+  const s = String(tagOf(a) || a);
+  const map: Record<string, string> = {
+    Cascade: "CASCADE",
+    Restrict: "RESTRICT",
+    SetNull: "SET NULL",
+    SetDefault: "SET DEFAULT",
+    NoAction: "NO ACTION",
+  };
+  return map[s] ?? null;
+}
+
+function checkName(ctx: PlanContext, name: string, position: number): void {
+  if (isReservedName(name))
+    throw new DbError(SQLSTATE.reservedName, `name "${name}" is reserved`, {
+      position,
+      hint: "Names beginning with sqlite_ or _cave_ belong to the database itself.",
+    });
+  void ctx;
+}
+
+export class DdlPlanner {
+  constructor(
+    readonly ctx: PlanContext,
+    readonly planner: QueryPlanner,
+  ) {}
+
+  private tableScope(columns: { name: string; type: string }[]): Scope {
+    const scope = new Scope(null);
+    scope.add({ alias: "", emitAlias: "", columns }, 0);
+    return scope;
+  }
+
+  private fk(ctx: PlanContext, columns: string[], ref: Ast, refCols: Ast[], onDelete: Ast, onUpdate: Ast, node: Ast, self: { table: string; columns: { name: string }[] }): ForeignKey {
+    const table = relationName(ctx, ref, node);
+    const refColumns = (refCols ?? []).map((c: Ast) => identName(c));
+    if (table !== self.table) {
+      const info = ctx.catalog.relation(table);
+      if (info?.kind !== "table")
+        throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position: ctx.positionOf(firstLoc(ref)) });
+      for (const c of refColumns)
+        if (!info.columns.some((x) => x.name === c))
+          throw new DbError(SQLSTATE.undefinedColumn, `column "${c}" referenced in foreign key constraint does not exist`, {
+            position: ctx.positionOf(firstLoc(node)),
+          });
+    }
+    return { columns, table, refColumns, onDelete: refAction(onDelete), onUpdate: refAction(onUpdate) };
+  }
+
+  column(def: Ast, tableName: string, allColumns: { name: string; type: string }[]): { col: ColumnDef; constraints: TableConstraint[] } {
+    const ctx = this.ctx;
+    const name = identName(def.name);
+    const position = ctx.positionOf(def.name?.span?.start);
+    checkName(ctx, name, position);
+    const spec = typeFromAst(def.data_type);
+    const type = typeText(spec);
+    const col: ColumnDef = {
+      name,
+      type,
+      notNull: false,
+      primaryKey: false,
+      identity: spec.serial,
+      unique: false,
+      default: null,
+      checks: [],
+      references: null,
+    };
+    const constraints: TableConstraint[] = [];
+    const binder = new ExprBinder(ctx, this.tableScope(allColumns), this.planner.place({ noAggregates: "column constraints" }));
+    const constBinder = new ExprBinder(ctx, new Scope(null), this.planner.place({ noAggregates: "DEFAULT expressions" }));
+    for (const o of (def.options ?? []) as Ast[]) {
+      const opt = o.option;
+      const t = tagOf(opt);
+      const v = opt[t];
+      switch (t) {
+        case "NotNull":
+          col.notNull = true;
+          break;
+        case "Null":
+          break;
+        case "PrimaryKey":
+          col.primaryKey = true;
+          col.notNull = true;
+          break;
+        case "Unique":
+          if (v?.is_primary) {
+            col.primaryKey = true;
+            col.notNull = true;
+          } else col.unique = true;
+          break;
+        case "Default": {
+          let e = constBinder.bind(v);
+          e = coerceLiteral(e, spec.name, ctx.positionOf(firstLoc(v)), false) ?? e;
+          col.default = e;
+          break;
+        }
+        case "Check":
+          col.checks.push(binder.bind(v));
+          break;
+        case "ForeignKey":
+          col.references = this.fk(ctx, [name], v.foreign_table, v.referred_columns, v.on_delete, v.on_update, def, {
+            table: tableName,
+            columns: allColumns,
+          });
+          break;
+        case "Generated":
+        case "Identity":
+          if (t === "Generated" && v?.generation_expr) throw featureNotSupported("generated columns", position);
+          col.identity = true;
+          break;
+        case "Comment":
+          break;
+        default:
+          throw featureNotSupported(`column option ${t}`, position);
+      }
+    }
+    if (col.identity) {
+      if (!isIntegerType(spec.name))
+        throw new DbError(SQLSTATE.datatypeMismatch, `identity column type must be smallint, integer, or bigint`, { position });
+      col.notNull = true;
+    }
+    return { col, constraints };
+  }
+
+  createTable(ct: Ast): CreateTablePlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(ct.name));
+    if (ct.query || ct.like || ct.clone || (ct.inherits ?? []).length || ct.partition_by || ct.partition_of)
+      throw featureNotSupported("this CREATE TABLE form", position);
+    const table = relationName(ctx, ct.name, ct);
+    checkName(ctx, table, position);
+    const existing = ctx.catalog.relation(table);
+    if (existing && !ct.if_not_exists)
+      throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`, { position });
+    const rawCols = (ct.columns ?? []) as Ast[];
+    const allColumns = rawCols.map((c) => ({ name: identName(c.name), type: typeText(typeFromAst(c.data_type)) }));
+    const seen = new Set<string>();
+    for (const c of allColumns) {
+      if (seen.has(c.name))
+        throw new DbError(SQLSTATE.duplicateColumn, `column "${c.name}" specified more than once`, { position });
+      seen.add(c.name);
+    }
+    const columns: ColumnDef[] = [];
+    const constraints: TableConstraint[] = [];
+    for (const c of rawCols) {
+      const r = this.column(c, table, allColumns);
+      columns.push(r.col);
+      constraints.push(...r.constraints);
+    }
+    const binder = new ExprBinder(ctx, this.tableScope(allColumns), this.planner.place({ noAggregates: "check constraints" }));
+    const colList = (list: Ast[]): string[] =>
+      (list ?? []).map((x: Ast) => {
+        const n = identName(x?.column?.expr?.Identifier ?? x?.expr?.Identifier ?? x);
+        if (!seen.has(n))
+          throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" named in key does not exist`, { position: ctx.positionOf(firstLoc(x)) });
+        return n;
+      });
+    for (const k of (ct.constraints ?? []) as Ast[]) {
+      const t = tagOf(k);
+      const v = k[t];
+      const name = v?.name ? identName(v.name) : null;
+      switch (t) {
+        case "PrimaryKey": {
+          const cols = colList(v.columns);
+          if (columns.some((c) => c.primaryKey))
+            throw new DbError(SQLSTATE.invalidTableDefinition, `multiple primary keys for table "${table}" are not allowed`, { position });
+          for (const c of columns) if (cols.includes(c.name)) c.notNull = true;
+          if (cols.length === 1) {
+            const c = columns.find((x) => x.name === cols[0])!;
+            c.primaryKey = true;
+          } else constraints.push({ kind: "primary", name, columns: cols });
+          break;
+        }
+        case "Unique":
+          constraints.push({ kind: "unique", name, columns: colList(v.columns) });
+          break;
+        case "ForeignKey":
+          constraints.push({
+            kind: "foreign",
+            name,
+            fk: this.fk(ctx, colList(v.columns), v.foreign_table, v.referred_columns, v.on_delete, v.on_update, k, {
+              table,
+              columns: allColumns,
+            }),
+          });
+          break;
+        case "Check":
+          constraints.push({ kind: "check", name, expr: binder.bind(v.expr) });
+          break;
+        default:
+          throw featureNotSupported(`table constraint ${t}`, position);
+      }
+    }
+    if (columns.filter((c) => c.primaryKey).length > 1)
+      throw new DbError(SQLSTATE.invalidTableDefinition, `multiple primary keys for table "${table}" are not allowed`, { position });
+    for (const c of columns)
+      if (c.identity && !c.primaryKey)
+        throw featureNotSupported(`identity or serial column "${c.name}" that is not the table's primary key`, position);
+    return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints };
+  }
+
+  createIndex(ci: Ast): CreateIndexPlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(ci));
+    const table = relationName(ctx, ci.table_name, ci);
+    const info = isReservedName(table) ? undefined : ctx.catalog.relation(table);
+    if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position: ctx.positionOf(firstLoc(ci.table_name)) });
+    if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+    if (ci.using && String(tagOf(ci.using) || ci.using).toLowerCase() !== "btree")
+      throw featureNotSupported(`index method ${tagOf(ci.using) || ci.using}`, position);
+    const binder = new ExprBinder(ctx, this.tableScope(info.columns), this.planner.place({ noAggregates: "index expressions" }));
+    const keys: SortKey[] = ((ci.columns ?? []) as Ast[]).map((c) => binder.sortKey(c.column ?? c));
+    const where = ci.predicate ? binder.bind(ci.predicate) : null;
+    let name = ci.name ? objectName(ci.name).pop()! : "";
+    if (!name) {
+      const cols = keys.map((k) => (k.expr.k === "col" ? k.expr.name : "expr")).join("_");
+      const base = `${info.name}_${cols}_idx`;
+      name = base;
+      for (let i = 1; ctx.catalog.index(name) || ctx.catalog.relation(name); i++) name = `${base}${i}`;
+    }
+    checkName(ctx, name, position);
+    if ((ctx.catalog.index(name) || ctx.catalog.relation(name)) && !ci.if_not_exists)
+      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+    return { kind: "create_index", name, table: info.name, unique: !!ci.unique, ifNotExists: !!ci.if_not_exists, keys, where };
+  }
+
+  createView(cv: Ast): CreateViewPlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(cv.name));
+    if (cv.materialized) throw featureNotSupported("materialized views", position);
+    const name = relationName(ctx, cv.name, cv);
+    checkName(ctx, name, position);
+    const existing = ctx.catalog.relation(name);
+    if (existing && !cv.or_replace && !cv.if_not_exists)
+      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+    if (existing && existing.kind !== "view")
+      throw new DbError(SQLSTATE.wrongObjectType, `"${name}" is not a view`, { position });
+    const q = this.planner.query(cv.query, new Scope(null));
+    if (ctx.paramTypes.length) throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
+    const names = ((cv.columns ?? []) as Ast[]).map((c) => identName(c.name ?? c));
+    if (names.length > q.columns.length)
+      throw new DbError(SQLSTATE.syntaxError, "CREATE VIEW specifies more column names than columns", { position });
+    const columns = q.columns.map((c, i) => ({ name: names[i] ?? c.name, type: c.type === "unknown" ? "text" : c.type }));
+    return { kind: "create_view", name, orReplace: !!cv.or_replace, ifNotExists: !!cv.if_not_exists, columns, query: q.op };
+  }
+
+  drop(d: Ast): DropPlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(d));
+    const object = String(d.object_type).toLowerCase();
+    if (object !== "table" && object !== "view" && object !== "index") throw featureNotSupported(`DROP ${d.object_type}`, position);
+    const names: string[] = [];
+    for (const n of d.names as Ast[]) {
+      const name = relationName(ctx, n, d);
+      const at = ctx.positionOf(firstLoc(n));
+      if (isReservedName(name)) throw new DbError(SQLSTATE.reservedName, `name "${name}" is reserved`, { position: at });
+      if (object === "index") {
+        const idx = ctx.catalog.index(name);
+        if (!idx) {
+          if (d.if_exists) continue;
+          throw new DbError(SQLSTATE.undefinedObject, `index "${name}" does not exist`, { position: at });
+        }
+        names.push(idx.name);
+        continue;
+      }
+      const info: RelationInfo | undefined = ctx.catalog.relation(name);
+      if (!info) {
+        if (d.if_exists) continue;
+        throw new DbError(SQLSTATE.undefinedTable, `${object} "${name}" does not exist`, { position: at });
+      }
+      if (info.kind !== object)
+        throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a ${object}`, {
+          position: at,
+          hint: `Use DROP ${info.kind.toUpperCase()} to remove a ${info.kind}.`,
+        });
+      names.push(info.name);
+    }
+    return { kind: "drop", object, names, ifExists: !!d.if_exists };
+  }
+
+  alterTable(a: Ast): AlterTablePlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(a.name));
+    const table = relationName(ctx, a.name, a);
+    const info = isReservedName(table) ? undefined : ctx.catalog.relation(table);
+    if (!info) {
+      if (a.if_exists) return { kind: "alter_table", table, ifExists: true, actions: [] };
+      throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position });
+    }
+    if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+    const actions: AlterAction[] = [];
+    for (const op of (a.operations ?? []) as Ast[]) {
+      const t = tagOf(op);
+      const v = op[t];
+      switch (t) {
+        case "AddColumn": {
+          const name = identName(v.column_def.name);
+          const exists = info.columns.some((c) => c.name === name);
+          if (exists && !v.if_not_exists)
+            throw new DbError(SQLSTATE.duplicateColumn, `column "${name}" of relation "${info.name}" already exists`, { position });
+          const all = [...info.columns.map((c) => ({ name: c.name, type: c.type })), { name, type: typeText(typeFromAst(v.column_def.data_type)) }];
+          const { col } = this.column(v.column_def, info.name, all);
+          if (col.primaryKey || col.unique || col.identity)
+            throw featureNotSupported("adding a PRIMARY KEY, UNIQUE or identity column", position);
+          if (col.notNull && !col.default)
+            throw new DbError(SQLSTATE.notNullViolation, `column "${name}" of relation "${info.name}" contains null values`, { position });
+          if (!exists) actions.push({ action: "add_column", column: col, ifNotExists: !!v.if_not_exists });
+          break;
+        }
+        case "DropColumn": {
+          const list = (v.column_names ?? (v.column_name ? [v.column_name] : [])) as Ast[];
+          for (const c of list) {
+            const name = identName(c);
+            if (!info.columns.some((x) => x.name === name)) {
+              if (v.if_exists) continue;
+              throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" of relation "${info.name}" does not exist`, { position });
+            }
+            actions.push({ action: "drop_column", column: name, ifExists: !!v.if_exists });
+          }
+          break;
+        }
+        case "RenameColumn": {
+          const from = identName(v.old_column_name);
+          const to = identName(v.new_column_name);
+          if (!info.columns.some((x) => x.name === from))
+            throw new DbError(SQLSTATE.undefinedColumn, `column "${from}" does not exist`, { position });
+          if (info.columns.some((x) => x.name === to))
+            throw new DbError(SQLSTATE.duplicateColumn, `column "${to}" of relation "${info.name}" already exists`, { position });
+          actions.push({ action: "rename_column", from, to });
+          break;
+        }
+        case "RenameTable": {
+          const to = relationName(ctx, v.table_name?.Table ?? v.table_name?.To ?? v.table_name, a);
+          checkName(ctx, to, position);
+          if (ctx.catalog.relation(to)) throw new DbError(SQLSTATE.duplicateTable, `relation "${to}" already exists`, { position });
+          actions.push({ action: "rename_table", to });
+          break;
+        }
+        default:
+          throw featureNotSupported(`ALTER TABLE … ${t}`, position);
+      }
+    }
+    return { kind: "alter_table", table: info.name, ifExists: !!a.if_exists, actions };
+  }
+}

@@ -1,0 +1,493 @@
+// Binds parser expressions to BExpr: resolves names through the scope, types every node, and
+// turns Postgres-only syntax (::, ILIKE, ->, now(), gen_random_uuid(), booleans) into what
+// the emitter can write for SQLite. Literal casts are checked here (22P02), like Postgres.
+import { canonicalType, isIntegerType, sqliteDeclType, typeFromAst, typeText } from "../catalog/types.ts";
+import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
+import type { Ast } from "../parse/ast.ts";
+import { firstLoc, tagOf } from "../parse/ast.ts";
+import { coerceLiteral } from "./coerce.ts";
+import type { PlanContext } from "./context.ts";
+import { noteParamType } from "./context.ts";
+import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
+import { FUNCTIONS } from "./functions.ts";
+import type { Scope } from "./scope.ts";
+
+/** What an expression may contain where it appears. */
+export interface ExprPlace {
+  /** "WHERE", "JOIN conditions", … for the 42803 message; null where aggregates are allowed. */
+  noAggregates: string | null;
+  /** Window functions are allowed only in the select list and ORDER BY. */
+  windows: boolean;
+  /** Plans a subquery (injected to avoid an import cycle with query.ts). */
+  subquery: (q: Ast, scope: Scope) => { op: import("./ops/index.ts").QueryOp; columns: { name: string; type: string }[] };
+  /** Named windows of the current SELECT. */
+  namedWindows?: Map<string, WindowSpec>;
+}
+
+const COMPARE: Record<string, string> = { Eq: "=", NotEq: "<>", Lt: "<", LtEq: "<=", Gt: ">", GtEq: ">=" };
+const ARITH: Record<string, string> = { Plus: "+", Minus: "-", Multiply: "*", Divide: "/", Modulo: "%" };
+const BITWISE: Record<string, string> = {
+  BitwiseAnd: "&",
+  BitwiseOr: "|",
+  PGBitwiseShiftLeft: "<<",
+  PGBitwiseShiftRight: ">>",
+};
+
+export function identName(id: Ast): string {
+  const v = String(id?.value ?? "");
+  return id?.quote_style ? v : v.toLowerCase();
+}
+
+function arithType(l: string, r: string): string {
+  if (l === "float8" || r === "float8" || l === "float4" || r === "float4") return "float8";
+  if (l === "numeric" || r === "numeric") return "numeric";
+  if (l === "int8" || r === "int8") return "int8";
+  if (isIntegerType(l) || isIntegerType(r)) return isIntegerType(l) && isIntegerType(r) ? "int4" : l === "unknown" ? r : l;
+  if (l === "timestamptz" || l === "timestamp" || l === "date") return l;
+  return "numeric";
+}
+
+export function numberType(text: string): string {
+  if (/[.eE]/.test(text)) return "numeric";
+  const n = BigInt(text);
+  return n <= 2147483647n ? "int4" : n <= 9223372036854775807n ? "int8" : "numeric";
+}
+
+export class ExprBinder {
+  constructor(
+    readonly ctx: PlanContext,
+    readonly scope: Scope,
+    readonly place: ExprPlace,
+  ) {}
+
+  pos(node: Ast): number {
+    return this.ctx.positionOf(firstLoc(node));
+  }
+
+  with(place: Partial<ExprPlace>): ExprBinder {
+    return new ExprBinder(this.ctx, this.scope, { ...this.place, ...place });
+  }
+
+  bind(node: Ast): BExpr {
+    const tag = tagOf(node);
+    const v = node?.[tag];
+    switch (tag) {
+      case "Identifier":
+        return this.scope.resolve(identName(v), this.ctx.positionOf(v.span?.start));
+      case "CompoundIdentifier": {
+        const parts = v as Ast[];
+        const names = parts.map(identName);
+        const position = this.ctx.positionOf(parts[0]?.span?.start);
+        if (names.length === 2) return this.scope.resolveQualified(names[0]!, names[1]!, position);
+        if (names.length === 3 && (names[0] === "public" || names[0] === "main"))
+          return this.scope.resolveQualified(names[1]!, names[2]!, position);
+        throw new DbError(SQLSTATE.undefinedColumn, `column ${names.join(".")} does not exist`, { position });
+      }
+      case "Value":
+        return this.value(v.value, node);
+      case "Nested":
+        return this.bind(v);
+      case "UnaryOp":
+        return this.unary(v, node);
+      case "BinaryOp":
+        return this.binary(v, node);
+      case "IsNull":
+      case "IsNotNull":
+        return { k: "isnull", e: this.bind(v), neg: tag === "IsNotNull", type: "bool" };
+      case "IsTrue":
+      case "IsNotTrue":
+      case "IsFalse":
+      case "IsNotFalse": {
+        const value: BExpr = { k: "bool", value: tag === "IsTrue" || tag === "IsNotTrue", type: "bool" };
+        return { k: "is", l: this.bind(v), r: value, neg: tag.startsWith("IsNot"), type: "bool" };
+      }
+      case "IsUnknown":
+      case "IsNotUnknown":
+        return { k: "isnull", e: this.bind(v), neg: tag === "IsNotUnknown", type: "bool" };
+      case "IsDistinctFrom":
+      case "IsNotDistinctFrom":
+        return { k: "is", l: this.bind(v[0]), r: this.bind(v[1]), neg: tag === "IsDistinctFrom", type: "bool" };
+      case "InList": {
+        const e = this.bind(v.expr);
+        const list = (v.list as Ast[]).map((x) => this.bindTyped(x, e.type));
+        return { k: "in", e, list, neg: !!v.negated, type: "bool" };
+      }
+      case "InSubquery": {
+        const e = this.bind(v.expr);
+        const sub = this.place.subquery(v.subquery, this.scope);
+        if (sub.columns.length !== 1 && e.k !== "row")
+          throw new DbError(SQLSTATE.syntaxError, "subquery has too many columns", { position: this.pos(v.subquery) });
+        return { k: "insub", e, query: sub.op, neg: !!v.negated, type: "bool" };
+      }
+      case "Between": {
+        const e = this.bind(v.expr);
+        return {
+          k: "between",
+          e,
+          lo: this.bindTyped(v.low, e.type),
+          hi: this.bindTyped(v.high, e.type),
+          neg: !!v.negated,
+          type: "bool",
+        };
+      }
+      case "Like":
+      case "ILike": {
+        if (v.any) throw featureNotSupported("LIKE ANY", this.pos(node));
+        const esc = v.escape_char ? this.value(v.escape_char, node) : null;
+        return {
+          k: "like",
+          e: this.bind(v.expr),
+          pat: this.bindTyped(v.pattern, "text"),
+          esc,
+          neg: !!v.negated,
+          ci: tag === "ILike",
+          type: "bool",
+        };
+      }
+      case "Case": {
+        const operand = v.operand ? this.bind(v.operand) : null;
+        const whens: [BExpr, BExpr][] = (v.conditions as Ast[]).map((c) => [this.bind(c.condition), this.bind(c.result)]);
+        const els = v.else_result ? this.bind(v.else_result) : null;
+        const type = [...whens.map((w) => w[1].type), els?.type ?? "unknown"].find((t) => t !== "unknown") ?? "unknown";
+        return { k: "case", operand, whens, else: els, type };
+      }
+      case "Cast":
+        return this.cast(this.bind(v.expr), typeText(typeFromAst(v.data_type)), node, v.kind === "TryCast" || v.kind === "SafeCast");
+      case "TypedString": {
+        const lit = this.value(v.value?.value ?? v.value, node);
+        return this.cast(lit, typeText(typeFromAst(v.data_type)), node, false);
+      }
+      case "Function":
+        return this.func(v, node);
+      case "Exists": {
+        const sub = this.place.subquery(v.subquery, this.scope);
+        return { k: "exists", query: sub.op, neg: !!v.negated, type: "bool" };
+      }
+      case "Subquery": {
+        const sub = this.place.subquery(v, this.scope);
+        if (sub.columns.length !== 1)
+          throw new DbError(SQLSTATE.syntaxError, "subquery must return only one column", { position: this.pos(v) });
+        return { k: "subquery", query: sub.op, type: sub.columns[0]!.type };
+      }
+      case "Tuple":
+        return { k: "row", items: (v as Ast[]).map((x) => this.bind(x)), type: "record" };
+      case "Collate": {
+        const parts = (v.collation as Ast[]).map((p) => String(p?.Identifier?.value ?? p?.value ?? ""));
+        const name = parts[parts.length - 1] ?? "";
+        const collation = name === "C" || name.toUpperCase() === "BINARY" ? "BINARY" : name.toUpperCase();
+        if (!["BINARY", "NOCASE", "RTRIM"].includes(collation))
+          throw new DbError(SQLSTATE.undefinedObject, `collation "${name}" for encoding "UTF8" does not exist`, {
+            position: this.pos(node),
+          });
+        return { k: "collate", e: this.bind(v.expr), collation, type: "text" };
+      }
+      case "Substring": {
+        const args = [this.bind(v.expr), v.substring_from ? this.bind(v.substring_from) : { k: "num", text: "1", type: "int4" }];
+        if (v.substring_for) args.push(this.bind(v.substring_for));
+        return { k: "func", sql: args.length === 3 ? "substr($1, $2, $3)" : "substr($1, $2)", args: args as BExpr[], type: "text" };
+      }
+      case "Trim": {
+        const where = v.trim_where as string | null;
+        const fn = where === "Leading" ? "ltrim" : where === "Trailing" ? "rtrim" : "trim";
+        const args = [this.bind(v.expr)];
+        if (v.trim_what) args.push(this.bind(v.trim_what));
+        return { k: "func", sql: args.length === 2 ? `${fn}($1, $2)` : `${fn}($1)`, args, type: "text" };
+      }
+      case "Position":
+        return { k: "func", sql: "instr($2, $1)", args: [this.bind(v.expr), this.bind(v.in)], type: "int4" };
+      case "Ceil":
+      case "Floor":
+        return { k: "func", sql: `${tag.toLowerCase()}($1)`, args: [this.bind(v.expr)], type: this.bind(v.expr).type };
+      default:
+        throw featureNotSupported(`expression ${tag || JSON.stringify(node).slice(0, 40)}`, this.pos(node));
+    }
+  }
+
+  /** Binds an expression that should have type `type` (a literal or parameter takes it). */
+  bindTyped(node: Ast, type: string): BExpr {
+    const e = this.bind(node);
+    if (e.k === "param") {
+      noteParamType(this.ctx, e.index, type);
+      return { ...e, type: type || e.type };
+    }
+    return e;
+  }
+
+  value(val: Ast, node: Ast): BExpr {
+    const tag = tagOf(val);
+    const inner = val?.[tag];
+    switch (tag) {
+      case "Number": {
+        const text = String(Array.isArray(inner) ? inner[0] : inner);
+        if (!/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))
+          throw new DbError(SQLSTATE.syntaxError, `syntax error at or near "${text}"`, { position: this.pos(node) });
+        return { k: "num", text, type: numberType(text) };
+      }
+      case "SingleQuotedString":
+      case "EscapedStringLiteral":
+      case "NationalStringLiteral":
+      case "UnicodeStringLiteral":
+      case "TripleSingleQuotedString":
+        return { k: "str", value: String(inner), type: "unknown" };
+      case "DollarQuotedString":
+        return { k: "str", value: String(inner?.value ?? ""), type: "unknown" };
+      case "HexStringLiteral":
+        return { k: "blob", hex: String(inner), type: "bytea" };
+      case "Boolean":
+        return { k: "bool", value: !!inner, type: "bool" };
+      case "Null":
+        return { k: "null", type: "unknown" };
+      case "Placeholder": {
+        const m = /^\$(\d+)$/.exec(String(inner));
+        if (!m) throw new DbError(SQLSTATE.syntaxError, `syntax error at or near "${inner}"`, { position: this.pos(node) });
+        const index = Number(m[1]);
+        if (index < 1 || index > 65535)
+          throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`, { position: this.pos(node) });
+        const type = this.ctx.paramTypes[index - 1] ?? "";
+        return { k: "param", index, type: type || "unknown" };
+      }
+      default:
+        throw featureNotSupported(`literal ${tag}`, this.pos(node));
+    }
+  }
+
+  unary(v: Ast, node: Ast): BExpr {
+    const e = this.bind(v.expr);
+    switch (v.op) {
+      case "Minus":
+        if (e.k === "num") return { k: "un", op: "-", e, type: e.text === "2147483648" ? "int4" : e.type };
+        return { k: "un", op: "-", e, type: e.type };
+      case "Plus":
+        return { k: "un", op: "+", e, type: e.type };
+      case "Not":
+        return { k: "un", op: "NOT", e, type: "bool" };
+      case "BitwiseNot":
+      case "PGBitwiseNot":
+        return { k: "un", op: "~", e, type: e.type };
+      default:
+        throw featureNotSupported(`operator ${v.op}`, this.pos(node));
+    }
+  }
+
+  binary(v: Ast, node: Ast): BExpr {
+    const op = v.op as string;
+    const l = this.bind(v.left);
+    const r = this.bind(v.right);
+    // A parameter compared with a typed expression takes its type.
+    if (l.k === "param" && r.type !== "unknown") noteParamType(this.ctx, l.index, r.type);
+    if (r.k === "param" && l.type !== "unknown") noteParamType(this.ctx, r.index, l.type);
+    if (COMPARE[op]) return { k: "bin", op: COMPARE[op]!, l, r, type: "bool" };
+    if (op === "And" || op === "Or") return { k: "bin", op: op.toUpperCase(), l, r, type: "bool" };
+    if (ARITH[op]) return { k: "bin", op: ARITH[op]!, l, r, type: arithType(l.type, r.type) };
+    if (op === "StringConcat") {
+      if (l.type === "jsonb" || r.type === "jsonb")
+        return { k: "func", sql: "json_patch($1, $2)", args: [l, r], type: "jsonb" };
+      return { k: "bin", op: "||", l, r, type: "text" };
+    }
+    if (BITWISE[op]) return { k: "bin", op: BITWISE[op]!, l, r, type: arithType(l.type, r.type) };
+    if (op === "PGBitwiseXor" || op === "BitwiseXor")
+      return { k: "func", sql: "(($1 | $2) - ($1 & $2))", args: [l, r], type: arithType(l.type, r.type) };
+    if (op === "Arrow") return { k: "bin", op: "->", l, r, type: l.type === "json" ? "json" : "jsonb" };
+    if (op === "LongArrow") return { k: "bin", op: "->>", l, r, type: "text" };
+    if (op === "Xor") return { k: "func", sql: "((($1) <> 0) <> (($2) <> 0))", args: [l, r], type: "bool" };
+    throw new DbError(SQLSTATE.undefinedFunction, `operator does not exist: ${l.type} ${op} ${r.type}`, {
+      position: this.pos(node),
+      hint: "No operator matches the given name and argument types.",
+    });
+  }
+
+  cast(e: BExpr, target: string, node: Ast, lenient: boolean): BExpr {
+    const type = canonicalType(target.replace(/\(.*$/, "")) + (target.match(/\(.*$/)?.[0] ?? "");
+    const base = type.replace(/\(.*$/, "");
+    if (e.k === "param") {
+      noteParamType(this.ctx, e.index, base);
+      return { ...e, type: base };
+    }
+    if (e.k === "str" || e.k === "num" || e.k === "bool" || e.k === "null") {
+      const lit = coerceLiteral(e, base, this.pos(node), lenient);
+      if (lit) return lit;
+    }
+    if (e.k === "un" && e.op === "-" && e.e.k === "num" && isIntegerType(base) && !/[.eE]/.test(e.e.text))
+      return { ...e, type: base };
+    switch (base) {
+      case "bool":
+        return {
+          k: "func",
+          sql: "(CASE WHEN $1 IS NULL THEN NULL WHEN lower(CAST($1 AS TEXT)) IN ('t','true','yes','on','1','y') THEN 1 WHEN lower(CAST($1 AS TEXT)) IN ('f','false','no','off','0','n') THEN 0 ELSE CAST($1 AS INTEGER) <> 0 END)",
+          args: [e],
+          type: "bool",
+        };
+      case "timestamptz":
+      case "timestamp":
+        return { k: "func", sql: "strftime('%Y-%m-%d %H:%M:%f+00', $1)", args: [e], type: base };
+      case "date":
+        return { k: "func", sql: "date($1)", args: [e], type: base };
+      case "jsonb":
+      case "json":
+        return { k: "func", sql: "json($1)", args: [e], type: base };
+      case "text":
+      case "varchar":
+      case "bpchar":
+      case "uuid":
+        if (e.type === "bool")
+          return { k: "func", sql: "(CASE $1 WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)", args: [e], type: "text" };
+        return { k: "cast", e, sqlite: "TEXT", type: base };
+      default:
+        return { k: "cast", e, sqlite: sqliteDeclType(base), type: base };
+    }
+  }
+
+  func(v: Ast, node: Ast): BExpr {
+    const nameParts = (v.name as Ast[]).map((p) => identName(p?.Identifier ?? p));
+    const name = nameParts[nameParts.length - 1] ?? "";
+    const position = this.pos(node);
+    if (nameParts.length > 1 && !["pg_catalog", "public"].includes(nameParts[0]!))
+      throw new DbError(SQLSTATE.undefinedFunction, `function ${nameParts.join(".")} does not exist`, { position });
+    const def = FUNCTIONS[name];
+    const list = v.args && typeof v.args === "object" ? v.args.List : null;
+    const rawArgs: Ast[] = list?.args ?? [];
+    let star = false;
+    const args: BExpr[] = [];
+    const isAgg = !!def?.agg;
+    const inner = isAgg ? this.with({ noAggregates: "aggregate function calls", windows: false }) : this;
+    for (const a of rawArgs) {
+      const t = tagOf(a);
+      const x = a[t];
+      if (t === "Unnamed" && x === "Wildcard") {
+        star = true;
+        continue;
+      }
+      const expr = t === "Unnamed" ? x?.Expr : t === "Named" || t === "ExprNamed" ? x?.arg?.Unnamed?.Expr : null;
+      if (!expr) throw featureNotSupported(`argument form ${t}`, position);
+      args.push(inner.bind(expr));
+    }
+    const types = args.map((a) => a.type);
+    const signature = `${nameParts.join(".")}(${types.map((t) => (t === "unknown" ? "unknown" : t)).join(", ")})`;
+    if (!def || (star && name !== "count")) {
+      throw new DbError(SQLSTATE.undefinedFunction, `function ${signature} does not exist`, {
+        position,
+        hint: "No function matches the given name and argument types. You might need to add explicit type casts.",
+      });
+    }
+    if ((def.minArgs !== undefined && args.length < def.minArgs && !star) || (def.maxArgs !== undefined && args.length > def.maxArgs)) {
+      throw new DbError(SQLSTATE.undefinedFunction, `function ${signature} does not exist`, { position });
+    }
+    const over = v.over ? this.window(v.over, position) : null;
+    if (over && !this.place.windows) throw new DbError(SQLSTATE.windowingError, `window functions are not allowed in ${this.place.noAggregates ?? "this place"}`, { position });
+    if (def.window && !over) throw new DbError(SQLSTATE.windowingError, `window function ${name} requires an OVER clause`, { position });
+    if (isAgg && !over && this.place.noAggregates)
+      throw new DbError(SQLSTATE.groupingError, `aggregate functions are not allowed in ${this.place.noAggregates}`, { position });
+    const distinct = list?.duplicate_treatment === "Distinct";
+    const filter = v.filter ? this.with({ noAggregates: "FILTER", windows: false }).bind(v.filter) : null;
+    const orderBy: SortKey[] = [];
+    for (const c of (list?.clauses as Ast[] | undefined) ?? []) {
+      if (tagOf(c) === "OrderBy") for (const k of c.OrderBy as Ast[]) orderBy.push(this.sortKey(k));
+      else throw featureNotSupported(`function clause ${tagOf(c)}`, position);
+    }
+    if (def.sqlite.includes("(")) return { k: "func", sql: def.sqlite, args, type: def.ret(types) };
+    return {
+      k: "fn",
+      name: def.sqlite,
+      args,
+      star,
+      distinct,
+      filter,
+      over,
+      orderBy,
+      agg: isAgg && !over,
+      type: def.ret(types),
+    };
+  }
+
+  sortKey(k: Ast): SortKey {
+    const o = k.options ?? {};
+    return {
+      expr: this.bind(k.expr),
+      desc: o.asc === false,
+      nullsFirst: typeof o.nulls_first === "boolean" ? o.nulls_first : null,
+    };
+  }
+
+  window(over: Ast, position: number): WindowSpec {
+    if (tagOf(over) === "NamedWindow") {
+      const name = identName(over.NamedWindow);
+      const spec = this.place.namedWindows?.get(name);
+      if (!spec) throw new DbError(SQLSTATE.undefinedObject, `window "${name}" does not exist`, { position });
+      return spec;
+    }
+    const s = over.WindowSpec ?? {};
+    if (s.window_name) {
+      const base = this.place.namedWindows?.get(identName(s.window_name));
+      if (!base) throw new DbError(SQLSTATE.undefinedObject, `window "${identName(s.window_name)}" does not exist`, { position });
+      return { ...base, orderBy: (s.order_by ?? []).length ? this.windowSpec(s).orderBy : base.orderBy };
+    }
+    return this.windowSpec(s);
+  }
+
+  windowSpec(s: Ast): WindowSpec {
+    const b = this.with({ windows: false, noAggregates: null });
+    const partitionBy = ((s.partition_by ?? []) as Ast[]).map((e) => b.bind(e));
+    const orderBy = ((s.order_by ?? []) as Ast[]).map((k) => b.sortKey(k));
+    let frame = "";
+    const frameArgs: BExpr[] = [];
+    const f = s.window_frame;
+    if (f) {
+      const bound = (x: Ast): string => {
+        if (x === "CurrentRow") return "CURRENT ROW";
+        const t = tagOf(x);
+        const dir = t === "Preceding" ? "PRECEDING" : "FOLLOWING";
+        if (x[t] === null || x[t] === undefined) return `UNBOUNDED ${dir}`;
+        frameArgs.push(b.bind(x[t]));
+        return `$${frameArgs.length} ${dir}`;
+      };
+      const units = String(f.units).toUpperCase();
+      frame = f.end_bound ? `${units} BETWEEN ${bound(f.start_bound)} AND ${bound(f.end_bound)}` : `${units} ${bound(f.start_bound)}`;
+    }
+    return { partitionBy, orderBy, frame, frameArgs };
+  }
+}
+
+/** Whether an expression contains an aggregate call (not a window), outside subqueries. */
+export function hasAggregate(e: BExpr): boolean {
+  switch (e.k) {
+    case "fn":
+      return e.agg || e.args.some(hasAggregate);
+    case "bin":
+      return hasAggregate(e.l) || hasAggregate(e.r);
+    case "un":
+    case "cast":
+    case "collate":
+    case "isnull":
+      return hasAggregate(e.e);
+    case "case":
+      return (
+        (e.operand ? hasAggregate(e.operand) : false) ||
+        e.whens.some(([c, r]) => hasAggregate(c) || hasAggregate(r)) ||
+        (e.else ? hasAggregate(e.else) : false)
+      );
+    case "in":
+      return hasAggregate(e.e) || e.list.some(hasAggregate);
+    case "insub":
+      return hasAggregate(e.e);
+    case "between":
+      return hasAggregate(e.e) || hasAggregate(e.lo) || hasAggregate(e.hi);
+    case "like":
+      return hasAggregate(e.e) || hasAggregate(e.pat);
+    case "is":
+      return hasAggregate(e.l) || hasAggregate(e.r);
+    case "row":
+      return e.items.some(hasAggregate);
+    case "func":
+      return e.args.some(hasAggregate);
+    case "col":
+    case "num":
+    case "str":
+    case "bool":
+    case "null":
+    case "blob":
+    case "param":
+    case "exists":
+    case "subquery":
+      return false;
+  }
+}

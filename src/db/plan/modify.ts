@@ -1,0 +1,247 @@
+// Plans INSERT / UPDATE / DELETE: the target table, target columns, values coerced to the
+// columns' types (literals now, parameters at execution), ON CONFLICT and RETURNING.
+import type { RelationInfo } from "../catalog/catalog.ts";
+import { isReservedName } from "../catalog/catalog.ts";
+import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
+import type { Ast } from "../parse/ast.ts";
+import { firstLoc, tagOf } from "../parse/ast.ts";
+import { coerceLiteral } from "./coerce.ts";
+import type { PlanContext } from "./context.ts";
+import { noteParamType, uniqueAlias } from "./context.ts";
+import { ExprBinder, identName } from "./expr.ts";
+import type { BExpr } from "./expr-types.ts";
+import type { DeleteOp, FromOp, InsertOp, ProjectItem, UpdateOp } from "./ops/index.ts";
+import { objectName, outputName, type QueryPlanner, relationName } from "./query.ts";
+import { Scope } from "./scope.ts";
+
+export interface PlannedModify<T> {
+  op: T;
+  /** RETURNING columns; empty without RETURNING. */
+  columns: { name: string; type: string }[];
+}
+
+function targetTable(ctx: PlanContext, name: Ast, node: Ast, verb: string): RelationInfo {
+  const table = relationName(ctx, name, node);
+  const position = ctx.positionOf(firstLoc(name));
+  const info = isReservedName(table) ? undefined : ctx.catalog.relation(table);
+  if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position });
+  if (info.kind !== "table")
+    throw new DbError(SQLSTATE.wrongObjectType, `cannot ${verb} view "${info.name}"`, {
+      position,
+      hint: "Views in cave are read-only.",
+    });
+  return info;
+}
+
+/** A value for a column of type `type`: literals converted now, parameters typed. */
+function coerceTo(e: BExpr, type: string, position: number, ctx: PlanContext): BExpr {
+  const base = type.replace(/\(.*$/, "");
+  if (e.k === "param") {
+    noteParamType(ctx, e.index, base);
+    return { ...e, type: base };
+  }
+  if (e.k === "str" || e.k === "num" || e.k === "bool") {
+    if ((base === "text" || base === "varchar" || base === "bpchar") && e.k !== "str") return e;
+    return coerceLiteral(e, base, position, false) ?? e;
+  }
+  return e;
+}
+
+function columnOf(info: RelationInfo, name: string, position: number) {
+  const c = info.columns.find((x) => x.name === name) ?? info.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!c)
+    throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" of relation "${info.name}" does not exist`, { position });
+  return c;
+}
+
+function returning(planner: QueryPlanner, scope: Scope, items: Ast[] | null): ProjectItem[] {
+  if (!items?.length) return [];
+  const b = new ExprBinder(planner.ctx, scope, planner.place({ noAggregates: "RETURNING" }));
+  const out: ProjectItem[] = [];
+  for (const p of items) {
+    const t = tagOf(p);
+    const v = p[t];
+    if (t === "UnnamedExpr") {
+      const expr = b.bind(v);
+      out.push({ expr, name: outputName(v, expr) });
+    } else if (t === "ExprWithAlias") out.push({ expr: b.bind(v.expr), name: identName(v.alias) });
+    else if (t === "Wildcard" || t === "QualifiedWildcard") {
+      const e = scope.entries[0]!;
+      for (const c of e.columns) out.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
+    } else throw featureNotSupported(`RETURNING item ${t}`, 0);
+  }
+  return out;
+}
+
+function assignments(
+  b: ExprBinder,
+  info: RelationInfo,
+  list: Ast[],
+  ctx: PlanContext,
+): { column: string; expr: BExpr }[] {
+  const out: { column: string; expr: BExpr }[] = [];
+  for (const a of list) {
+    const target = a.target;
+    const tt = tagOf(target);
+    if (tt !== "ColumnName") throw featureNotSupported("assigning to a tuple of columns", ctx.positionOf(firstLoc(a)));
+    const parts = objectName(target.ColumnName);
+    const position = ctx.positionOf(firstLoc(target));
+    const col = columnOf(info, parts[parts.length - 1]!, position);
+    if (out.some((x) => x.column === col.name))
+      throw new DbError(SQLSTATE.syntaxError, `multiple assignments to same column "${col.name}"`, { position });
+    const valuePos = ctx.positionOf(firstLoc(a.value));
+    out.push({ column: col.name, expr: coerceTo(b.bind(a.value), col.type, valuePos, ctx) });
+  }
+  return out;
+}
+
+export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<InsertOp> {
+  const ctx = planner.ctx;
+  const position = ctx.positionOf(firstLoc(ins));
+  if (ins.replace_into || ins.ignore || ins.or || ins.overwrite || ins.partitioned || ins.after_columns?.length)
+    throw featureNotSupported("this INSERT form", position);
+  const tableNode = tagOf(ins.table) === "TableName" ? ins.table.TableName : ins.table;
+  if (tagOf(ins.table) !== "TableName") throw featureNotSupported("INSERT INTO a table function", position);
+  const info = targetTable(ctx, tableNode, ins, "insert into");
+  const alias = ins.table_alias ? identName(ins.table_alias.alias ?? ins.table_alias) : info.name;
+  const emitAlias = uniqueAlias(ctx, alias);
+  const colNames: { name: string; type: string }[] = (ins.columns ?? []).length
+    ? (ins.columns as Ast[]).map((c) => {
+        const parts = objectName(Array.isArray(c) ? c : [c]);
+        return columnOf(info, parts[parts.length - 1]!, ctx.positionOf(firstLoc(c)));
+      })
+    : info.columns;
+  const seen = new Set<string>();
+  for (const c of colNames) {
+    if (seen.has(c.name))
+      throw new DbError(SQLSTATE.duplicateColumn, `column "${c.name}" specified more than once`, { position });
+    seen.add(c.name);
+  }
+  let source: InsertOp["source"] = null;
+  if (ins.source) {
+    const body = ins.source.body;
+    const plain = !ins.source.with && !ins.source.order_by && !ins.source.limit_clause;
+    if (plain && tagOf(body) === "Values") {
+      const b = new ExprBinder(ctx, new Scope(null), planner.place({ noAggregates: "VALUES" }));
+      const rows = (body.Values.rows as Ast[]).map((r) => {
+        const exprs = (r.content ?? r) as Ast[];
+        if (exprs.length > colNames.length)
+          throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", {
+            position: ctx.positionOf(firstLoc(exprs[colNames.length])),
+          });
+        return exprs.map((e, i) => coerceTo(b.bind(e), colNames[i]!.type, ctx.positionOf(firstLoc(e)), ctx));
+      });
+      const width = rows[0]?.length ?? 0;
+      if (rows.some((r) => r.length !== width))
+        throw new DbError(SQLSTATE.syntaxError, "VALUES lists must all be the same length", { position });
+      if (width < colNames.length && (ins.columns ?? []).length)
+        throw new DbError(SQLSTATE.syntaxError, "INSERT has more target columns than expressions", { position });
+      colNames.length = width;
+      source = { rows };
+    } else {
+      const q = planner.query(ins.source, new Scope(null));
+      if (q.columns.length > colNames.length)
+        throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", { position });
+      colNames.length = q.columns.length;
+      source = { query: q.op };
+    }
+  }
+  const scope = new Scope(null);
+  scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+  let onConflict: InsertOp["onConflict"] = null;
+  const on = ins.on;
+  if (on) {
+    const t = tagOf(on);
+    if (t !== "OnConflict") throw featureNotSupported("ON DUPLICATE KEY", position);
+    const oc = on.OnConflict;
+    let target: string[] = [];
+    if (oc.conflict_target) {
+      const ct = tagOf(oc.conflict_target);
+      if (ct !== "Columns") throw featureNotSupported("ON CONFLICT ON CONSTRAINT", position);
+      target = (oc.conflict_target.Columns as Ast[]).map((c) => columnOf(info, identName(c), ctx.positionOf(c.span?.start)).name);
+    }
+    const action = oc.action;
+    if (action === "DoNothing") onConflict = { target, action: "nothing" };
+    else if (tagOf(action) === "DoUpdate") {
+      if (!target.length)
+        throw new DbError(SQLSTATE.syntaxError, "ON CONFLICT DO UPDATE requires inference specification or constraint name", {
+          position,
+          hint: "For example, ON CONFLICT (column_name).",
+        });
+      const excluded = new Scope(null);
+      excluded.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+      excluded.add({ alias: "excluded", emitAlias: "excluded", columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+      const b = new ExprBinder(ctx, excluded, planner.place({ noAggregates: "ON CONFLICT DO UPDATE" }));
+      const set = assignments(b, info, action.DoUpdate.assignments ?? [], ctx);
+      const where = action.DoUpdate.selection ? b.bind(action.DoUpdate.selection) : null;
+      onConflict = { target, action: { set, where } };
+    } else throw featureNotSupported("this ON CONFLICT action", position);
+  }
+  const ret = returning(planner, scope, ins.returning);
+  return {
+    op: {
+      op: "insert",
+      table: info.name,
+      columns: source ? colNames.map((c) => c.name) : [],
+      source,
+      onConflict,
+      returning: ret,
+      alias: emitAlias,
+    },
+    columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
+  };
+}
+
+export function planUpdate(planner: QueryPlanner, upd: Ast): PlannedModify<UpdateOp> {
+  const ctx = planner.ctx;
+  const position = ctx.positionOf(firstLoc(upd));
+  const rel = upd.table?.relation;
+  if (tagOf(rel) !== "Table" || (upd.table.joins ?? []).length) throw featureNotSupported("UPDATE of a join", position);
+  if (upd.or || upd.limit) throw featureNotSupported("this UPDATE form", position);
+  const info = targetTable(ctx, rel.Table.name, rel, "update");
+  const alias = rel.Table.alias ? identName(rel.Table.alias.name) : info.name;
+  const emitAlias = uniqueAlias(ctx, alias);
+  const scope = new Scope(null);
+  scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+  let from: FromOp | null = null;
+  if (upd.from) {
+    const items = (upd.from.AfterSet ?? upd.from.BeforeSet ?? []) as Ast[];
+    from = planner.from(items, scope);
+  }
+  const b = new ExprBinder(ctx, scope, planner.place({ noAggregates: "UPDATE" }));
+  const set = assignments(b, info, upd.assignments ?? [], ctx);
+  const where = upd.selection
+    ? new ExprBinder(ctx, scope, planner.place({ noAggregates: "WHERE" })).bind(upd.selection)
+    : null;
+  const retScope = new Scope(null);
+  retScope.add(scope.entries[0]!, position);
+  const ret = returning(planner, retScope, upd.returning);
+  return {
+    op: { op: "update", table: info.name, alias: emitAlias, set, from, where, returning: ret },
+    columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
+  };
+}
+
+export function planDelete(planner: QueryPlanner, del: Ast): PlannedModify<DeleteOp> {
+  const ctx = planner.ctx;
+  const position = ctx.positionOf(firstLoc(del));
+  const fromList = (del.from?.WithFromKeyword ?? del.from?.WithoutKeyword ?? []) as Ast[];
+  if ((del.tables ?? []).length || del.using || del.limit || (del.order_by ?? []).length || fromList.length !== 1)
+    throw featureNotSupported("this DELETE form (USING, LIMIT, several tables)", position);
+  const twj = fromList[0]!;
+  if (tagOf(twj.relation) !== "Table" || (twj.joins ?? []).length) throw featureNotSupported("DELETE from a join", position);
+  const t = twj.relation.Table;
+  const info = targetTable(ctx, t.name, twj.relation, "delete from");
+  const alias = t.alias ? identName(t.alias.name) : info.name;
+  const emitAlias = uniqueAlias(ctx, alias);
+  const scope = new Scope(null);
+  scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+  const where = del.selection
+    ? new ExprBinder(ctx, scope, planner.place({ noAggregates: "WHERE" })).bind(del.selection)
+    : null;
+  const ret = returning(planner, scope, del.returning);
+  return {
+    op: { op: "delete", table: info.name, alias: emitAlias, where, returning: ret },
+    columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
+  };
+}

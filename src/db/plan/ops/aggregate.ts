@@ -1,0 +1,13 @@
+// Aggregate: group rows by keys (none: one group) for the aggregate calls above it.
+import type { BExpr } from "../expr-types.ts";
+import type { RelOp } from "./index.ts";
+
+export interface AggregateOp {
+  op: "aggregate";
+  input: RelOp;
+  groupBy: BExpr[];
+}
+
+export function explainAggregate(op: AggregateOp): string {
+  return op.groupBy.length ? `HashAggregate (${op.groupBy.length} key${op.groupBy.length === 1 ? "" : "s"})` : "Aggregate";
+}

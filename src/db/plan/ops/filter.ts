@@ -1,0 +1,13 @@
+// Filter: keep rows where the condition is true (WHERE below an aggregate, HAVING above it).
+import type { BExpr } from "../expr-types.ts";
+import type { RelOp } from "./index.ts";
+
+export interface FilterOp {
+  op: "filter";
+  input: RelOp;
+  cond: BExpr;
+}
+
+export function explainFilter(_op: FilterOp): string {
+  return "Filter";
+}

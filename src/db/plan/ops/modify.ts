@@ -1,0 +1,41 @@
+// Modify: INSERT / UPDATE / DELETE on one table, with upsert and RETURNING.
+import type { BExpr } from "../expr-types.ts";
+import type { FromOp, ProjectItem, QueryOp } from "./index.ts";
+
+export interface InsertOp {
+  op: "insert";
+  table: string;
+  /** Emitted alias of the target (used by ON CONFLICT DO UPDATE and RETURNING). */
+  alias: string;
+  columns: string[];
+  /** VALUES rows, a query, or DEFAULT VALUES (null). */
+  source: { rows: BExpr[][] } | { query: QueryOp } | null;
+  onConflict: {
+    target: string[];
+    action: "nothing" | { set: { column: string; expr: BExpr }[]; where: BExpr | null };
+  } | null;
+  returning: ProjectItem[];
+}
+
+export interface UpdateOp {
+  op: "update";
+  table: string;
+  alias: string;
+  set: { column: string; expr: BExpr }[];
+  from: FromOp | null;
+  where: BExpr | null;
+  returning: ProjectItem[];
+}
+
+export interface DeleteOp {
+  op: "delete";
+  table: string;
+  alias: string;
+  where: BExpr | null;
+  returning: ProjectItem[];
+}
+
+export function explainModify(op: InsertOp | UpdateOp | DeleteOp): string {
+  const verb = { insert: "Insert", update: "Update", delete: "Delete" }[op.op];
+  return `${verb} on ${op.table}${op.op === "insert" && op.onConflict ? ` (on conflict ${op.onConflict.action === "nothing" ? "do nothing" : "do update"})` : ""}`;
+}

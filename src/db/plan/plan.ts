@@ -1,0 +1,105 @@
+// One statement's AST → a Plan. The switch over statement kinds is exhaustive over what cave
+// supports; everything else is 0A000 feature_not_supported, never passed through to SQLite.
+import type { Catalog } from "../catalog/catalog.ts";
+import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
+import type { Ast, Loc } from "../parse/ast.ts";
+import { firstLoc, tagOf } from "../parse/ast.ts";
+import type { PlanContext } from "./context.ts";
+import { type DdlPlan, DdlPlanner } from "./ddl.ts";
+import { identName } from "./expr.ts";
+import { planDelete, planInsert, planUpdate } from "./modify.ts";
+import type { DeleteOp, InsertOp, QueryOp, UpdateOp } from "./ops/index.ts";
+import { QueryPlanner } from "./query.ts";
+import { Scope } from "./scope.ts";
+
+export interface OutputColumn {
+  name: string;
+  type: string;
+}
+
+export type TxAction = "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollback_to";
+
+export type Plan =
+  | { kind: "query"; op: QueryOp; columns: OutputColumn[] }
+  | { kind: "insert"; op: InsertOp; columns: OutputColumn[] }
+  | { kind: "update"; op: UpdateOp; columns: OutputColumn[] }
+  | { kind: "delete"; op: DeleteOp; columns: OutputColumn[] }
+  | DdlPlan
+  | { kind: "tx"; action: TxAction; savepoint: string | null }
+  | { kind: "explain"; plan: Plan }
+  | { kind: "noop"; command: string };
+
+export interface PlannedStatement {
+  plan: Plan;
+  /** Postgres types inferred for the user's parameters ($1 → [0]). */
+  paramTypes: string[];
+}
+
+export function planStatement(stmt: Ast, catalog: Catalog, positionOf: (loc: Loc | null | undefined) => number): PlannedStatement {
+  const ctx: PlanContext = { catalog, positionOf, paramTypes: [], aliases: new Set() };
+  const plan = planIn(ctx, stmt);
+  return { plan, paramTypes: ctx.paramTypes };
+}
+
+function planIn(ctx: PlanContext, stmt: Ast): Plan {
+  const planner = new QueryPlanner(ctx);
+  const ddl = new DdlPlanner(ctx, planner);
+  const tag = tagOf(stmt);
+  const v = stmt[tag];
+  const position = ctx.positionOf(firstLoc(stmt));
+  switch (tag) {
+    case "Query": {
+      const q = planner.query(v, new Scope(null));
+      return { kind: "query", op: q.op, columns: q.columns };
+    }
+    case "Insert": {
+      const p = planInsert(planner, v);
+      return { kind: "insert", ...p };
+    }
+    case "Update": {
+      const p = planUpdate(planner, v);
+      return { kind: "update", ...p };
+    }
+    case "Delete": {
+      const p = planDelete(planner, v);
+      return { kind: "delete", ...p };
+    }
+    case "CreateTable":
+      return ddl.createTable(v);
+    case "CreateIndex":
+      return ddl.createIndex(v);
+    case "CreateView":
+      return ddl.createView(v);
+    case "Drop":
+      return ddl.drop(v);
+    case "AlterTable":
+      return ddl.alterTable(v);
+    case "StartTransaction":
+      if (v.modifier && v.modifier !== "Deferred") throw featureNotSupported(`BEGIN ${v.modifier}`, position);
+      return { kind: "tx", action: "begin", savepoint: null };
+    case "Commit":
+      return { kind: "tx", action: "commit", savepoint: null };
+    case "Rollback":
+      return v.savepoint
+        ? { kind: "tx", action: "rollback_to", savepoint: identName(v.savepoint) }
+        : { kind: "tx", action: "rollback", savepoint: null };
+    case "Savepoint":
+      return { kind: "tx", action: "savepoint", savepoint: identName(v.name) };
+    case "ReleaseSavepoint":
+      return { kind: "tx", action: "release", savepoint: identName(v.name) };
+    case "Explain": {
+      if (v.analyze) throw featureNotSupported("EXPLAIN ANALYZE", position);
+      const inner = planIn(ctx, v.statement);
+      if (inner.kind === "tx" || inner.kind === "explain" || inner.kind === "noop")
+        throw new DbError(SQLSTATE.syntaxError, "EXPLAIN applies to queries, INSERT, UPDATE, DELETE and DDL", { position });
+      return { kind: "explain", plan: inner };
+    }
+    case "Set":
+    case "SetVariable":
+    case "SetTimeZone":
+    case "SetNames":
+      return { kind: "noop", command: "SET" };
+    default:
+      throw featureNotSupported(`statement ${tag || "of this kind"}`, position);
+  }
+}

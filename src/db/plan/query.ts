@@ -1,0 +1,533 @@
+// Plans queries: FROM (tables, views, CTEs, derived tables, joins), WHERE, GROUP BY/HAVING,
+// the select list (with * expanded from the catalog), DISTINCT, windows, set operations,
+// WITH [RECURSIVE], ORDER BY, LIMIT/OFFSET — into a tree of plan operators.
+import { isReservedName } from "../catalog/catalog.ts";
+import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
+import type { Ast } from "../parse/ast.ts";
+import { firstLoc, tagOf } from "../parse/ast.ts";
+import type { PlanContext } from "./context.ts";
+import { uniqueAlias } from "./context.ts";
+import { ExprBinder, type ExprPlace, hasAggregate, identName } from "./expr.ts";
+import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
+import type { FromOp, ProjectItem, ProjectOp, QueryOp, RelOp } from "./ops/index.ts";
+import { Scope, type ScopeColumn } from "./scope.ts";
+
+export interface PlannedQuery {
+  op: QueryOp;
+  columns: ScopeColumn[];
+}
+
+export function objectName(name: Ast): string[] {
+  return (name as Ast[]).map((p) => identName(p?.Identifier ?? p));
+}
+
+/** The relation name from a possibly schema-qualified name (public.t, main.t → t). */
+export function relationName(ctx: PlanContext, name: Ast, node: Ast): string {
+  const parts = objectName(name);
+  if (parts.length === 2 && (parts[0] === "public" || parts[0] === "main" || parts[0] === "pg_temp")) return parts[1]!;
+  if (parts.length !== 1)
+    throw new DbError(SQLSTATE.undefinedTable, `relation "${parts.join(".")}" does not exist`, {
+      position: ctx.positionOf(firstLoc(node)),
+    });
+  return parts[0]!;
+}
+
+export class QueryPlanner {
+  constructor(readonly ctx: PlanContext) {}
+
+  place(extra: Partial<ExprPlace> = {}): ExprPlace {
+    return {
+      noAggregates: null,
+      windows: false,
+      subquery: (q, scope) => this.query(q, new Scope(scope)),
+      ...extra,
+    };
+  }
+
+  /** A full query (WITH, body, ORDER BY, LIMIT) in a fresh scope under `scope`. */
+  query(q: Ast, scope: Scope): PlannedQuery {
+    if (tagOf(q) === "Query") q = q.Query;
+    if (q.fetch || (q.locks ?? []).length || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
+      throw featureNotSupported("this query clause", this.ctx.positionOf(firstLoc(q)));
+    let ctes: { name: string; columns: string[] | null; query: QueryOp }[] | null = null;
+    let recursive = false;
+    if (q.with) {
+      recursive = !!q.with.recursive;
+      ctes = [];
+      for (const c of q.with.cte_tables as Ast[]) {
+        const name = identName(c.alias.name);
+        const colNames: string[] | null = c.alias.columns?.length
+          ? (c.alias.columns as Ast[]).map((x) => identName(x.name ?? x))
+          : null;
+        if (c.materialized) {
+          // MATERIALIZED / NOT MATERIALIZED hints are accepted and ignored: SQLite decides.
+        }
+        let planned: PlannedQuery;
+        if (recursive && this.refersTo(c.query, name)) {
+          const body = c.query.body;
+          if (tagOf(body) !== "SetOperation")
+            throw new DbError(SQLSTATE.invalidRecursion, `recursive query "${name}" does not have the form non-recursive-term UNION [ALL] recursive-term`, {
+              position: this.ctx.positionOf(firstLoc(c.query)),
+            });
+          const seed = this.setExpr(body.SetOperation.left, scope);
+          const cols = seed.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
+          scope.ctes.set(name, { name, columns: cols });
+          planned = this.query(c.query, new Scope(scope));
+        } else {
+          planned = this.query(c.query, new Scope(scope));
+        }
+        if (colNames && colNames.length > planned.columns.length)
+          throw new DbError(SQLSTATE.invalidColumnReference, `WITH query "${name}" has ${planned.columns.length} columns available but ${colNames.length} columns specified`, {
+            position: this.ctx.positionOf(firstLoc(c)),
+          });
+        const cols = planned.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
+        scope.ctes.set(name, { name, columns: cols });
+        ctes.push({ name, columns: colNames ?? cols.map((x) => x.name), query: planned.op });
+      }
+    }
+    const orderBy = (q.order_by?.kind?.Expressions ?? null) as Ast[] | null;
+    if (q.order_by && !orderBy) throw featureNotSupported("ORDER BY ALL", this.ctx.positionOf(firstLoc(q.order_by)));
+    let planned: PlannedQuery;
+    const body = q.body;
+    if (tagOf(body) === "Select" && !(tagOf(body.Select?.value_table_mode ?? null) === "")) {
+      planned = this.select(body.Select, scope, orderBy);
+    } else if (tagOf(body) === "Select") {
+      planned = this.select(body.Select, scope, orderBy);
+    } else {
+      planned = this.setExpr(body, scope);
+      if (orderBy?.length) {
+        const keys = orderBy.map((k) => this.outputSortKey(k, planned.columns, null));
+        planned = { op: { op: "sort", input: planned.op, keys }, columns: planned.columns };
+      }
+    }
+    const limit = q.limit_clause;
+    if (limit) {
+      const b = new ExprBinder(this.ctx, new Scope(scope), this.place());
+      let lim: BExpr | null = null;
+      let off: BExpr | null = null;
+      const t = tagOf(limit);
+      if (t === "LimitOffset") {
+        if ((limit.LimitOffset.limit_by ?? []).length) throw featureNotSupported("LIMIT BY", 0);
+        lim = limit.LimitOffset.limit ? b.bindTyped(limit.LimitOffset.limit, "int8") : null;
+        off = limit.LimitOffset.offset ? b.bindTyped(limit.LimitOffset.offset.value, "int8") : null;
+      } else if (t === "OffsetCommaLimit") {
+        lim = b.bindTyped(limit.OffsetCommaLimit.limit, "int8");
+        off = b.bindTyped(limit.OffsetCommaLimit.offset, "int8");
+      }
+      if (lim || off) planned = { op: { op: "limit", input: planned.op, limit: lim, offset: off }, columns: planned.columns };
+    }
+    if (ctes) {
+      planned = {
+        op: { op: "with", recursive, ctes, input: planned.op, columns: planned.columns },
+        columns: planned.columns,
+      };
+    }
+    return planned;
+  }
+
+  private refersTo(node: Ast, name: string): boolean {
+    if (!node || typeof node !== "object") return false;
+    if (Array.isArray(node)) return node.some((n) => this.refersTo(n, name));
+    if (node.Table?.name) {
+      const parts = objectName(node.Table.name);
+      if (parts[parts.length - 1] === name) return true;
+    }
+    return Object.values(node).some((v) => this.refersTo(v, name));
+  }
+
+  /** A query body: SELECT, set operation, VALUES or a parenthesized query. */
+  setExpr(body: Ast, scope: Scope): PlannedQuery {
+    const tag = tagOf(body);
+    const v = body[tag];
+    switch (tag) {
+      case "Select":
+        return this.select(v, new Scope(scope), null);
+      case "Query":
+        return this.query(v, new Scope(scope));
+      case "SetOperation": {
+        const left = this.setExpr(v.left, scope);
+        const right = this.setExpr(v.right, scope);
+        const kind = String(v.op).toLowerCase() as "union" | "intersect" | "except";
+        if (!["union", "intersect", "except"].includes(kind)) throw featureNotSupported(`set operation ${v.op}`, 0);
+        if (left.columns.length !== right.columns.length)
+          throw new DbError(SQLSTATE.syntaxError, `each ${kind.toUpperCase()} query must have the same number of columns`, {
+            position: this.ctx.positionOf(firstLoc(v.right)),
+          });
+        const q = String(v.set_quantifier ?? "None");
+        if (q !== "None" && q !== "All" && q !== "Distinct") throw featureNotSupported(`${kind.toUpperCase()} ${q}`, 0);
+        const columns = left.columns.map((c, i) => ({
+          name: c.name,
+          type: c.type !== "unknown" ? c.type : right.columns[i]!.type,
+        }));
+        return { op: { op: "setop", kind, all: q === "All", left: left.op, right: right.op, columns }, columns };
+      }
+      case "Values": {
+        const rows = (v.rows as Ast[]).map((r) => {
+          const b = new ExprBinder(this.ctx, scope, this.place());
+          return ((r.content ?? r) as Ast[]).map((e) => b.bind(e));
+        });
+        const width = rows[0]?.length ?? 0;
+        if (rows.some((r) => r.length !== width))
+          throw new DbError(SQLSTATE.syntaxError, "VALUES lists must all be the same length", {
+            position: this.ctx.positionOf(firstLoc(v)),
+          });
+        const columns = rows[0]!.map((_, i) => ({
+          name: `column${i + 1}`,
+          type: rows.map((r) => r[i]!.type).find((t) => t !== "unknown") ?? "unknown",
+        }));
+        return { op: { op: "values", rows, columns }, columns };
+      }
+      default:
+        throw featureNotSupported(`query body ${tag}`, this.ctx.positionOf(firstLoc(body)));
+    }
+  }
+
+  /** FROM items into a join tree, registering each relation in `scope`. */
+  from(items: Ast[], scope: Scope): FromOp | null {
+    let tree: FromOp | null = null;
+    for (const twj of items) {
+      let rel = this.relation(twj.relation, scope);
+      for (const j of (twj.joins ?? []) as Ast[]) rel = this.join(rel, j, scope);
+      tree = tree ? { op: "join", kind: "cross", left: tree, right: rel, on: null, using: null, natural: false } : rel;
+    }
+    return tree;
+  }
+
+  private join(left: FromOp, j: Ast, scope: Scope): FromOp {
+    const opTag = tagOf(j.join_operator);
+    const spec = j.join_operator[opTag];
+    const kinds: Record<string, "inner" | "left" | "right" | "full" | "cross"> = {
+      Join: "inner",
+      Inner: "inner",
+      Left: "left",
+      LeftOuter: "left",
+      Right: "right",
+      RightOuter: "right",
+      FullOuter: "full",
+      CrossJoin: "cross",
+    };
+    const kind = kinds[opTag];
+    if (!kind) throw featureNotSupported(`join type ${opTag}`, this.ctx.positionOf(firstLoc(j)));
+    const leftEntries = [...scope.entries];
+    const right = this.relation(j.relation, scope);
+    const rightEntries = scope.entries.slice(leftEntries.length);
+    const b = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "JOIN conditions" }));
+    let on: BExpr | null = null;
+    let using: string[] | null = null;
+    let natural = false;
+    const cTag = tagOf(spec);
+    if (cTag === "On") on = b.bind(spec.On);
+    else if (cTag === "Using") using = (spec.Using as Ast[]).map((n) => objectName(n.ObjectName ?? [n])[0] ?? identName(n));
+    else if (cTag === "Natural") natural = true;
+    else if (kind !== "cross" && cTag !== "None" && spec !== null && spec !== undefined)
+      throw featureNotSupported(`join constraint ${cTag}`, 0);
+    if (natural || using) {
+      const leftCols = leftEntries.flatMap((e) => e.columns.map((c) => ({ e, c })));
+      const rightCols = rightEntries.flatMap((e) => e.columns.map((c) => ({ e, c })));
+      const names = using ?? leftCols.map((x) => x.c.name).filter((n) => rightCols.some((r) => r.c.name === n));
+      for (const n of names) {
+        const l = leftCols.find((x) => x.c.name === n);
+        const r = rightCols.find((x) => x.c.name === n);
+        if (!l || !r)
+          throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" specified in USING clause does not exist in ${l ? "right" : "left"} table`, {
+            position: this.ctx.positionOf(firstLoc(j)),
+          });
+        const lc: BExpr = { k: "col", qual: l.e.emitAlias, name: n, type: l.c.type };
+        const rc: BExpr = { k: "col", qual: r.e.emitAlias, name: n, type: r.c.type };
+        scope.merged.set(
+          n,
+          kind === "full"
+            ? { k: "fn", name: "coalesce", args: [lc, rc], star: false, distinct: false, filter: null, over: null, orderBy: [], agg: false, type: l.c.type }
+            : kind === "right"
+              ? rc
+              : lc,
+        );
+      }
+      if (natural && names.length === 0) return { op: "join", kind: kind === "inner" ? "cross" : kind, left, right, on: null, using: null, natural: false };
+      using = names;
+      natural = false;
+    }
+    return { op: "join", kind, left, right, on, using, natural };
+  }
+
+  private relation(rel: Ast, scope: Scope): FromOp {
+    const tag = tagOf(rel);
+    const v = rel[tag];
+    const position = this.ctx.positionOf(firstLoc(rel));
+    const aliasNode = v?.alias;
+    const colAliases: string[] = aliasNode?.columns?.length
+      ? (aliasNode.columns as Ast[]).map((c) => identName(c.name ?? c))
+      : [];
+    switch (tag) {
+      case "Table": {
+        if (v.args) throw featureNotSupported("table functions", position);
+        const name = relationName(this.ctx, v.name, rel);
+        const userAlias = aliasNode ? identName(aliasNode.name) : name;
+        const cte = objectName(v.name).length === 1 ? scope.cte(name) : undefined;
+        let columns: ScopeColumn[];
+        let source: "table" | "view" | "cte";
+        let stored = name;
+        if (cte) {
+          columns = cte.columns;
+          source = "cte";
+          stored = cte.name;
+        } else {
+          const info = isReservedName(name) ? undefined : this.ctx.catalog.relation(name);
+          if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`, { position });
+          columns = info.columns.map((c) => ({ name: c.name, type: c.type }));
+          source = info.kind;
+          stored = info.name;
+        }
+        const emitAlias = uniqueAlias(this.ctx, userAlias);
+        if (colAliases.length) {
+          if (colAliases.length > columns.length)
+            throw new DbError(SQLSTATE.invalidColumnReference, `table "${userAlias}" has ${columns.length} columns available but ${colAliases.length} columns specified`, { position });
+          const inner = uniqueAlias(this.ctx, stored);
+          const renamed = columns.map((c, i) => ({ name: colAliases[i] ?? c.name, type: c.type }));
+          const items: ProjectItem[] = columns.map((c, i) => ({
+            expr: { k: "col", qual: inner, name: c.name, type: c.type },
+            name: renamed[i]!.name,
+          }));
+          const query: ProjectOp = {
+            op: "project",
+            input: { op: "scan", table: stored, alias: inner, source, columns },
+            items,
+            distinct: false,
+            windows: [],
+          };
+          scope.add({ alias: userAlias, emitAlias, columns: renamed }, position);
+          return { op: "derived", alias: emitAlias, query, columns: renamed, lateral: false };
+        }
+        scope.add({ alias: userAlias, emitAlias, columns }, position);
+        return { op: "scan", table: stored, alias: emitAlias, source, columns };
+      }
+      case "Derived": {
+        const lateral = !!v.lateral;
+        const sub = this.query(v.subquery, new Scope(lateral ? scope : scope.parent ?? new Scope(null)));
+        const userAlias = aliasNode ? identName(aliasNode.name) : `subquery`;
+        const columns = sub.columns.map((c, i) => ({ name: colAliases[i] ?? c.name, type: c.type }));
+        const emitAlias = uniqueAlias(this.ctx, userAlias);
+        let query = sub.op;
+        if (colAliases.length) query = this.rename(sub, columns);
+        scope.add({ alias: userAlias, emitAlias, columns }, position);
+        return { op: "derived", alias: emitAlias, query, columns, lateral };
+      }
+      case "NestedJoin": {
+        let inner = this.relation(v.table_with_joins.relation, scope);
+        for (const j of (v.table_with_joins.joins ?? []) as Ast[]) inner = this.join(inner, j, scope);
+        return inner;
+      }
+      default:
+        throw featureNotSupported(`FROM item ${tag}`, position);
+    }
+  }
+
+  /** Wraps a planned query so its output columns carry new names. */
+  private rename(sub: PlannedQuery, columns: ScopeColumn[]): QueryOp {
+    const alias = uniqueAlias(this.ctx, "renamed");
+    return {
+      op: "project",
+      input: { op: "derived", alias, query: sub.op, columns: sub.columns, lateral: false },
+      items: sub.columns.map((c, i) => ({
+        expr: { k: "col", qual: alias, name: c.name, type: c.type },
+        name: columns[i]!.name,
+      })),
+      distinct: false,
+      windows: [],
+    };
+  }
+
+  select(s: Ast, scope: Scope, orderBy: Ast[] | null): PlannedQuery {
+    const position = this.ctx.positionOf(firstLoc(s));
+    if (s.top || s.into || (s.lateral_views ?? []).length || s.prewhere || s.qualify || (s.cluster_by ?? []).length || (s.sort_by ?? []).length)
+      throw featureNotSupported("this SELECT clause", position);
+    let input: RelOp | null = this.from((s.from ?? []) as Ast[], scope);
+
+    const namedWindows = new Map<string, WindowSpec>();
+    const windowDefs: { name: string; spec: WindowSpec }[] = [];
+    const base = new ExprBinder(this.ctx, scope, this.place());
+    for (const nw of (s.named_window ?? []) as Ast[]) {
+      const name = identName(nw[0]);
+      const def = nw[1];
+      const spec = tagOf(def) === "WindowSpec" ? base.windowSpec(def.WindowSpec) : namedWindows.get(identName(def.NamedWindow));
+      if (!spec) throw new DbError(SQLSTATE.undefinedObject, `window "${name}" does not exist`, { position });
+      namedWindows.set(name, spec);
+      windowDefs.push({ name, spec });
+    }
+
+    if (s.selection) {
+      const cond = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "WHERE" })).bind(s.selection);
+      if (!input) input = null;
+      input = input ? { op: "filter", input, cond } : null;
+      if (!input) {
+        // WHERE without FROM: keep the condition on a one-row relation.
+        input = { op: "filter", input: { op: "values", rows: [[]], columns: [] }, cond };
+      }
+    }
+
+    const sel = new ExprBinder(this.ctx, scope, this.place({ windows: true, namedWindows }));
+    const items: ProjectItem[] = [];
+    for (const p of (s.projection ?? []) as Ast[]) {
+      const t = tagOf(p);
+      const v = p[t];
+      if (t === "UnnamedExpr") {
+        const expr = sel.bind(v);
+        items.push({ expr, name: outputName(v, expr) });
+      } else if (t === "ExprWithAlias") {
+        items.push({ expr: sel.bind(v.expr), name: identName(v.alias) });
+      } else if (t === "Wildcard") {
+        if (!scope.entries.length)
+          throw new DbError(SQLSTATE.syntaxError, "SELECT * with no tables specified is not valid", { position });
+        const seen = new Set<string>();
+        for (const e of scope.entries) {
+          for (const c of e.columns) {
+            const m = scope.merged.get(c.name);
+            if (m) {
+              if (seen.has(c.name)) continue;
+              seen.add(c.name);
+              items.push({ expr: m, name: c.name });
+              continue;
+            }
+            items.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
+          }
+        }
+      } else if (t === "QualifiedWildcard") {
+        const kind = tagOf(v[0]);
+        const parts = kind === "ObjectName" ? objectName(v[0].ObjectName) : objectName(v[0]);
+        const qualifier = parts[parts.length - 1]!;
+        const e = scope.entries.find((x) => x.alias === qualifier) ?? scope.entries.find((x) => x.alias.toLowerCase() === qualifier.toLowerCase());
+        if (!e) throw new DbError(SQLSTATE.undefinedTable, `missing FROM-clause entry for table "${qualifier}"`, { position });
+        for (const c of e.columns)
+          items.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
+      } else {
+        throw featureNotSupported(`select item ${t}`, position);
+      }
+    }
+
+    const gb = s.group_by;
+    let groupBy: BExpr[] = [];
+    if (gb && tagOf(gb) === "Expressions") {
+      const [exprs, modifiers] = gb.Expressions as [Ast[] | null, Ast[] | null];
+      if (modifiers?.length) throw featureNotSupported("GROUP BY modifiers", position);
+      const gbinder = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "GROUP BY" }));
+      groupBy = (exprs ?? []).map((g) => {
+        if (tagOf(g) === "Value" && tagOf(g.Value.value) === "Number") {
+          const n = Number(g.Value.value.Number[0]);
+          if (!Number.isInteger(n) || n < 1 || n > items.length)
+            throw new DbError(SQLSTATE.invalidColumnReference, `GROUP BY position ${g.Value.value.Number[0]} is not in select list`, {
+              position: this.ctx.positionOf(firstLoc(g)),
+            });
+          return items[n - 1]!.expr;
+        }
+        try {
+          return gbinder.bind(g);
+        } catch (e) {
+          if (tagOf(g) === "Identifier" && e instanceof DbError && e.sqlstate === SQLSTATE.undefinedColumn) {
+            const item = items.find((i) => i.name === identName(g.Identifier));
+            if (item) return item.expr;
+          }
+          throw e;
+        }
+      });
+    } else if (gb && tagOf(gb) !== "") {
+      throw featureNotSupported("GROUP BY ALL", position);
+    }
+
+    const having = s.having ? new ExprBinder(this.ctx, scope, this.place()).bind(s.having) : null;
+    let sortKeys: SortKey[] | null = null;
+    if (orderBy?.length) {
+      const ob = new ExprBinder(this.ctx, scope, this.place({ windows: true, namedWindows }));
+      sortKeys = orderBy.map((k) => this.outputSortKey(k, items, ob));
+    }
+    const aggregated =
+      groupBy.length > 0 ||
+      !!having ||
+      items.some((i) => hasAggregate(i.expr)) ||
+      (sortKeys ?? []).some((k) => hasAggregate(k.expr));
+    if (aggregated) {
+      input = { op: "aggregate", input: input ?? { op: "values", rows: [[]], columns: [] }, groupBy };
+      if (having) input = { op: "filter", input, cond: having };
+    }
+
+    const distinctTag = tagOf(s.distinct ?? null);
+    if (distinctTag === "On") throw featureNotSupported("SELECT DISTINCT ON", position);
+    const project: ProjectOp = { op: "project", input, items, distinct: distinctTag === "Distinct", windows: windowDefs };
+    const columns = items.map((i) => ({ name: i.name, type: i.expr.type }));
+    let op: QueryOp = project;
+    if (sortKeys) op = { op: "sort", input: op, keys: sortKeys };
+    return { op, columns };
+  }
+
+  /**
+   * An ORDER BY key: an output column position, an output column name, or (for a plain
+   * SELECT) an expression over the input. Output references are emitted as positions.
+   */
+  outputSortKey(k: Ast, outputs: { name: string }[], binder: ExprBinder | null): SortKey {
+    const o = k.options ?? {};
+    const desc = o.asc === false;
+    const nullsFirst = typeof o.nulls_first === "boolean" ? o.nulls_first : null;
+    const e = k.expr;
+    const position = this.ctx.positionOf(firstLoc(e));
+    if (tagOf(e) === "Value" && tagOf(e.Value.value) === "Number") {
+      const text = String(e.Value.value.Number[0]);
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1 || n > outputs.length)
+        throw new DbError(SQLSTATE.invalidColumnReference, `ORDER BY position ${text} is not in select list`, { position });
+      return { expr: { k: "num", text: String(n), type: "int4" }, desc, nullsFirst };
+    }
+    if (tagOf(e) === "Identifier") {
+      const name = identName(e.Identifier);
+      const idx = outputs.findIndex((c) => c.name === name);
+      if (idx >= 0 && outputs.filter((c) => c.name === name).length === 1)
+        return { expr: { k: "num", text: String(idx + 1), type: "int4" }, desc, nullsFirst };
+    }
+    if (!binder) {
+      if (tagOf(e) === "Identifier")
+        throw new DbError(SQLSTATE.undefinedColumn, `column "${identName(e.Identifier)}" does not exist`, { position });
+      throw featureNotSupported("ORDER BY on an expression of a set operation's result", position);
+    }
+    return { expr: binder.bind(e), desc, nullsFirst };
+  }
+}
+
+/** The column name Postgres gives an unaliased select-list expression. */
+export function outputName(node: Ast, e: BExpr): string {
+  const t = tagOf(node);
+  const v = node[t];
+  switch (t) {
+    case "Identifier":
+      return identName(v);
+    case "CompoundIdentifier":
+      return identName((v as Ast[])[(v as Ast[]).length - 1]);
+    case "Nested":
+      return outputName(v, e);
+    case "Function": {
+      const parts = (v.name as Ast[]).map((p) => identName(p?.Identifier ?? p));
+      return parts[parts.length - 1] ?? "?column?";
+    }
+    case "Cast": {
+      const inner = outputName(v.expr, e);
+      return inner !== "?column?" ? inner : e.type.replace(/\(.*$/, "");
+    }
+    case "Case":
+      return "case";
+    case "Exists":
+      return "exists";
+    case "Value":
+      return tagOf(v.value) === "Boolean" ? "bool" : "?column?";
+    case "Substring":
+      return "substring";
+    case "Trim":
+      return "btrim";
+    case "Position":
+      return "position";
+    case "Ceil":
+      return "ceil";
+    case "Floor":
+      return "floor";
+    case "TypedString":
+      return e.type.replace(/\(.*$/, "");
+    default:
+      return "?column?";
+  }
+}
