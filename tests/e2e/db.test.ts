@@ -2,7 +2,16 @@
 // node_modules must open a libSQL file (the native addon is embedded by scripts/build.ts)
 // and parse SQL (the WASM parser is embedded by src/db/parse/wasm.ts).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CAVE, cave } from "../helpers/cave.ts";
@@ -62,4 +71,117 @@ test("a database in a directory that does not exist is refused with the fix", as
 test("cave run still works from the same binary", async () => {
   const r = await cave(["run", "--", "true"], { binary: bin, cwd: dir });
   expect(r).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+});
+
+test("db query creates, inserts with parameters and selects, as a table for people", async () => {
+  const create = await db(["query", "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL, active boolean)"]);
+  expect(create).toEqual({ exitCode: 0, stdout: "CREATE TABLE\n", stderr: "" });
+  const insert = await db([
+    "query",
+    "INSERT INTO users (id, name, active) VALUES ($1, $2, true), ($3, $4, false)",
+    "--param",
+    "1",
+    "--param",
+    "alice",
+    "--param=2",
+    "--param=bob",
+  ]);
+  expect(insert).toEqual({ exitCode: 0, stdout: "INSERT 0 2\n", stderr: "" });
+  const select = await db(["query", "SELECT id, name, active FROM users ORDER BY id"]);
+  expect(select).toEqual({
+    exitCode: 0,
+    stdout: " id | name  | active\n----+-------+--------\n  1 | alice | t\n  2 | bob   | f\n(2 rows)\n",
+    stderr: "",
+  });
+});
+
+test("db query --json prints one line with the command, typed columns and rows", async () => {
+  const r = await db(["query", "SELECT id, name FROM users WHERE name = $1", "--param", "bob", "--json"]);
+  expect(r.exitCode).toBe(0);
+  expect(JSON.parse(r.stdout)).toEqual({
+    command: "SELECT 1",
+    columns: [
+      { name: "id", type: "int4" },
+      { name: "name", type: "text" },
+    ],
+    rows: [[2, "bob"]],
+    rowCount: 1,
+  });
+});
+
+test("a SQL error exits 1 with Postgres's wording", async () => {
+  const r = await db(["query", "SELECT nope FROM users"]);
+  expect(r).toEqual({ exitCode: 1, stdout: "", stderr: 'cave: column "nope" does not exist\n' });
+});
+
+test("db shell reads multi-line statements from stdin, keeps going after an error, and records history", async () => {
+  const script =
+    "SELECT name\n  FROM users\n  WHERE id = 1;\nSELEC 1;\n\\?\nSELECT 'a;b' AS s; SELECT 2 AS two;\n\\q\nSELECT 3;\n";
+  const r = await db(["shell"], { stdin: script });
+  expect(r.stdout).toBe(
+    [
+      " name",
+      "-------",
+      " alice",
+      "(1 row)",
+      "Statements end with ';' and may span lines.",
+      "  \\q    quit (or Ctrl-D)",
+      "  \\?    this help",
+      "  s",
+      "-----",
+      " a;b",
+      "(1 row)",
+      " two",
+      "-----",
+      "   2",
+      "(1 row)",
+      "",
+    ].join("\n"),
+  );
+  expect(r.stderr).toStartWith('ERROR:  syntax error at or near "SELEC" (SQLSTATE 42601)\n');
+  expect(r.exitCode).toBe(1);
+  expect(await Bun.file(join(data, "db_history")).text()).toBe(
+    "SELECT name FROM users WHERE id = 1;\nSELEC 1;\nSELECT 'a;b' AS s;\nSELECT 2 AS two;\n",
+  );
+});
+
+test("db migrate applies numbered files once each, and a failing one rolls back and names itself", async () => {
+  const migrations = join(dir, "migrations");
+  mkdirSync(migrations);
+  writeFileSync(join(migrations, "001_items.sql"), "CREATE TABLE items (id int PRIMARY KEY, label text);\n");
+  writeFileSync(
+    join(migrations, "002_seed.sql"),
+    "-- two rows\nINSERT INTO items VALUES (1, 'a;b');\nINSERT INTO items VALUES (2, 'c')\n",
+  );
+  writeFileSync(join(migrations, "notes.txt"), "not a migration");
+  const first = await db(["migrate"]);
+  expect(first).toEqual({
+    exitCode: 0,
+    stdout: "applied 001_items.sql (1 statements)\napplied 002_seed.sql (2 statements)\n2 applied, 0 already applied\n",
+    stderr: "",
+  });
+  const again = await db(["migrate", migrations]);
+  expect(again).toEqual({ exitCode: 0, stdout: "nothing to apply: 2 migrations already applied\n", stderr: "" });
+
+  writeFileSync(
+    join(migrations, "003_broken.sql"),
+    "CREATE TABLE more (id int);\nINSERT INTO more VALUES (1);\nINSERT INTO missing VALUES (1);\n",
+  );
+  const broken = await db(["migrate"]);
+  expect(broken).toEqual({
+    exitCode: 1,
+    stdout: "",
+    stderr:
+      'cave: 003_broken.sql, line 3: relation "missing" does not exist\n' +
+      "  hint: fix 003_broken.sql and run cave db migrate again; the migrations before it are applied\n",
+  });
+  const tables = await db(["query", "SELECT version, name FROM cave_migrations ORDER BY version", "--json"]);
+  expect(JSON.parse(tables.stdout).rows).toEqual([
+    [1, "001_items.sql"],
+    [2, "002_seed.sql"],
+  ]);
+  const more = await db(["query", "SELECT * FROM more"]);
+  expect(more).toEqual({ exitCode: 1, stdout: "", stderr: 'cave: relation "more" does not exist\n' });
+  const items = await db(["query", "SELECT label FROM items ORDER BY id", "--json"]);
+  expect(JSON.parse(items.stdout).rows).toEqual([["a;b"], ["c"]]);
 });

@@ -51,10 +51,21 @@ export async function openDbStore(loc: DbLocation): Promise<Store> {
   return openStore(loc.url);
 }
 
-/** Flag values citty hands over for a repeatable string option. */
-export function list(v: unknown): string[] {
-  if (v === undefined || v === null || v === false) return [];
-  return Array.isArray(v) ? v.map(String) : [String(v)];
+/**
+ * Every value of a repeatable option, in order: citty keeps only the last of `--param a
+ * --param b`. Reads `--name V` and `--name=V` up to a lone `--`.
+ */
+export function repeated(rawArgs: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i] as string;
+    if (a === "--") break;
+    if (a === `--${name}`) {
+      const v = rawArgs[++i];
+      if (v !== undefined) out.push(v);
+    } else if (a.startsWith(`--${name}=`)) out.push(a.slice(name.length + 3));
+  }
+  return out;
 }
 
 /** One value as psql prints it: NULL empty, booleans t/f, bytes as \x hex, JSON as text. */
