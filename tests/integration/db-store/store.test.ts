@@ -251,3 +251,26 @@ describe("the embedded file", () => {
     remote.close();
   });
 });
+
+describe("statements that return at most one row", () => {
+  test("read the same rows whether SQLite's program loops or not", async () => {
+    const s = new LocalStore(":memory:");
+    await s.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, team INTEGER)", []);
+    await s.execute("INSERT INTO u VALUES (1, 'a@x', 1), (2, 'b@x', 1), (3, 'c@x', 2)", []);
+    const q = async (sql: string, params: StoreValueList = []) => (await s.execute(sql, params)).rows;
+    expect(await q("SELECT id, email FROM u WHERE id = ?1", [2])).toEqual([[2, "b@x"]]);
+    expect(await q("SELECT id, email FROM u WHERE id = ?1", [9])).toEqual([]);
+    expect(await q("SELECT id FROM u WHERE email = ?1", ["c@x"])).toEqual([[3]]);
+    expect(await q("SELECT id FROM u WHERE team = ?1 ORDER BY id", [1])).toEqual([[1], [2]]);
+    expect(await q("SELECT 1 UNION ALL SELECT 2")).toEqual([[1], [2]]);
+    expect(await q("SELECT count(*) FROM u")).toEqual([[3]]);
+    expect(await q("SELECT id FROM u WHERE id IN (1, 3) ORDER BY id")).toEqual([[1], [3]]);
+    expect(
+      await q("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3) SELECT x FROM n"),
+    ).toEqual([[1], [2], [3]]);
+    expect(await q("SELECT value FROM json_each('[1,2]')")).toEqual([[1], [2]]);
+    s.close();
+  });
+});
+
+type StoreValueList = (string | number | bigint | null | Uint8Array)[];
