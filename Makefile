@@ -6,7 +6,7 @@ CC       ?= gcc
 CFLAGS   := -O2 -Wall -Wextra -Werror -fPIC -shared -fno-stack-protector
 SOURCES  := $(shell find src ffi schema -name '*.ts' 2>/dev/null) package.json
 
-.PHONY: all build deps test unit integration e2e security lint bench clean schema
+.PHONY: all build deps test unit integration e2e security lint bench bench-db clean schema
 
 all: build
 
@@ -53,6 +53,10 @@ lint: deps
 
 bench: build
 	bench/run.sh
+
+# The database's speed next to raw libsql and bun:sqlite (docs/benchmarks.md, "Database").
+bench-db: deps
+	bench/db/run.sh
 
 clean:
 	rm -rf dist ffi/helper.so
