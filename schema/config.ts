@@ -24,13 +24,21 @@ type Parser = (value: string | number, code?: string) => number;
 // PID_MAX_LIMIT on 64-bit kernels: a larger pids.max can never bind.
 const PID_MAX_LIMIT = 4_194_304;
 
+/** `none` lifts a cgroup limit: Infinity stands for "no limit" (cgroup "max"). */
+export const UNLIMITED = "none";
+const orUnlimited =
+  (parse: Parser): Parser =>
+  (x, code) =>
+    x === UNLIMITED ? Number.POSITIVE_INFINITY : parse(x, code);
+const withNone = (re: RegExp) => new RegExp(`^(?:${UNLIMITED}|${re.source.replace(/^\^|\$$/g, "")})$`);
+
 /** Parsers of the unit-valued `run` settings; flags go through the same ones. */
 export const RUN_VALUE_PARSERS = {
   timeout: (x, code) => parseDuration(x, code),
-  memory: (x, code) => parseSize(x, code),
+  memory: orUnlimited((x, code) => parseSize(x, code)),
   disk: (x, code) => parseSize(x, code),
-  cpus: (x, code) => parseCpus(x, code),
-  pids: (x, code) => parseCount(x, "pids", code, { max: PID_MAX_LIMIT }),
+  cpus: orUnlimited((x, code) => parseCpus(x, code)),
+  pids: orUnlimited((x, code) => parseCount(x, "pids", code, { max: PID_MAX_LIMIT })),
 } satisfies Record<string, Parser>;
 
 /** Parsers of the `run.rlimits` values; `--rlimit NAME=VALUE` goes through the same ones. */
@@ -171,20 +179,20 @@ const duration = (description: string, examples: (string | number)[]) =>
     examples,
   );
 
-const size = (parse: Parser, description: string, examples: (string | number)[], minimum = 1) =>
+const size = (parse: Parser, description: string, examples: (string | number)[], minimum = 1, none = false) =>
   unitValue(
     parse,
-    "a size like 512M or a number of bytes",
-    { number: { type: "integer", minimum }, pattern: SIZE_PATTERN },
+    none ? "a size like 512M, a number of bytes, or none" : "a size like 512M or a number of bytes",
+    { number: { type: "integer", minimum }, pattern: none ? withNone(SIZE_PATTERN) : SIZE_PATTERN },
     description,
     examples,
   );
 
-const count = (parse: Parser, description: string, examples: number[], maximum?: number) =>
+const count = (parse: Parser, description: string, examples: (number | string)[], maximum?: number) =>
   unitValue(
     parse,
-    "a whole number",
-    { number: { type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) }, pattern: COUNT_PATTERN },
+    "a whole number or none",
+    { number: { type: "integer", minimum: 1, ...(maximum ? { maximum } : {}) }, pattern: withNone(COUNT_PATTERN) },
     description,
     examples,
   );
@@ -356,21 +364,23 @@ export const RunFields = {
   memory: v.optional(
     size(
       RUN_VALUE_PARSERS.memory,
-      "Memory limit (cgroup memory.max). K, M, G, T are powers of 1024: 512M means 512 MiB, as in docker.",
-      ["1G", "512M"],
+      "Memory limit (cgroup memory.max). K, M, G, T are powers of 1024: 512M means 512 MiB, as in docker. none: no limit.",
+      ["1G", "512M", "none"],
+      1,
+      true,
     ),
   ),
   cpus: v.optional(
     unitValue(
       RUN_VALUE_PARSERS.cpus,
-      "a number of CPUs like 0.5 or 2",
-      { number: { minimum: MIN_CPUS, maximum: MAX_CPUS }, pattern: DECIMAL_PATTERN },
-      `CPU time limit in CPUs (cgroup cpu.max), from ${MIN_CPUS} to ${MAX_CPUS}; 0.5 is half of one CPU.`,
-      [2, 0.5],
+      "a number of CPUs like 0.5 or 2, or none",
+      { number: { minimum: MIN_CPUS, maximum: MAX_CPUS }, pattern: withNone(DECIMAL_PATTERN) },
+      `CPU time limit in CPUs (cgroup cpu.max), from ${MIN_CPUS} to ${MAX_CPUS}; 0.5 is half of one CPU. none: no limit.`,
+      [2, 0.5, "none"],
     ),
   ),
   pids: v.optional(
-    count(RUN_VALUE_PARSERS.pids, "Most processes and threads alive at once (cgroup pids.max).", [1024], PID_MAX_LIMIT),
+    count(RUN_VALUE_PARSERS.pids, "Most processes and threads alive at once (cgroup pids.max). none: no limit.", [1024, "none"], PID_MAX_LIMIT),
   ),
   disk: v.optional(
     size(

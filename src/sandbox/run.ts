@@ -191,6 +191,9 @@ function randomId(): string {
 
 /** A fresh cgroup with the limits, or null (then rlimits stand in, and the user is told). */
 function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => void): CgroupManager | null {
+  const bounded = [limits.memoryBytes, limits.cpus, limits.pids].filter((x) => x !== Number.POSITIVE_INFINITY);
+  // With every limit lifted (`none`) there is nothing for a cgroup to hold.
+  if (bounded.length === 0) return null;
   // One probe of the host serves the cleanup, the manager and the warning.
   const probe = probeCgroups();
   cleanupStale({ probe });
@@ -203,7 +206,8 @@ function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => 
   warn?.(
     `cgroups are not available (${reason ?? "no usable hierarchy"}): memory and pids are limited with rlimits (RLIMIT_AS, RLIMIT_NPROC) and CPU is not limited`,
   );
-  spec.rlimits.push({ name: "as", value: limits.memoryBytes }, { name: "nproc", value: limits.pids });
+  if (limits.memoryBytes !== Number.POSITIVE_INFINITY) spec.rlimits.push({ name: "as", value: limits.memoryBytes });
+  if (limits.pids !== Number.POSITIVE_INFINITY) spec.rlimits.push({ name: "nproc", value: limits.pids });
   return null;
 }
 

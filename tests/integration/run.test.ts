@@ -361,6 +361,23 @@ describe("limits inside the sandbox", () => {
     expect(r.stdout).toBe("64\n0\n");
   });
 
+  test("--memory, --cpus and --pids none lift every limit and no cgroup is made", async () => {
+    const proc = Bun.spawn([CAVE, "run", "--memory", "none", "--cpus", "none", "--pids", "none", "--", "sh", "-c", "echo ready; read x; exit 0"], { stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+    await proc.stdout.getReader().read();
+    expect(cgroupDirsOf(proc.pid)).toEqual([]);
+    proc.stdin.end();
+    expect(await proc.exited).toBe(0);
+  });
+
+  test("a run with limits has its cgroup while it runs", async () => {
+    const proc = Bun.spawn([CAVE, "run", "--", "sh", "-c", "echo ready; read x; exit 0"], { stdout: "pipe", stderr: "pipe", stdin: "pipe" });
+    await proc.stdout.getReader().read();
+    expect(cgroupDirsOf(proc.pid).length).toBeGreaterThan(0);
+    proc.stdin.end();
+    expect(await proc.exited).toBe(0);
+    expect(cgroupDirsOf(proc.pid)).toEqual([]);
+  });
+
   test("a cgroup left by a killed cave is removed by the next run", async () => {
     const proc = Bun.spawn([CAVE, "run", "--", "sh", "-c", "echo ready; sleep 1000"], { stdout: "pipe", stderr: "pipe" });
     await proc.stdout.getReader().read();

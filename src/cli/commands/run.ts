@@ -14,9 +14,9 @@ import type { Rlimit } from "../../sandbox/plan.ts";
 
 export const runArgs = {
   timeout: { type: "string", description: "Wall-clock limit: 90, 90s, 500ms, 2m (default 120s)." },
-  memory: { type: "string", description: "Memory limit, no swap: 512M, 2G (default 1G)." },
-  cpus: { type: "string", description: "CPU limit in cores: 0.5, 1.5 (default 2)." },
-  pids: { type: "string", description: "Most processes and threads at once (default 1024)." },
+  memory: { type: "string", description: "Memory limit, no swap: 512M, 2G, none (default 1G)." },
+  cpus: { type: "string", description: "CPU limit in cores: 0.5, 1.5, none (default 2)." },
+  pids: { type: "string", description: "Most processes and threads at once, or none (default 1024)." },
   disk: { type: "string", description: "Size of the tmpfs that holds every write: 512M, 1G (default 1G)." },
   network: { type: "string", description: "none (default: own namespace, only lo) or host." },
   seccomp: { type: "string", description: "Syscall filter: default, strict or none." },

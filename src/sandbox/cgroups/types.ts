@@ -162,12 +162,14 @@ export function checkLimits(l: Limits): void {
     new CaveError("SANDBOX_CGROUP", `invalid cgroup limit ${field}=${String(value)}: ${rule}`, {
       hint: "limits reach the cgroup layer already parsed; this is a bug in the caller",
     });
-  if (!Number.isSafeInteger(l.memoryBytes) || l.memoryBytes <= 0) throw bad("memoryBytes", l.memoryBytes, "a positive whole number of bytes");
+  // Infinity means no limit (written as "max"); everything else must be a real bound.
+  const unlimited = (x: number) => x === Number.POSITIVE_INFINITY;
+  if (!unlimited(l.memoryBytes) && (!Number.isSafeInteger(l.memoryBytes) || l.memoryBytes <= 0)) throw bad("memoryBytes", l.memoryBytes, "a positive whole number of bytes");
   const swap = l.swapBytes ?? 0;
   if (!Number.isSafeInteger(swap) || swap < 0) throw bad("swapBytes", l.swapBytes, "a whole number of bytes, 0 or more");
-  if (!Number.isSafeInteger(l.memoryBytes + swap)) throw bad("swapBytes", l.swapBytes, "memory plus swap must stay below 2^53 bytes");
-  if (!Number.isFinite(l.cpus) || l.cpus < MIN_CPUS || l.cpus > MAX_CPUS) throw bad("cpus", l.cpus, `between ${MIN_CPUS} and ${MAX_CPUS}`);
-  if (!Number.isSafeInteger(l.pids) || l.pids <= 0) throw bad("pids", l.pids, "a positive whole number");
+  if (!unlimited(l.memoryBytes) && !Number.isSafeInteger(l.memoryBytes + swap)) throw bad("swapBytes", l.swapBytes, "memory plus swap must stay below 2^53 bytes");
+  if (!unlimited(l.cpus) && (!Number.isFinite(l.cpus) || l.cpus < MIN_CPUS || l.cpus > MAX_CPUS)) throw bad("cpus", l.cpus, `between ${MIN_CPUS} and ${MAX_CPUS}`);
+  if (!unlimited(l.pids) && (!Number.isSafeInteger(l.pids) || l.pids <= 0)) throw bad("pids", l.pids, "a positive whole number");
   if (l.ioWeight !== undefined && (!Number.isSafeInteger(l.ioWeight) || l.ioWeight < 1 || l.ioWeight > 10_000)) {
     throw bad("ioWeight", l.ioWeight, "a whole number from 1 to 10000");
   }
@@ -176,6 +178,11 @@ export function checkLimits(l: Limits): void {
 /** CPU time per CPU_PERIOD_US; 1.5 cpus → 150000. MIN_CPUS keeps it at or above the kernel's 1000 µs floor. */
 export function cpuQuotaUs(cpus: number): number {
   return Math.round(cpus * CPU_PERIOD_US);
+}
+
+/** A limit as cgroup files take it: the number, or `unlimited` ("max" on v2 and pids, "-1" on v1 memory/cpu). */
+export function limitValue(x: number, unlimited = "max"): string {
+  return x === Number.POSITIVE_INFINITY ? unlimited : String(x);
 }
 
 /** Whether the host has swap in use, from /proc/swaps (a header line, then one line per area). */

@@ -9,6 +9,7 @@ import {
   cgroupError,
   checkLimits,
   cpuQuotaUs,
+  limitValue,
   EMPTY_WAIT_MS,
   errnoOf,
   hostHasSwap,
@@ -179,11 +180,11 @@ export class CgroupV1 implements CgroupManager {
 
   private writeLimits(limits: Limits): void {
     const mem = this.dirOf("memory");
-    this.set(mem, "memory.limit_in_bytes", String(limits.memoryBytes));
+    this.set(mem, "memory.limit_in_bytes", limitValue(limits.memoryBytes, "-1"));
     const swap = limits.swapBytes ?? 0;
     // memsw bounds memory plus swap; it exists only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
     if (this.fs.exists(`${mem}/memory.memsw.limit_in_bytes`)) {
-      this.set(mem, "memory.memsw.limit_in_bytes", String(limits.memoryBytes + swap));
+      this.set(mem, "memory.memsw.limit_in_bytes", limitValue(limits.memoryBytes + swap, "-1"));
     } else if (swap > 0) {
       throw new CaveError("SANDBOX_CGROUP", `cannot limit swap to ${swap} bytes: ${mem}/memory.memsw.limit_in_bytes does not exist`, {
         hint: "boot the kernel with swap accounting (swapaccount=1), or set swap to 0",
@@ -195,8 +196,8 @@ export class CgroupV1 implements CgroupManager {
     const cpu = this.dirOf("cpu");
     // The period first: the kernel checks the quota against the period in force.
     this.set(cpu, "cpu.cfs_period_us", String(CPU_PERIOD_US));
-    this.set(cpu, "cpu.cfs_quota_us", String(cpuQuotaUs(limits.cpus)));
-    this.set(this.dirOf("pids"), "pids.max", String(limits.pids));
+    this.set(cpu, "cpu.cfs_quota_us", limitValue(cpuQuotaUs(limits.cpus), "-1"));
+    this.set(this.dirOf("pids"), "pids.max", limitValue(limits.pids));
     if (limits.ioWeight !== undefined) this.writeIoWeight(limits.ioWeight);
   }
 

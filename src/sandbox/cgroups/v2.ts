@@ -9,6 +9,7 @@ import {
   cgroupError,
   checkLimits,
   cpuQuotaUs,
+  limitValue,
   EMPTY_WAIT_MS,
   errnoOf,
   hostHasSwap,
@@ -195,7 +196,7 @@ export class CgroupV2 implements CgroupManager {
   }
 
   private writeLimits(limits: Limits): void {
-    this.set("memory.max", String(limits.memoryBytes));
+    this.set("memory.max", limitValue(limits.memoryBytes));
     const swap = limits.swapBytes ?? 0;
     if (this.fs.exists(`${this.dir}/memory.swap.max`)) {
       this.set("memory.swap.max", String(swap));
@@ -205,8 +206,8 @@ export class CgroupV2 implements CgroupManager {
         hint: "boot the kernel with swap accounting (swapaccount=1), or turn swap off on the host (swapoff -a)",
       });
     }
-    this.set("pids.max", String(limits.pids));
-    this.set("cpu.max", `${cpuQuotaUs(limits.cpus)} ${CPU_PERIOD_US}`);
+    this.set("pids.max", limitValue(limits.pids));
+    this.set("cpu.max", `${limitValue(cpuQuotaUs(limits.cpus))} ${CPU_PERIOD_US}`);
     if (limits.ioWeight !== undefined) this.writeIoWeight(limits.ioWeight);
   }
 

@@ -127,7 +127,7 @@ run:
         `${path}:2:12: run.network: invalid network "bridge": use none or host`,
         `${path}:3:11: run.memory: invalid size "lots": use a number of bytes or a value like 64k, 512M, 1.5G (K, M, G, T are powers of 1024)`,
         `${path}:4:12: run.timeout: invalid duration "200h": must be at most 7 days (168h)`,
-        `${path}:5:9: run.cpus: must be a number of CPUs like 0.5 or 2, not true`,
+        `${path}:5:9: run.cpus: must be a number of CPUs like 0.5 or 2, or none, not true`,
         `${path}:6:9: run.pids: invalid pids 0: must be greater than zero`,
         `${path}:7:13: run.hostname: invalid hostname "my_host": use 1 to 63 letters, digits and -, not starting or ending with -`,
         `${path}:8:12: run.workdir: "src" is not an absolute path`,
@@ -654,5 +654,17 @@ describe("run.cap_add and --cap-add", () => {
           'run.cap_add: unknown capability "bogus": use a name from capabilities(7) such as NET_BIND_SERVICE, with or without CAP_',
       },
     ]);
+  });
+});
+
+describe("lifting a limit with none", () => {
+  test("none for memory, cpus and pids means no limit, from a flag or the file", () => {
+    const s = resolveRunSettings({ file: { memory: "none" }, flags: { cpus: "none", pids: "none" } });
+    expect([s.memoryBytes, s.cpus, s.pids]).toEqual([Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
+  });
+
+  test("none is not a disk size or a timeout: the tmpfs and the clock always bound a run", () => {
+    expect(() => resolveRunSettings({ flags: { disk: "none" } })).toThrow('--disk: invalid size "none"');
+    expect(() => resolveRunSettings({ flags: { timeout: "none" } })).toThrow('--timeout: invalid duration "none"');
   });
 });

@@ -176,6 +176,17 @@ describe("cgroup v2 manager", () => {
     ]);
   });
 
+  test("a lifted limit (none, Infinity) is written as max", () => {
+    const fs = v2Host();
+    new CgroupV2(fs, V2, "cave-1-a").create({ memoryBytes: Number.POSITIVE_INFINITY, cpus: Number.POSITIVE_INFINITY, pids: Number.POSITIVE_INFINITY });
+    expect(fs.log.filter((l) => l.startsWith(`write ${V2_LEAF}/`))).toEqual([
+      `write ${V2_LEAF}/memory.max max`,
+      `write ${V2_LEAF}/memory.swap.max 0`,
+      `write ${V2_LEAF}/pids.max max`,
+      `write ${V2_LEAF}/cpu.max max 100000`,
+    ]);
+  });
+
   test("an existing parent with every controller enabled gets no subtree_control writes", () => {
     const fs = v2Host();
     new CgroupV2(fs, V2, "cave-1-a").create(LIMITS);
@@ -402,6 +413,18 @@ describe("cgroup v1 manager", () => {
       `write ${leaf("pids")}/pids.max 20`,
     ]);
     expect(m.path()).toBe(leaf("memory"));
+  });
+
+  test("v1: a lifted limit is -1 for memory and the cpu quota, max for pids", () => {
+    const fs = v1Host();
+    new CgroupV1(fs, HIERARCHIES, "cave-1-a").create({ memoryBytes: Number.POSITIVE_INFINITY, cpus: Number.POSITIVE_INFINITY, pids: Number.POSITIVE_INFINITY });
+    expect(fs.log.filter((l) => l.startsWith("write "))).toEqual([
+      `write ${leaf("memory")}/memory.limit_in_bytes -1`,
+      `write ${leaf("memory")}/memory.memsw.limit_in_bytes -1`,
+      `write ${leaf("cpu")}/cpu.cfs_period_us 100000`,
+      `write ${leaf("cpu")}/cpu.cfs_quota_us -1`,
+      `write ${leaf("pids")}/pids.max max`,
+    ]);
   });
 
   test("co-mounted cpu,cpuacct share one leaf directory", () => {
