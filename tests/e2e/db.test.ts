@@ -185,3 +185,23 @@ test("db migrate applies numbered files once each, and a failing one rolls back 
   const items = await db(["query", "SELECT label FROM items ORDER BY id", "--json"]);
   expect(JSON.parse(items.stdout).rows).toEqual([["a;b"], ["c"]]);
 });
+
+test("db check reports ok for a sound database and its backup", async () => {
+  const r = await db(["check"]);
+  expect(r).toEqual({ exitCode: 0, stdout: `file:${data}/cave.db: ok\n`, stderr: "" });
+  const copy = join(dir, "copy.db");
+  const j = await db(["check", "--url", copy, "--json"]);
+  expect(j.exitCode).toBe(0);
+  expect(JSON.parse(j.stdout)).toEqual({ url: `file:${copy}`, ok: true, problems: [] });
+});
+
+test("db check of a file that is not a database fails with the reason", async () => {
+  const junk = join(dir, "junk.db");
+  writeFileSync(junk, "this is not a database, only some text that is long enough".repeat(100));
+  const r = await db(["check", "--url", junk]);
+  expect(r).toEqual({
+    exitCode: 1,
+    stdout: "",
+    stderr: `cave: ${junk}: file is not a database\n  hint: the file is not a SQLite/libSQL database\n`,
+  });
+});

@@ -2,12 +2,13 @@
 import { defineCommand } from "citty";
 
 export default defineCommand({
-  meta: { name: "db", description: "Query, migrate, checkpoint and back up cave's database." },
+  meta: { name: "db", description: "Query, migrate, check, checkpoint and back up cave's database." },
   subCommands: {
     query: () => import("./query.ts").then((m) => m.default),
     shell: () => import("./shell.ts").then((m) => m.default),
     migrate: () => import("./migrate.ts").then((m) => m.default),
     checkpoint: () => import("./checkpoint.ts").then((m) => m.default),
     backup: () => import("./backup.ts").then((m) => m.default),
+    check: () => import("./check.ts").then((m) => m.default),
   },
 });
