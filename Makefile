@@ -6,7 +6,7 @@ CC       ?= gcc
 CFLAGS   := -O2 -Wall -Wextra -Werror -fPIC -shared -fno-stack-protector
 SOURCES  := $(shell find src ffi schema -name '*.ts' 2>/dev/null) package.json
 
-.PHONY: all build deps test unit integration e2e security lint bench bench-db clean schema
+.PHONY: all build deps test unit integration e2e security lint bench bench-db clean schema conformance
 
 all: build
 
@@ -46,6 +46,12 @@ e2e: build
 
 security: build
 	$(BUN) test tests/security
+
+# sqllogictest files or folders through the SQL engine (`make conformance SLT="a.test dir/"`);
+# the shared corpus by default. `make test` runs the same corpus as tests/conformance/corpus.test.ts.
+SLT ?= ../shared/corpus/sqllogictest
+conformance: deps
+	$(BUN) tests/conformance/run.ts $(SLT)
 
 lint: deps
 	$(TSC) --noEmit -p .

@@ -38,7 +38,7 @@ export interface FileResult {
 }
 
 export function parseSlt(text: string): SltRecord[] {
-  const lines = text.split("\n");
+  const lines = text.split(/\r?\n/);
   const records: SltRecord[] = [];
   let i = 0;
   while (i < lines.length) {
@@ -99,6 +99,26 @@ function formatText(s: string): string {
   return out;
 }
 
+/**
+ * printf("%.3f") as SQLite's own printf does it: at most 16 significant digits, the rest
+ * zeros (so -2^63 prints as -9223372036854776000.000).
+ */
+export function formatReal(n: number): string {
+  if (!Number.isFinite(n)) return n > 0 ? "Inf" : n < 0 ? "-Inf" : "NaN";
+  if (Math.abs(n) < 1e13) return n.toFixed(3);
+  const text = Math.abs(n).toPrecision(16);
+  const sign = n < 0 ? "-" : "";
+  if (!text.includes("e")) {
+    const [ip, fp = ""] = text.split(".");
+    return `${sign}${ip}.${fp.padEnd(3, "0").slice(0, 3)}`;
+  }
+  const [mantissa, exp] = text.split("e");
+  const digits = mantissa!.replace(".", "");
+  const intLen = Number(exp ?? 0) + 1;
+  const all = digits.padEnd(intLen + 3, "0");
+  return `${sign}${all.slice(0, intLen)}.${all.slice(intLen, intLen + 3)}`;
+}
+
 export function formatValue(v: unknown, type: string): string {
   if (v === null || v === undefined) return "NULL";
   if (typeof v === "boolean") v = v ? 1 : 0;
@@ -111,7 +131,7 @@ export function formatValue(v: unknown, type: string): string {
     }
     case "R": {
       const n = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "string" ? numericPrefix(v) : 0;
-      return n.toFixed(3);
+      return formatReal(n);
     }
     default: {
       if (typeof v === "string") return formatText(v);
@@ -207,5 +227,6 @@ export function collectFiles(paths: string[]): string[] {
 /** Groups failure causes into a short label: SQLSTATE + message with numbers and names elided. */
 export function causeLabel(cause: string): string {
   if (cause.startsWith("wrong result")) return "wrong result";
-  return cause.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, (d) => (d.length === 5 ? d : "N")).slice(0, 100);
+  const state = cause.slice(0, 6);
+  return state + cause.slice(6).replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N").slice(0, 100);
 }
