@@ -89,13 +89,12 @@ function parseTimestamp(type: string, text: string, position: number): string {
   const s = text.trim();
   const lower = s.toLowerCase();
   if (lower === "now") return formatTimestamp(new Date());
-  let iso = s.replace(/^(\d{4}-\d{2}-\d{2})[ T]/, "$1T");
-  if (/[+-]\d{2}$/.test(iso)) iso += ":00";
-  if (type === "timestamp" || !/(Z|[+-]\d{2}:?\d{2})$/i.test(iso)) {
-    if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) iso += "T00:00:00";
-    if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(iso)) iso += "Z";
-  }
-  const d = new Date(iso);
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i.exec(s);
+  if (!m) throw invalid(type, text, position);
+  let zone = type === "timestamp" ? "Z" : (m[3] ?? "Z");
+  if (/^[+-]\d{2}$/.test(zone)) zone += ":00";
+  else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const d = new Date(`${m[1]}T${m[2] ?? "00:00:00"}${zone.toUpperCase()}`);
   if (Number.isNaN(d.getTime())) throw invalid(type, text, position);
   const out = formatTimestamp(d);
   return type === "timestamp" ? out.slice(0, -3) : out;

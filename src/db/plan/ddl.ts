@@ -87,6 +87,12 @@ export interface AlterTablePlan {
   actions: AlterAction[];
 }
 
+/** CREATE … IF NOT EXISTS of an object that exists: nothing to do (Postgres only notices). */
+export interface SkipPlan {
+  kind: "noop";
+  command: string;
+}
+
 export type DdlPlan = CreateTablePlan | CreateIndexPlan | CreateViewPlan | DropPlan | AlterTablePlan;
 
 function refAction(a: Ast): string | null {
@@ -214,7 +220,7 @@ export class DdlPlanner {
     return { col, constraints };
   }
 
-  createTable(ct: Ast): CreateTablePlan {
+  createTable(ct: Ast): CreateTablePlan | SkipPlan {
     const ctx = this.ctx;
     const position = ctx.positionOf(firstLoc(ct.name));
     if (ct.query || ct.like || ct.clone || (ct.inherits ?? []).length || ct.partition_by || ct.partition_of)
@@ -222,8 +228,8 @@ export class DdlPlanner {
     const table = relationName(ctx, ct.name, ct);
     checkName(ctx, table, position);
     const existing = ctx.catalog.relation(table);
-    if (existing && !ct.if_not_exists)
-      throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`, { position });
+    if (existing && ct.if_not_exists) return { kind: "noop", command: "CREATE TABLE" };
+    if (existing) throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`, { position });
     const rawCols = (ct.columns ?? []) as Ast[];
     const allColumns = rawCols.map((c) => ({ name: identName(c.name), type: typeText(typeFromAst(c.data_type)) }));
     const seen = new Set<string>();
@@ -291,7 +297,7 @@ export class DdlPlanner {
     return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints };
   }
 
-  createIndex(ci: Ast): CreateIndexPlan {
+  createIndex(ci: Ast): CreateIndexPlan | SkipPlan {
     const ctx = this.ctx;
     const position = ctx.positionOf(firstLoc(ci));
     const table = relationName(ctx, ci.table_name, ci);
@@ -311,19 +317,22 @@ export class DdlPlanner {
       for (let i = 1; ctx.catalog.index(name) || ctx.catalog.relation(name); i++) name = `${base}${i}`;
     }
     checkName(ctx, name, position);
-    if ((ctx.catalog.index(name) || ctx.catalog.relation(name)) && !ci.if_not_exists)
+    if (ctx.catalog.index(name) || ctx.catalog.relation(name)) {
+      if (ci.if_not_exists) return { kind: "noop", command: "CREATE INDEX" };
       throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+    }
     return { kind: "create_index", name, table: info.name, unique: !!ci.unique, ifNotExists: !!ci.if_not_exists, keys, where };
   }
 
-  createView(cv: Ast): CreateViewPlan {
+  createView(cv: Ast): CreateViewPlan | SkipPlan {
     const ctx = this.ctx;
     const position = ctx.positionOf(firstLoc(cv.name));
     if (cv.materialized) throw featureNotSupported("materialized views", position);
     const name = relationName(ctx, cv.name, cv);
     checkName(ctx, name, position);
     const existing = ctx.catalog.relation(name);
-    if (existing && !cv.or_replace && !cv.if_not_exists)
+    if (existing && cv.if_not_exists && !cv.or_replace) return { kind: "noop", command: "CREATE VIEW" };
+    if (existing && !cv.or_replace)
       throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
     if (existing && existing.kind !== "view")
       throw new DbError(SQLSTATE.wrongObjectType, `"${name}" is not a view`, { position });

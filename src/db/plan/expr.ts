@@ -289,6 +289,11 @@ export class ExprBinder {
       return { k: "func", sql: "(($1 | $2) - ($1 & $2))", args: [l, r], type: arithType(l.type, r.type) };
     if (op === "Arrow") return { k: "bin", op: "->", l, r, type: l.type === "json" ? "json" : "jsonb" };
     if (op === "LongArrow") return { k: "bin", op: "->>", l, r, type: "text" };
+    if (op === "PGExp") return { k: "func", sql: "power($1, $2)", args: [l, r], type: "float8" };
+    if (op === "PGRegexMatch" || op === "PGRegexNotMatch")
+      return { k: "func", sql: `${op === "PGRegexNotMatch" ? "NOT " : ""}($1 REGEXP $2)`, args: [l, r], type: "bool" };
+    if (op === "PGRegexIMatch" || op === "PGRegexNotIMatch")
+      return { k: "func", sql: `${op === "PGRegexNotIMatch" ? "NOT " : ""}(lower($1) REGEXP lower($2))`, args: [l, r], type: "bool" };
     if (op === "Xor") return { k: "func", sql: "((($1) <> 0) <> (($2) <> 0))", args: [l, r], type: "bool" };
     throw new DbError(SQLSTATE.undefinedFunction, `operator does not exist: ${l.type} ${op} ${r.type}`, {
       position: this.pos(node),
@@ -319,7 +324,13 @@ export class ExprBinder {
         };
       case "timestamptz":
       case "timestamp":
-        return { k: "func", sql: "strftime('%Y-%m-%d %H:%M:%f+00', $1)", args: [e], type: base };
+        // Stored values end in "+00", which SQLite's date functions do not read.
+        return {
+          k: "func",
+          sql: `strftime('%Y-%m-%d %H:%M:%f${base === "timestamptz" ? "+00" : ""}', CASE WHEN $1 LIKE '%+00' THEN substr($1, 1, length($1) - 3) ELSE $1 END)`,
+          args: [e],
+          type: base,
+        };
       case "date":
         return { k: "func", sql: "date($1)", args: [e], type: base };
       case "jsonb":

@@ -110,7 +110,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
         const parts = objectName(Array.isArray(c) ? c : [c]);
         return columnOf(info, parts[parts.length - 1]!, ctx.positionOf(firstLoc(c)));
       })
-    : info.columns;
+    : [...info.columns];
   const seen = new Set<string>();
   for (const c of colNames) {
     if (seen.has(c.name))
@@ -123,8 +123,20 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
     const plain = !ins.source.with && !ins.source.order_by && !ins.source.limit_clause;
     if (plain && tagOf(body) === "Values") {
       const b = new ExprBinder(ctx, new Scope(null), planner.place({ noAggregates: "VALUES" }));
-      const rows = (body.Values.rows as Ast[]).map((r) => {
-        const exprs = (r.content ?? r) as Ast[];
+      let rawRows = (body.Values.rows as Ast[]).map((r) => (r.content ?? r) as Ast[]);
+      // DEFAULT in VALUES: SQLite has no such keyword, so the column is left out of the list;
+      // that works when every row puts DEFAULT in the same columns.
+      const isDefault = (e: Ast) => tagOf(e) === "Identifier" && !e.Identifier.quote_style && /^default$/i.test(e.Identifier.value);
+      const defaults = (rawRows[0] ?? []).map(isDefault);
+      if (defaults.some(Boolean)) {
+        if (rawRows.some((r) => r.length !== defaults.length || r.some((e, i) => isDefault(e) !== defaults[i])))
+          throw featureNotSupported("DEFAULT in different columns of different VALUES rows", position);
+        const kept = colNames.filter((_, i) => !defaults[i]);
+        rawRows = rawRows.map((r) => r.filter((_, i) => !defaults[i]));
+        colNames.length = 0;
+        colNames.push(...kept);
+      }
+      const rows = rawRows.map((exprs) => {
         if (exprs.length > colNames.length)
           throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", {
             position: ctx.positionOf(firstLoc(exprs[colNames.length])),

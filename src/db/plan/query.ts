@@ -217,7 +217,7 @@ export class QueryPlanner {
     let natural = false;
     const cTag = tagOf(spec);
     if (cTag === "On") on = b.bind(spec.On);
-    else if (cTag === "Using") using = (spec.Using as Ast[]).map((n) => objectName(n.ObjectName ?? [n])[0] ?? identName(n));
+    else if (cTag === "Using") using = (spec.Using as Ast[]).map((n) => objectName(n).pop()!);
     else if (cTag === "Natural") natural = true;
     else if (kind !== "cross" && cTag !== "None" && spec !== null && spec !== undefined)
       throw featureNotSupported(`join constraint ${cTag}`, 0);
