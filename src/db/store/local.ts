@@ -45,11 +45,14 @@ interface Prepared {
   dml: boolean;
   /** SQLite's program returns at most one row (a lookup by rowid or unique key): read it with get(). */
   single: boolean;
+  /** DDL or ROLLBACK: the schema may differ afterwards. */
+  schemaChange: boolean;
   columns: string[];
   columnTypes: string[];
 }
 
 const DML = /^\s*(?:insert|update|delete|replace)\b/i;
+const DDL = /^\s*(?:create|drop|alter|rollback)\b/i;
 
 /** VDBE opcodes that repeat the body of a program: their presence means "maybe many rows". */
 const LOOPS = new Set([
@@ -158,6 +161,11 @@ export class LocalStore implements Store {
         };
       }
       const info = p.stmt.run(params);
+      // A schema change (or the rollback of one) can turn a one-row program into a loop when
+      // SQLite re-prepares it: forget every classification. Schema changes by another process
+      // are not seen here (docs/operations.md): that would cost a schema_version read, a
+      // second read transaction, on every statement.
+      if (p.schemaChange) this.cache.clear();
       return {
         columns: [],
         columnTypes: [],
@@ -218,7 +226,12 @@ export class LocalStore implements Store {
   private atMostOneRow(sql: string): boolean {
     let program: { addr: number; opcode: string; p2: number }[];
     try {
-      program = this.open().prepare(`EXPLAIN ${sql}`).all([]) as { addr: number; opcode: string; p2: number }[];
+      const explain = this.open().prepare(`EXPLAIN ${sql}`) as unknown as Statement;
+      program = explain.all([]) as unknown as { addr: number; opcode: string; p2: number }[];
+      // libsql leaves an EXPLAIN statement un-reset after all(); while it counts as active,
+      // the connection's next read transaction never ends and it stops seeing other
+      // connections' commits (found by the schema-change test). get() resets it.
+      explain.get([]);
     } catch {
       return false; // not explainable: take the general path
     }
@@ -245,14 +258,15 @@ export class LocalStore implements Store {
     }
     const reader = stmt.reader;
     const dml = reader && DML.test(sql);
-    const p: Prepared = { stmt, reader, dml, single: false, columns: [], columnTypes: [] };
+    const ddl = DDL.test(sql);
+    const p: Prepared = { stmt, reader, dml, single: false, schemaChange: ddl, columns: [], columnTypes: [] };
     if (reader) {
       stmt.raw(true).safeIntegers(true);
       describe(p);
       if (!dml) p.single = this.atMostOneRow(sql);
     }
-    // Schema changes can invalidate a prepared statement's columns: keep DDL out of the cache.
-    if (!/^\s*(?:create|drop|alter)\b/i.test(sql)) {
+    // DDL and ROLLBACK run rarely and change what the cache knows: keep them out of it.
+    if (!ddl) {
       this.cache.set(sql, p);
       if (this.cache.size > STATEMENT_CACHE_SIZE) {
         const oldest = this.cache.keys().next().value;

@@ -274,3 +274,74 @@ describe("statements that return at most one row", () => {
 });
 
 type StoreValueList = (string | number | bigint | null | Uint8Array)[];
+
+describe("a cached one-row statement after a schema change", () => {
+  test("returns every row once the unique index it relied on is dropped", async () => {
+    const s = new LocalStore(join(dir, "s.db"));
+    await s.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT)", []);
+    await s.execute("CREATE UNIQUE INDEX u_email ON u (email)", []);
+    await s.execute("INSERT INTO u VALUES (1, 'a@x')", []);
+    const q = "SELECT id FROM u WHERE email = ?1 ORDER BY id";
+    expect((await s.execute(q, ["a@x"])).rows).toEqual([[1]]);
+    await s.execute("DROP INDEX u_email", []);
+    await s.execute("INSERT INTO u VALUES (2, 'a@x')", []);
+    expect((await s.execute(q, ["a@x"])).rows).toEqual([[1], [2]]);
+    s.close();
+  });
+
+  test("returns every row after a rolled-back transaction that had created a unique index", async () => {
+    const s = new LocalStore(join(dir, "r.db"));
+    await s.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT)", []);
+    await s.execute("INSERT INTO u VALUES (1, 'a@x'), (2, 'b@x')", []);
+    const q = "SELECT id FROM u WHERE email = ?1 ORDER BY id";
+    await s.execute("BEGIN", []);
+    await s.execute("CREATE UNIQUE INDEX u_email ON u (email)", []);
+    expect((await s.execute(q, ["a@x"])).rows).toEqual([[1]]);
+    await s.execute("ROLLBACK", []);
+    await s.execute("INSERT INTO u VALUES (3, 'a@x')", []);
+    expect((await s.execute(q, ["a@x"])).rows).toEqual([[1], [3]]);
+    s.close();
+  });
+
+  test("names the new columns after ALTER TABLE by this connection", async () => {
+    const s = new LocalStore(join(dir, "c.db"));
+    await s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", []);
+    await s.execute("INSERT INTO t VALUES (1)", []);
+    const q = "SELECT * FROM t WHERE id = ?1";
+    expect((await s.execute(q, [1])).columns).toEqual(["id"]);
+    await s.execute("ALTER TABLE t ADD COLUMN note TEXT", []);
+    const r = await s.execute(q, [1]);
+    expect([r.columns, r.rows]).toEqual([["id", "note"], [[1, null]]]);
+    s.close();
+  });
+});
+
+describe("reads on one connection", () => {
+  test.each([
+    ["a point select", "SELECT v FROM t WHERE id = ?1", [1]],
+    ["an empty point select", "SELECT v FROM t WHERE id = ?1", [-1]],
+    ["a scan of 100 rows", "SELECT v FROM t WHERE id <= 100", []],
+    ["a scan of 150 rows", "SELECT v FROM t WHERE id <= 150", []],
+    ["an aggregate", "SELECT count(*) FROM t", []],
+  ] as [string, string, number[]][])(
+    "end their snapshot: after %s the connection sees another's commit",
+    async (_n, sql, params) => {
+      const path = join(dir, "snap.db");
+      const a = new LocalStore(path);
+      const b = new LocalStore(path);
+      await a.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", []);
+      await a.execute(
+        "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 200) INSERT INTO t SELECT x, x FROM s",
+        [],
+      );
+      await a.execute(sql, params);
+      await a.execute(sql, params);
+      await b.execute("INSERT INTO t VALUES (1000, 1000)", []);
+      expect((await a.execute("SELECT count(*) FROM t", [])).rows).toEqual([[201]]);
+      const cp = await b.checkpoint();
+      expect(cp.busy).toBe(0);
+      a.close();
+      b.close();
+    },
+  );
+});
