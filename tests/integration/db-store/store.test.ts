@@ -323,6 +323,8 @@ describe("reads on one connection", () => {
     ["a scan of 100 rows", "SELECT v FROM t WHERE id <= 100", []],
     ["a scan of 150 rows", "SELECT v FROM t WHERE id <= 150", []],
     ["an aggregate", "SELECT count(*) FROM t", []],
+    ["an UPDATE … RETURNING", "UPDATE t SET v = v + 1 WHERE id <= 2 RETURNING v", []],
+    ["a PRAGMA through the store", "PRAGMA table_info(t)", []],
   ] as [string, string, number[]][])(
     "end their snapshot: after %s the connection sees another's commit",
     async (_n, sql, params) => {
