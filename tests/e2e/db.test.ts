@@ -259,3 +259,26 @@ test("every insert the compiled shell acknowledged survives kill -9, in seeded r
     expect(await db(["check", "--url", url])).toEqual({ exitCode: 0, stdout: `file:${url}: ok\n`, stderr: "" });
   }
 }, 60_000);
+
+test("the database comes from --url before CAVE_DB_URL before cave.yaml's db section", async () => {
+  const project = join(dir, "project");
+  mkdirSync(project);
+  const fromYaml = join(project, "yaml-data");
+  writeFileSync(join(project, "cave.yaml"), `db:\n  data_dir: ${fromYaml}\n`);
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    cave(["db", "checkpoint", ...args], { binary: bin, cwd: project, env: { HOME: "/tmp", ...env } });
+  expect((await run([])).stdout).toBe(`file:${fromYaml}/cave.db: checkpointed 0 pages; the WAL is truncated\n`);
+  const envDb = join(project, "env.db");
+  expect((await run([], { CAVE_DB_URL: envDb })).stdout).toBe(
+    `file:${envDb}: checkpointed 0 pages; the WAL is truncated\n`,
+  );
+  expect((await run(["--url", ":memory:"], { CAVE_DB_URL: envDb })).stdout).toBe(
+    ":memory:: checkpointed 0 pages; the WAL is truncated\n",
+  );
+  writeFileSync(join(project, "cave.yaml"), "db:\n  data_dir: relative/dir\n");
+  expect(await run([])).toEqual({
+    exitCode: 2,
+    stdout: "",
+    stderr: `cave: ${join(project, "cave.yaml")}:2:13: db.data_dir: "relative/dir" is not an absolute path\n`,
+  });
+});
