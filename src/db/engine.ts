@@ -143,7 +143,7 @@ export class Engine implements SqlEngine {
     if (this.failed && !(tag === "Rollback" || tag === "Commit"))
       throw new DbError(SQLSTATE.failedTransaction, "current transaction is aborted, commands ignored until end of transaction block");
     const catalog = await this.currentCatalog();
-    const { plan } = planStatement(stmt, catalog, positionOf);
+    const { plan, paramTypes } = planStatement(stmt, catalog, positionOf);
     let emitted: EmittedSql[] = [];
     let converters: Converter[] = [];
     switch (plan.kind) {
@@ -151,7 +151,7 @@ export class Engine implements SqlEngine {
       case "insert":
       case "update":
       case "delete":
-        emitted = [emitDml(plan)];
+        emitted = [emitDml(plan, paramTypes)];
         converters = plan.columns.map((c) => converterFor(c.type));
         break;
       case "create_table":

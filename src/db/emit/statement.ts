@@ -194,17 +194,28 @@ export function emitDdl(plan: DdlPlan, nextPos: (table: string) => number): Emit
 }
 
 /** A query or DML plan → its one SQLite statement. */
-export function emitDml(plan: Extract<Plan, { kind: "query" | "insert" | "update" | "delete" }>): EmittedSql {
+export function emitDml(
+  plan: Extract<Plan, { kind: "query" | "insert" | "update" | "delete" }>,
+  paramTypes: readonly string[] = [],
+): EmittedSql {
+  let out: EmittedSql;
   switch (plan.kind) {
     case "query": {
       const w = new SqlWriter(false);
-      return finish(w, emitQuery(plan.op, w));
+      out = finish(w, emitQuery(plan.op, w));
+      break;
     }
     case "insert":
-      return emitInsert(plan.op);
+      out = emitInsert(plan.op);
+      break;
     case "update":
-      return emitUpdate(plan.op);
+      out = emitUpdate(plan.op);
+      break;
     case "delete":
-      return emitDelete(plan.op);
+      out = emitDelete(plan.op);
+      break;
   }
+  // A parameter's type may be learned after its first use was written (`$1 = n`): bind by the final one.
+  for (const slot of out.slots) if (slot.kind === "param" && paramTypes[slot.index - 1]) slot.type = paramTypes[slot.index - 1]!;
+  return out;
 }

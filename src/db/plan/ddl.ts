@@ -193,7 +193,7 @@ export class DdlPlanner {
           break;
         }
         case "Check":
-          col.checks.push(binder.bind(v));
+          col.checks.push(binder.bind(v?.expr ?? v));
           break;
         case "ForeignKey":
           col.references = this.fk(ctx, [name], v.foreign_table, v.referred_columns, v.on_delete, v.on_update, def, {

@@ -1,0 +1,120 @@
+// INSERT / UPDATE / DELETE with RETURNING, ON CONFLICT, parameters and typed values.
+import { expect, test } from "bun:test";
+import { describeOnEveryStore, failureOf, run } from "../../helpers/engine.ts";
+
+describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
+  test("INSERT … RETURNING * returns the stored row with defaults filled in", async () => {
+    await run(fx.engine, "CREATE TABLE t (id serial PRIMARY KEY, name text NOT NULL, n int DEFAULT 7, ok boolean DEFAULT true)");
+    expect(await fx.engine.query("INSERT INTO t (name) VALUES ($1) RETURNING *", ["a"])).toEqual({
+      command: "INSERT 0 1",
+      columns: [
+        { name: "id", type: "int4" },
+        { name: "name", type: "text" },
+        { name: "n", type: "int4" },
+        { name: "ok", type: "bool" },
+      ],
+      rows: [[1, "a", 7, true]],
+      rowCount: 1,
+    });
+  });
+
+  test("VALUES may name DEFAULT and may list fewer values than columns", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b int DEFAULT 5, c text)", "INSERT INTO t VALUES (1, DEFAULT, 'x')", "INSERT INTO t VALUES (2)");
+    expect((await fx.engine.query("SELECT * FROM t ORDER BY a")).rows).toEqual([
+      [1, 5, "x"],
+      [2, 5, null],
+    ]);
+  });
+
+  test("INSERT … SELECT copies rows", async () => {
+    await run(fx.engine, "CREATE TABLE a (x int)", "CREATE TABLE b (x int)", "INSERT INTO a VALUES (1), (2)");
+    expect((await fx.engine.query("INSERT INTO b SELECT x * 10 FROM a")).command).toBe("INSERT 0 2");
+    expect((await fx.engine.query("SELECT x FROM b ORDER BY x")).rows).toEqual([[10], [20]]);
+  });
+
+  test("ON CONFLICT DO UPDATE updates the existing row from EXCLUDED", async () => {
+    await run(fx.engine, "CREATE TABLE kv (k text PRIMARY KEY, v int)", "INSERT INTO kv VALUES ('a', 1)");
+    const r = await fx.engine.query(
+      "INSERT INTO kv VALUES ('a', 5), ('b', 2) ON CONFLICT (k) DO UPDATE SET v = kv.v + excluded.v RETURNING k, v",
+    );
+    expect(r.rows).toEqual([
+      ["a", 6],
+      ["b", 2],
+    ]);
+  });
+
+  test("ON CONFLICT DO NOTHING skips the conflicting row", async () => {
+    await run(fx.engine, "CREATE TABLE kv (k text PRIMARY KEY, v int)", "INSERT INTO kv VALUES ('a', 1)");
+    expect((await fx.engine.query("INSERT INTO kv VALUES ('a', 9), ('b', 2) ON CONFLICT DO NOTHING")).command).toBe("INSERT 0 1");
+    expect((await fx.engine.query("SELECT v FROM kv WHERE k = 'a'")).rows).toEqual([[1]]);
+  });
+
+  test("ON CONFLICT on a column without a unique constraint is 42P10", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b int)");
+    expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (1, 1) ON CONFLICT (b) DO NOTHING")))[0]).toBe("42P10");
+  });
+
+  test("UPDATE … FROM joins another table and RETURNING shows the new values", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (id int PRIMARY KEY, v int)",
+      "CREATE TABLE d (id int, delta int)",
+      "INSERT INTO t VALUES (1, 10), (2, 20)",
+      "INSERT INTO d VALUES (2, 5)",
+    );
+    const r = await fx.engine.query("UPDATE t SET v = t.v + d.delta FROM d WHERE d.id = t.id RETURNING t.id, v");
+    expect([r.command, r.rows]).toEqual(["UPDATE 1", [[2, 25]]]);
+  });
+
+  test("DELETE … RETURNING returns the deleted rows", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int)", "INSERT INTO t VALUES (1), (2), (3)");
+    const r = await fx.engine.query("DELETE FROM t WHERE a > $1 RETURNING a", [1]);
+    expect([r.command, r.rows]).toEqual(["DELETE 2", [[2], [3]]]);
+  });
+
+  test("a duplicate key is 23505 naming Postgres's constraint", async () => {
+    await run(fx.engine, "CREATE TABLE t (id int PRIMARY KEY, email text UNIQUE)", "INSERT INTO t VALUES (1, 'a')");
+    expect(await failureOf(fx.engine.query("INSERT INTO t VALUES (2, 'a')"))).toEqual([
+      "23505",
+      'duplicate key value violates unique constraint "t_email_key"',
+      0,
+    ]);
+    expect(await failureOf(fx.engine.query("INSERT INTO t VALUES (1, 'b')"))).toEqual([
+      "23505",
+      'duplicate key value violates unique constraint "t_pkey"',
+      0,
+    ]);
+  });
+
+  test("a NULL in a NOT NULL column is 23502 naming the column and table", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int NOT NULL)");
+    expect(await failureOf(fx.engine.query("INSERT INTO t VALUES (NULL)"))).toEqual([
+      "23502",
+      'null value in column "a" of relation "t" violates not-null constraint',
+      0,
+    ]);
+  });
+
+  test("a value that does not fit the column's type is 22P02 at the value's position", async () => {
+    await run(fx.engine, "CREATE TABLE t (n int, ok boolean, id uuid)");
+    expect(await failureOf(fx.engine.query("INSERT INTO t (n) VALUES ('12x')"))).toEqual([
+      "22P02",
+      'invalid input syntax for type integer: "12x"',
+      27,
+    ]);
+    expect((await failureOf(fx.engine.query("INSERT INTO t (ok) VALUES ($1)", ["maybe"])))[0]).toBe("22P02");
+    expect((await failureOf(fx.engine.query("INSERT INTO t (id) VALUES ($1)", ["not-a-uuid"])))[1]).toBe(
+      'invalid input syntax for type uuid: "not-a-uuid"',
+    );
+  });
+
+  test("an unknown target column is 42703 naming the relation", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int)");
+    expect(await failureOf(fx.engine.query("INSERT INTO t (b) VALUES (1)"))).toEqual([
+      "42703",
+      'column "b" of relation "t" does not exist',
+      16,
+    ]);
+    expect(await failureOf(fx.engine.query("UPDATE t SET b = 1"))).toEqual(["42703", 'column "b" of relation "t" does not exist', 14]);
+  });
+});

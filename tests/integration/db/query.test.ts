@@ -1,0 +1,149 @@
+// SELECT: joins, subqueries, CTEs, aggregates, windows, DISTINCT, set operations, ordering.
+import { beforeEach, expect, test } from "bun:test";
+import { describeOnEveryStore, failureOf, run } from "../../helpers/engine.ts";
+
+describeOnEveryStore("SELECT", (fx) => {
+  beforeEach(async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE users (id int PRIMARY KEY, name text, team text)",
+      "CREATE TABLE posts (id int PRIMARY KEY, user_id int, title text, likes int)",
+      "INSERT INTO users VALUES (1, 'ann', 'red'), (2, 'bob', 'red'), (3, 'cy', 'blue')",
+      "INSERT INTO posts VALUES (10, 1, 'a', 5), (11, 1, 'b', 3), (12, 2, 'c', 8), (13, 9, 'orphan', 1)",
+    );
+  });
+
+  const rows = async (sql: string, params: unknown[] = []) => (await fx.engine.query(sql, params)).rows;
+
+  test("inner, left, right and full joins keep the rows Postgres keeps", async () => {
+    expect(await rows("SELECT u.name, p.title FROM users u JOIN posts p ON p.user_id = u.id ORDER BY p.id")).toEqual([
+      ["ann", "a"],
+      ["ann", "b"],
+      ["bob", "c"],
+    ]);
+    expect(await rows("SELECT u.name, p.title FROM users u LEFT JOIN posts p ON p.user_id = u.id ORDER BY u.id, p.id")).toEqual([
+      ["ann", "a"],
+      ["ann", "b"],
+      ["bob", "c"],
+      ["cy", null],
+    ]);
+    expect(await rows("SELECT u.name, p.title FROM users u RIGHT JOIN posts p ON p.user_id = u.id ORDER BY p.id")).toEqual([
+      ["ann", "a"],
+      ["ann", "b"],
+      ["bob", "c"],
+      [null, "orphan"],
+    ]);
+    expect(await rows("SELECT u.name, p.title FROM users u FULL JOIN posts p ON p.user_id = u.id ORDER BY u.name, p.title")).toEqual([
+      ["ann", "a"],
+      ["ann", "b"],
+      ["bob", "c"],
+      ["cy", null],
+      [null, "orphan"],
+    ]);
+  });
+
+  test("correlated and uncorrelated subqueries, IN and EXISTS", async () => {
+    expect(await rows("SELECT name, (SELECT count(*) FROM posts p WHERE p.user_id = u.id) FROM users u ORDER BY id")).toEqual([
+      ["ann", 2],
+      ["bob", 1],
+      ["cy", 0],
+    ]);
+    expect(await rows("SELECT name FROM users WHERE id IN (SELECT user_id FROM posts WHERE likes > 4) ORDER BY name")).toEqual([
+      ["ann"],
+      ["bob"],
+    ]);
+    expect(await rows("SELECT name FROM users u WHERE NOT EXISTS (SELECT 1 FROM posts WHERE user_id = u.id)")).toEqual([["cy"]]);
+  });
+
+  test("a WITH query, and a recursive one", async () => {
+    expect(await rows("WITH red AS (SELECT id FROM users WHERE team = 'red') SELECT count(*) FROM red")).toEqual([[2]]);
+    expect(await rows("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4) SELECT i FROM n")).toEqual([
+      [1],
+      [2],
+      [3],
+      [4],
+    ]);
+  });
+
+  test("aggregates with GROUP BY, HAVING, FILTER and ordered string_agg", async () => {
+    expect(
+      await rows(
+        "SELECT team, count(*), string_agg(name, ',' ORDER BY name DESC), count(*) FILTER (WHERE name <> 'ann') FROM users GROUP BY team HAVING count(*) >= 1 ORDER BY team",
+      ),
+    ).toEqual([
+      ["blue", 1, "cy", 1],
+      ["red", 2, "bob,ann", 1],
+    ]);
+    expect(await rows("SELECT sum(likes), min(likes), max(likes), avg(likes) FROM posts")).toEqual([[17, 1, 8, 4.25]]);
+  });
+
+  test("window functions with PARTITION BY, ORDER BY and a named window", async () => {
+    expect(
+      await rows(
+        "SELECT title, row_number() OVER (PARTITION BY user_id ORDER BY likes DESC), sum(likes) OVER w FROM posts WHERE user_id < 9 WINDOW w AS (ORDER BY id) ORDER BY id",
+      ),
+    ).toEqual([
+      ["a", 1, 5],
+      ["b", 2, 8],
+      ["c", 1, 16],
+    ]);
+  });
+
+  test("DISTINCT, UNION, INTERSECT and EXCEPT", async () => {
+    expect(await rows("SELECT DISTINCT team FROM users ORDER BY team")).toEqual([["blue"], ["red"]]);
+    expect(await rows("SELECT user_id FROM posts UNION SELECT id FROM users ORDER BY 1")).toEqual([[1], [2], [3], [9]]);
+    expect(await rows("SELECT user_id FROM posts UNION ALL SELECT id FROM users ORDER BY 1 LIMIT 3")).toEqual([[1], [1], [1]]);
+    expect(await rows("SELECT id FROM users INTERSECT SELECT user_id FROM posts ORDER BY 1")).toEqual([[1], [2]]);
+    expect(await rows("SELECT id FROM users EXCEPT SELECT user_id FROM posts")).toEqual([[3]]);
+  });
+
+  test("ORDER BY puts NULLs last ascending and first descending, like Postgres", async () => {
+    await run(fx.engine, "INSERT INTO users VALUES (4, NULL, NULL)");
+    expect(await rows("SELECT name FROM users ORDER BY name")).toEqual([["ann"], ["bob"], ["cy"], [null]]);
+    expect(await rows("SELECT name FROM users ORDER BY name DESC")).toEqual([[null], ["cy"], ["bob"], ["ann"]]);
+    expect(await rows("SELECT name FROM users ORDER BY name NULLS FIRST LIMIT 2")).toEqual([[null], ["ann"]]);
+  });
+
+  test("LIMIT and OFFSET take parameters", async () => {
+    expect(await rows("SELECT id FROM users ORDER BY id LIMIT $1 OFFSET $2", [1, 1])).toEqual([[2]]);
+  });
+
+  test("an output column alias can be used in ORDER BY and GROUP BY", async () => {
+    expect(await rows("SELECT team AS t, count(*) AS n FROM users GROUP BY t ORDER BY n DESC")).toEqual([
+      ["red", 2],
+      ["blue", 1],
+    ]);
+  });
+
+  test("ILIKE ignores case while LIKE does not", async () => {
+    expect(await rows("SELECT name FROM users WHERE name ILIKE 'A%'")).toEqual([["ann"]]);
+    expect(await rows("SELECT name FROM users WHERE name LIKE 'A%'")).toEqual([]);
+  });
+
+  test("ambiguous and unknown names are 42702 and 42703 with positions", async () => {
+    expect(await failureOf(fx.engine.query("SELECT id FROM users, posts"))).toEqual(["42702", 'column reference "id" is ambiguous', 8]);
+    expect(await failureOf(fx.engine.query("SELECT u.nope FROM users u"))).toEqual(["42703", "column u.nope does not exist", 8]);
+    expect(await failureOf(fx.engine.query("SELECT x.id FROM users u"))).toEqual([
+      "42P01",
+      'missing FROM-clause entry for table "x"',
+      8,
+    ]);
+  });
+
+  test("aggregates in WHERE are 42803", async () => {
+    expect(await failureOf(fx.engine.query("SELECT 1 FROM posts WHERE sum(likes) > 1"))).toEqual([
+      "42803",
+      "aggregate functions are not allowed in WHERE",
+      27,
+    ]);
+  });
+
+  test("an unknown function is 42883 with its argument types", async () => {
+    expect(await failureOf(fx.engine.query("SELECT nope(1, 'a')"))).toEqual(["42883", "function nope(int4, unknown) does not exist", 8]);
+  });
+
+  test("a view over a join reads through", async () => {
+    await run(fx.engine, "CREATE VIEW up AS SELECT u.name, p.title FROM users u JOIN posts p ON p.user_id = u.id");
+    expect(await rows("SELECT count(*) FROM up WHERE name = 'ann'")).toEqual([[2]]);
+  });
+});

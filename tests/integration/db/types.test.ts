@@ -1,0 +1,76 @@
+// Postgres types over SQLite: values in (literals and parameters) and out (converted by type).
+import { expect, test } from "bun:test";
+import { describeOnEveryStore, failureOf, run } from "../../helpers/engine.ts";
+
+describeOnEveryStore("types", (fx) => {
+  test("booleans come back as true/false, whatever form went in", async () => {
+    await run(fx.engine, "CREATE TABLE t (id int, b boolean)");
+    await fx.engine.query("INSERT INTO t VALUES (1, true), (2, 'f'), (3, $1), (4, $2)", [true, "yes"]);
+    expect((await fx.engine.query("SELECT b FROM t ORDER BY id")).rows).toEqual([[true], [false], [true], [true]]);
+    expect((await fx.engine.query("SELECT id FROM t WHERE NOT b")).rows).toEqual([[2]]);
+  });
+
+  test("jsonb is parsed on the way out, and -> / ->> reach inside", async () => {
+    await run(fx.engine, "CREATE TABLE t (doc jsonb)");
+    await fx.engine.query("INSERT INTO t VALUES ($1)", [{ a: { b: [1, 2] }, s: "x" }]);
+    expect(await fx.engine.query("SELECT doc, doc -> 'a' -> 'b', doc ->> 's' FROM t")).toEqual({
+      command: "SELECT 1",
+      columns: [
+        { name: "doc", type: "jsonb" },
+        { name: "?column?", type: "jsonb" },
+        { name: "?column?", type: "text" },
+      ],
+      rows: [[{ a: { b: [1, 2] }, s: "x" }, [1, 2], "x"]],
+      rowCount: 1,
+    });
+    expect((await failureOf(fx.engine.query("INSERT INTO t VALUES ('{bad')")))[0]).toBe("22P02");
+  });
+
+  test("bigint keeps integers past 2^53 exact", async () => {
+    await run(fx.engine, "CREATE TABLE t (n bigint)", "INSERT INTO t VALUES (9007199254740993)");
+    await fx.engine.query("INSERT INTO t VALUES ($1)", [9007199254740995n]);
+    expect((await fx.engine.query("SELECT n FROM t ORDER BY n")).rows).toEqual([[9007199254740993n], [9007199254740995n]]);
+  });
+
+  test("uuid values are checked and lower-cased, and gen_random_uuid() makes version-4 ones", async () => {
+    await run(fx.engine, "CREATE TABLE t (id uuid DEFAULT gen_random_uuid(), v int)", "INSERT INTO t (v) VALUES (1)");
+    await fx.engine.query("INSERT INTO t VALUES ($1, 2)", ["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]);
+    const r = (await fx.engine.query("SELECT id FROM t ORDER BY v")).rows;
+    expect(r[0]![0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(r[1]).toEqual(["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]);
+  });
+
+  test("timestamptz is stored in UTC with Postgres's +00 suffix and compares in time order", async () => {
+    await run(fx.engine, "CREATE TABLE t (at timestamptz, made timestamptz DEFAULT now())");
+    await fx.engine.query("INSERT INTO t (at) VALUES ('2024-05-01 12:00:00+02'), ($1)", [new Date("2024-05-01T09:30:00.250Z")]);
+    expect((await fx.engine.query("SELECT at FROM t ORDER BY at")).rows).toEqual([
+      ["2024-05-01 09:30:00.250+00"],
+      ["2024-05-01 10:00:00.000+00"],
+    ]);
+    expect((await fx.engine.query("SELECT count(*) FROM t WHERE made > '2020-01-01'::timestamptz")).rows).toEqual([[2]]);
+  });
+
+  test("casts of literals are checked like Postgres's input functions", async () => {
+    expect((await fx.engine.query("SELECT '12'::int + 1, '2.5'::numeric, 'on'::boolean, 42::text")).rows).toEqual([[13, 2.5, true, "42"]]);
+    expect(await failureOf(fx.engine.query("SELECT 'abc'::int"))).toEqual(["22P02", 'invalid input syntax for type integer: "abc"', 8]);
+    expect(await failureOf(fx.engine.query("SELECT '99999999999'::int"))).toEqual([
+      "22003",
+      'value "99999999999" is out of range for type integer',
+      8,
+    ]);
+  });
+
+  test("a parameter takes the type of the column it is compared with", async () => {
+    await run(fx.engine, "CREATE TABLE t (n int, ok boolean)", "INSERT INTO t VALUES (5, true)");
+    expect((await fx.engine.query("SELECT n FROM t WHERE n = $1 AND ok = $2", ["5", true])).rows).toEqual([[5]]);
+    expect((await failureOf(fx.engine.query("SELECT n FROM t WHERE n = $1", ["five"])))[0]).toBe("22P02");
+  });
+
+  test("the wrong number of parameters is 08P01", async () => {
+    expect(await failureOf(fx.engine.query("SELECT $1::int, $2::int", [1]))).toEqual([
+      "08P01",
+      'bind message supplies 1 parameters, but prepared statement "" requires 2',
+      0,
+    ]);
+  });
+});
