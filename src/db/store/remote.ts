@@ -92,8 +92,27 @@ export class RemoteStore implements Store {
       // A failed COMMIT leaves nothing open on the server; a failed statement inside a
       // transaction leaves it open, as in SQLite, until ROLLBACK.
       if (this.tx?.closed) this.tx = null;
-      throw toStoreError(e);
+      throw this.convert(e);
     }
+  }
+
+  /**
+   * A SQLite error keeps its code; anything else from the client (refused connection, TLS,
+   * HTTP 401, a stream the server closed) means the database could not be reached: it
+   * becomes SQLITE_CANTOPEN and names the URL.
+   */
+  private convert(e: unknown): StoreError {
+    if (e instanceof StoreError) return e;
+    const { code, rawCode } = (e ?? {}) as { code?: unknown; rawCode?: unknown };
+    if ((typeof code === "string" && code.startsWith("SQLITE_")) || typeof rawCode === "number") return toStoreError(e);
+    const detail = typeof code === "string" && code !== "" ? ` (${code})` : "";
+    let message = e instanceof Error ? e.message : String(e);
+    // LibsqlError puts its code in front of the message; it goes at the end here.
+    if (typeof code === "string" && message.startsWith(`${code}: `)) message = message.slice(code.length + 2);
+    return new StoreError("SQLITE_CANTOPEN", `${this.url}: cannot reach the database server: ${message}${detail}`, {
+      hint: "check the URL, that the server runs, and the token in CAVE_DB_AUTH_TOKEN",
+      cause: e,
+    });
   }
 
   inTransaction(): boolean {
@@ -110,7 +129,7 @@ export class RemoteStore implements Store {
     try {
       await this.open().execute({ sql: "VACUUM INTO ?", args: [path] });
     } catch (e) {
-      throw toStoreError(e);
+      throw this.convert(e);
     }
   }
 

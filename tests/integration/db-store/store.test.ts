@@ -347,3 +347,18 @@ describe("reads on one connection", () => {
     },
   );
 });
+
+describe("a remote URL", () => {
+  test("whose server does not answer fails with SQLITE_CANTOPEN naming the URL", async () => {
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const url = `http://127.0.0.1:${server.port}`;
+    await server.stop(true);
+    const s = openStore(url);
+    const e = await caught(s.execute("SELECT 1", []));
+    expect([e.sqliteCode, e.message]).toEqual([
+      "SQLITE_CANTOPEN",
+      `${url}: cannot reach the database server: Unable to connect. Is the computer able to access the url? (ECONNREFUSED)`,
+    ]);
+    s.close();
+  });
+});

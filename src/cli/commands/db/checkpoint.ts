@@ -9,6 +9,11 @@ export default defineCommand({
     const loc = await locate(args);
     const store = await openDbStore(loc);
     try {
+      const local = store.url.startsWith("file:") || store.url === ":memory:";
+      if (!local && !args.json) {
+        console.log(`${store.url}: a libSQL server checkpoints its own WAL; nothing to do`);
+        return;
+      }
       const r = await store.checkpoint();
       if (args.json) console.log(JSON.stringify({ url: store.url, ...r }));
       else if (r.busy)
