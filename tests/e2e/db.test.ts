@@ -109,6 +109,12 @@ test("db query --json prints one line with the command, typed columns and rows",
   });
 });
 
+test("db query - reads the statement from stdin", async () => {
+  const r = await db(["query", "-", "--json"], { stdin: "SELECT count(*) AS n\nFROM users\n" });
+  expect(r.exitCode).toBe(0);
+  expect(JSON.parse(r.stdout).rows).toEqual([[2]]);
+});
+
 test("a SQL error exits 1 with Postgres's wording", async () => {
   const r = await db(["query", "SELECT nope FROM users"]);
   expect(r).toEqual({ exitCode: 1, stdout: "", stderr: 'cave: column "nope" does not exist\n' });

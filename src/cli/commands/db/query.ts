@@ -9,7 +9,11 @@ export default defineCommand({
   meta: { name: "query", description: 'Run one SQL statement: cave db query "SELECT …" [--param V …] [--json]' },
   args: {
     ...dbArgs,
-    sql: { type: "positional", required: true, description: "The statement, with $1, $2… for parameters." },
+    sql: {
+      type: "positional",
+      required: true,
+      description: "The statement, with $1, $2… for parameters; - reads it from stdin.",
+    },
     param: { type: "string", description: "A value for the next $N, as text (repeatable)." },
     json: { type: "boolean", description: "Print the result as one JSON line: command, columns, rows, rowCount." },
   },
@@ -19,7 +23,8 @@ export default defineCommand({
     try {
       const engine = await openEngine(store);
       try {
-        const result = await engine.query(args.sql, repeated(rawArgs, "param"));
+        const sql = args.sql === "-" ? await Bun.stdin.text() : args.sql;
+        const result = await engine.query(sql, repeated(rawArgs, "param"));
         process.stdout.write(args.json ? formatJson(result) : formatTable(result));
         if (!args.json && store.inTransaction()) {
           writeStderr("cave: warning: the transaction was left open and is rolled back on exit\n");
