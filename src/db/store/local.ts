@@ -74,6 +74,12 @@ const LOOPS = new Set([
   "RowSetRead",
   "Program",
   "SeekScan",
+  // Conditional jumps that LIMIT/OFFSET counters and merged compound selects use; they only
+  // jump forward in the programs seen, but a false "one row" would lose rows, so stay safe.
+  "Jump",
+  "IfPos",
+  "IfNotZero",
+  "DecrJumpZero",
 ]);
 
 function bigOrNumber(v: bigint): number | bigint {
