@@ -184,6 +184,11 @@ export class LocalStore implements Store {
     }
   }
 
+  /** Whether execute() reads `sql` with one native get() (see atMostOneRow); for tests and diagnostics. */
+  readsOneRow(sql: string): boolean {
+    return this.prepared(sql).single;
+  }
+
   inTransaction(): boolean {
     return this.open().inTransaction;
   }

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
+import Libsql from "libsql";
 import { LocalStore } from "../../../src/db/store/local.ts";
 import { RemoteStore } from "../../../src/db/store/remote.ts";
 import { StoreError } from "../../../src/db/store/errors.ts";
@@ -359,6 +360,54 @@ describe("a remote URL", () => {
       "SQLITE_CANTOPEN",
       `${url}: cannot reach the database server: Unable to connect. Is the computer able to access the url? (ECONNREFUSED)`,
     ]);
+    s.close();
+  });
+});
+
+describe("the one-row fast path", () => {
+  test("returns exactly what libsql's all() returns, over many query shapes", async () => {
+    const path = join(dir, "shapes.db");
+    const s = new LocalStore(path);
+    await s.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, k TEXT UNIQUE, g INTEGER, v REAL)", []);
+    await s.execute("CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER, w TEXT)", []);
+    await s.execute(
+      "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50) INSERT INTO a SELECT x, 'k' || x, x % 5, x * 1.5 FROM n",
+      [],
+    );
+    await s.execute("INSERT INTO b SELECT id, id % 7 + 1, 'w' || id FROM a", []);
+    const shapes: [string, StoreValueList][] = [
+      ["SELECT * FROM a WHERE id = ?1", [3]],
+      ["SELECT * FROM a WHERE id = ?1", [999]],
+      ["SELECT * FROM a WHERE k = ?1", ["k7"]],
+      ["SELECT * FROM a WHERE id = ?1 LIMIT 1", [4]],
+      ["SELECT * FROM a WHERE g = ?1", [2]],
+      ["SELECT * FROM a WHERE id IN (?1, ?2)", [1, 2]],
+      ["SELECT * FROM a WHERE id > ?1 LIMIT 3 OFFSET 1", [10]],
+      ["SELECT count(*), sum(v) FROM a", []],
+      ["SELECT g, count(*) FROM a GROUP BY g ORDER BY g", []],
+      ["SELECT a.id, b.w FROM a JOIN b ON b.a_id = a.id WHERE a.id = ?1", [2]],
+      ["SELECT (SELECT k FROM a WHERE id = ?1) AS k", [5]],
+      ["SELECT * FROM a WHERE id = ?1 UNION ALL SELECT * FROM a WHERE id = ?2", [1, 2]],
+      ["SELECT * FROM a WHERE id = ?1 UNION SELECT * FROM a WHERE id = ?1", [1]],
+      ["SELECT EXISTS (SELECT 1 FROM b WHERE a_id = ?1)", [3]],
+      ["SELECT id, row_number() OVER (ORDER BY id DESC) FROM a WHERE id < ?1", [4]],
+      ["WITH t AS (SELECT * FROM a WHERE id = ?1) SELECT * FROM t, t AS u", [6]],
+      ["SELECT DISTINCT g FROM a ORDER BY g", []],
+      ["SELECT * FROM a WHERE id = (SELECT max(id) FROM a)", []],
+      ["SELECT value FROM json_each(?1)", ["[1,2,3]"]],
+      ["SELECT 1 WHERE ?1", [0]],
+    ];
+    expect(shapes.slice(0, 6).map(([sql]) => s.readsOneRow(sql))).toEqual([true, true, true, false, false, false]);
+    const raw = new Libsql(path);
+    for (const [sql, params] of shapes) {
+      const expected = (raw.prepare(sql).raw(true).all(params) as unknown[][]).map((row) =>
+        row.map((v) => (typeof v === "bigint" ? Number(v) : v)),
+      );
+      expect({ sql, rows: (await s.execute(sql, params)).rows }).toEqual({ sql, rows: expected });
+      // Twice: the second run takes the cached statement.
+      expect({ sql, rows: (await s.execute(sql, params)).rows }).toEqual({ sql, rows: expected });
+    }
+    raw.close();
     s.close();
   });
 });
