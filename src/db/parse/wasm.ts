@@ -10,26 +10,43 @@ import wasmPath from "../../../node_modules/@guanmingchiu/sqlparser-ts/wasm/sqlp
 interface ParserGlue {
   initSync(module: { module: ArrayBuffer }): unknown;
   parse_sql_to_json_string(dialect: string, sql: string): string;
+  /** The AST as JS objects (serde-wasm-bindgen: absent options are undefined, not null). */
+  parse_sql(dialect: string, sql: string): unknown;
 }
 
 let glue: ParserGlue | null = null;
 let loading: Promise<ParserGlue> | null = null;
+let generation = 0;
+
+const GLUE = "../../../node_modules/@guanmingchiu/sqlparser-ts/wasm/sqlparser_rs_wasm.js";
 
 /** The parser's raw entry point, loading the module the first time. */
 export async function loadParser(): Promise<ParserGlue> {
   if (glue) return glue;
   loading ??= (async () => {
-    const mod = (await import(
-      "../../../node_modules/@guanmingchiu/sqlparser-ts/wasm/sqlparser_rs_wasm.js"
-    )) as unknown as ParserGlue;
+    // After a trap the instance's memory is unusable, and the glue keeps its instance in
+    // module scope: a fresh copy of the module gets a fresh instance.
+    const mod = (generation === 0
+      ? await import("../../../node_modules/@guanmingchiu/sqlparser-ts/wasm/sqlparser_rs_wasm.js")
+      : await import(`${GLUE}?instance=${generation}`)) as unknown as ParserGlue;
     mod.initSync({ module: await Bun.file(wasmPath as string).arrayBuffer() });
     glue = mod;
     return mod;
   })();
-  return loading;
+  try {
+    return await loading;
+  } finally {
+    loading = null;
+  }
 }
 
 /** The loaded parser, or null before the first `loadParser()` finished. */
 export function loadedParser(): ParserGlue | null {
   return glue;
+}
+
+/** Drops an instance that trapped (stack overflow inside WASM); the next parse loads a new one. */
+export function discardParser(): void {
+  glue = null;
+  generation++;
 }

@@ -89,9 +89,7 @@ export class QueryPlanner {
     if (q.order_by && !orderBy) throw featureNotSupported("ORDER BY ALL", this.ctx.positionOf(firstLoc(q.order_by)));
     let planned: PlannedQuery;
     const body = q.body;
-    if (tagOf(body) === "Select" && !(tagOf(body.Select?.value_table_mode ?? null) === "")) {
-      planned = this.select(body.Select, scope, orderBy);
-    } else if (tagOf(body) === "Select") {
+    if (tagOf(body) === "Select") {
       planned = this.select(body.Select, scope, orderBy);
     } else {
       planned = this.setExpr(body, scope);

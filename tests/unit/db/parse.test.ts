@@ -44,3 +44,10 @@ test("the WASM parser loads on the first parse, not on import", async () => {
   const p = Bun.spawnSync([process.execPath, "-e", code], { stderr: "pipe" });
   expect([p.exitCode, p.stdout.toString().trim(), p.stderr.toString()]).toEqual([0, "[true,true]", ""]);
 });
+
+test("a chain of operators too long for the parser's stack is 54001, and parsing goes on working", async () => {
+  const chain = `SELECT ${Array.from({ length: 3000 }, (_, i) => i).join(" + ")}`;
+  expect((await syntaxErrorOf(chain)).slice(0, 2)).toEqual(["54001", "stack depth limit exceeded"]);
+  expect((await syntaxErrorOf(`SELECT ${"(".repeat(500)}1${")".repeat(500)}`)).slice(0, 2)).toEqual(["54001", "stack depth limit exceeded"]);
+  expect((await parseSql("SELECT 1")).statements.length).toBe(1);
+});

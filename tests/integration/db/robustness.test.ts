@@ -1,0 +1,86 @@
+// Whatever the user sends, the engine answers with a DbError or a result: never a crash, never
+// a statement passed through to SQLite. Plus EXPLAIN and the plan cache.
+import { expect, test } from "bun:test";
+import { DbError } from "../../../src/db/errors.ts";
+import { describeOnEveryStore, failureOf, run } from "../../helpers/engine.ts";
+
+describeOnEveryStore("robustness", (fx) => {
+  test("garbage, SQLite-only statements and deep nesting are refused with a SQLSTATE", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int)");
+    const inputs = [
+      "",
+      ";;;",
+      "\u0000",
+      "SELECT 'unterminated",
+      "PRAGMA writable_schema = ON",
+      "ATTACH DATABASE '/tmp/x.db' AS x",
+      "VACUUM",
+      "SELECT * FROM t NOT INDEXED",
+      "INSERT OR REPLACE INTO t VALUES (1)",
+      "SELECT load_extension('x')",
+      "SELECT readfile('/etc/passwd')",
+      `SELECT ${"(".repeat(2000)}1${")".repeat(2000)}`,
+      `SELECT ${Array.from({ length: 3000 }, (_, i) => i).join(" + ")}`,
+      "SELECT 1 FROM t WHERE a IN (SELECT a, a FROM t)",
+      "SELECT $0",
+      "CREATE TABLE sqlite_x (a int)",
+      "DROP TABLE _cave_columns",
+    ];
+    for (const sql of inputs) {
+      let outcome: string;
+      try {
+        const r = await fx.engine.query(sql);
+        outcome = `ok ${r.command}`;
+      } catch (e) {
+        expect(e).toBeInstanceOf(DbError);
+        outcome = (e as DbError).sqlstate;
+      }
+      expect(outcome).not.toBe("XX000");
+    }
+    expect((await fx.engine.query("SELECT count(*) FROM t")).rows).toEqual([[0]]);
+  });
+
+  test("EXPLAIN shows cave's plan, not SQLite's", async () => {
+    await run(fx.engine, "CREATE TABLE u (id int PRIMARY KEY, team text)", "CREATE TABLE p (uid int, n int)");
+    const r = await fx.engine.query(
+      "EXPLAIN SELECT u.team, sum(p.n) FROM u JOIN p ON p.uid = u.id WHERE p.n > 0 GROUP BY u.team ORDER BY 2 DESC LIMIT 3",
+    );
+    expect(r).toEqual({
+      command: "EXPLAIN",
+      columns: [{ name: "QUERY PLAN", type: "text" }],
+      rows: [
+        ["Limit"],
+        ["  ->  Sort (1 key)"],
+        ["      ->  Result (team, sum)"],
+        ["          ->  HashAggregate (1 key)"],
+        ["              ->  Filter"],
+        ["                  ->  Nested Loop Inner Join"],
+        ["                      ->  Seq Scan on u"],
+        ["                      ->  Seq Scan on p"],
+      ],
+      rowCount: 8,
+    });
+  });
+
+  test("a cached statement is planned again after the catalog changes", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int)", "INSERT INTO t VALUES (1)");
+    expect((await fx.engine.query("SELECT * FROM t")).columns).toEqual([{ name: "a", type: "int4" }]);
+    const before = fx.engine.catalogVersion;
+    await run(fx.engine, "ALTER TABLE t ADD COLUMN b text DEFAULT 'x'");
+    expect(fx.engine.catalogVersion).toBeGreaterThan(before);
+    expect(await fx.engine.query("SELECT * FROM t")).toEqual({
+      command: "SELECT 1",
+      columns: [
+        { name: "a", type: "int4" },
+        { name: "b", type: "text" },
+      ],
+      rows: [[1, "x"]],
+      rowCount: 1,
+    });
+  });
+
+  test("several statements in one text run in order and return the last result", async () => {
+    expect((await fx.engine.query("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2); SELECT count(*) FROM t")).rows).toEqual([[2]]);
+    expect((await failureOf(fx.engine.query("SELECT 1; SELECT $1", [1])))[0]).toBe("42601");
+  });
+});
