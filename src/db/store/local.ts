@@ -195,9 +195,19 @@ export class LocalStore implements Store {
 
   async checkpoint(): Promise<{ busy: number; log: number; checkpointed: number }> {
     if (this.path === ":memory:") return { busy: 0, log: 0, checkpointed: 0 };
-    const [row] = this.pragma("wal_checkpoint(TRUNCATE)");
-    const [busy, log, checkpointed] = (row ?? [0, 0, 0]).map((v) => Number(v));
-    return { busy: busy ?? 0, log: log ?? 0, checkpointed: checkpointed ?? 0 };
+    // TRUNCATE reports 0 pages once it has emptied the log, so a PASSIVE pass first counts
+    // the log's pages (and already copies what no reader needs).
+    const counts = (mode: string) => {
+      const [busy = 0, log = 0, done = 0] = (this.pragma(`wal_checkpoint(${mode})`)[0] ?? []).map((v) => Number(v));
+      return { busy, log, done };
+    };
+    const passive = counts("PASSIVE");
+    const truncate = counts("TRUNCATE");
+    return {
+      busy: truncate.busy,
+      log: passive.log,
+      checkpointed: truncate.busy === 0 ? passive.log : passive.done,
+    };
   }
 
   async backup(path: string): Promise<void> {
