@@ -76,6 +76,10 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       return ddl.alterTable(v);
     case "StartTransaction":
       if (v.modifier && v.modifier !== "Deferred") throw featureNotSupported(`BEGIN ${v.modifier}`, position);
+      // Every transaction is serializable (SQLite has one writer), which satisfies any
+      // isolation level asked for; read-only transactions are not enforced, so refused.
+      for (const m of (v.modes ?? []) as Ast[])
+        if (tagOf(m) === "AccessMode" && m.AccessMode === "ReadOnly") throw featureNotSupported("READ ONLY transactions", position);
       return { kind: "tx", action: "begin", savepoint: null };
     case "Commit":
       return { kind: "tx", action: "commit", savepoint: null };
