@@ -151,6 +151,13 @@ test("db shell reads multi-line statements from stdin, keeps going after an erro
   );
 });
 
+test("a script's last statement runs without its ';', and nothing after \\q runs", async () => {
+  const r = await db(["shell", "--url", ":memory:"], { stdin: "SELECT 1 AS a;\nSELECT 2\n  AS b" });
+  expect(r).toEqual({ exitCode: 0, stdout: " a\n---\n 1\n(1 row)\n b\n---\n 2\n(1 row)\n", stderr: "" });
+  const q = await db(["shell", "--url", ":memory:"], { stdin: "\\q\nSELECT 2" });
+  expect(q).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+});
+
 test("db migrate applies numbered files once each, and a failing one rolls back and names itself", async () => {
   const migrations = join(dir, "migrations");
   mkdirSync(migrations);

@@ -1,7 +1,8 @@
 // `cave db shell`: an interactive SQL prompt over the engine. A statement may span lines and
 // ends with ';'; \q (or end of input) quits, \? helps. Statements are appended to the history
 // file <data dir>/db_history, which the prompt reads back (up-arrow) on a terminal. With stdin
-// not a terminal it reads a script: no prompts, and the exit code is 1 if any statement failed.
+// not a terminal it reads a script: no prompts, the last statement may omit its ';', and the
+// exit code is 1 if any statement failed.
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -45,11 +46,33 @@ export default defineCommand({
     }
     let buffer = "";
     let failed = 0;
+    let quit = false;
+    const run = async (statements: { text: string }[]) => {
+      for (const s of statements) {
+        if (historyPath) {
+          try {
+            appendFileSync(historyPath, `${s.text.replace(/\s*\n\s*/g, " ")};\n`, { mode: 0o600 });
+          } catch {
+            // A history that cannot be written must not stop the session.
+          }
+        }
+        try {
+          const result = await engine.query(s.text);
+          process.stdout.write(args.json ? formatJson(result) : `${formatTable(result)}${tty ? "\n" : ""}`);
+        } catch (e) {
+          failed++;
+          writeStderr(describe(e));
+        }
+      }
+    };
     try {
       for await (const line of rl) {
         if (isBlank(buffer) && /^\s*\\/.test(line)) {
           const cmd = line.trim();
-          if (cmd === "\\q") break;
+          if (cmd === "\\q") {
+            quit = true;
+            break;
+          }
           if (cmd === "\\?") process.stdout.write(HELP);
           else writeStderr(`invalid command ${cmd}; try \\? for help\n`);
           buffer = "";
@@ -57,29 +80,19 @@ export default defineCommand({
           buffer += `${line}\n`;
           const { statements, rest } = splitStatements(buffer);
           buffer = rest;
-          for (const s of statements) {
-            if (historyPath) {
-              try {
-                appendFileSync(historyPath, `${s.text.replace(/\s*\n\s*/g, " ")};\n`, { mode: 0o600 });
-              } catch {
-                // A history that cannot be written must not stop the session.
-              }
-            }
-            try {
-              const result = await engine.query(s.text);
-              process.stdout.write(args.json ? formatJson(result) : `${formatTable(result)}${tty ? "\n" : ""}`);
-            } catch (e) {
-              failed++;
-              writeStderr(describe(e));
-            }
-          }
+          await run(statements);
         }
         if (tty) {
           rl.setPrompt(isBlank(buffer) ? "cave=> " : "cave-> ");
           rl.prompt();
         }
       }
-      if (!isBlank(buffer)) writeStderr("cave: the last statement has no ';' and was not run\n");
+      if (!quit && !isBlank(buffer)) {
+        // A script's last statement may go without ';' (as with psql -f); at a prompt,
+        // Ctrl-D on an unfinished statement drops it.
+        if (tty) writeStderr("cave: the unfinished statement was not run\n");
+        else await run(splitStatements(`${buffer}\n;`).statements);
+      }
     } finally {
       rl.close();
       engine.close();
