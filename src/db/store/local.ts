@@ -43,6 +43,8 @@ interface Prepared {
   reader: boolean;
   /** INSERT/UPDATE/DELETE … RETURNING: the rows returned are the rows affected. */
   dml: boolean;
+  /** INSERT or REPLACE: the only statements whose lastInsertRowid means anything. */
+  insert: boolean;
   /** SQLite's program returns at most one row (a lookup by rowid or unique key): read it with get(). */
   single: boolean;
   /** DDL or ROLLBACK: the schema may differ afterwards. */
@@ -177,7 +179,14 @@ export class LocalStore implements Store {
         columnTypes: [],
         rows: [],
         rowsAffected: info.changes,
-        lastInsertRowid: typeof info.lastInsertRowid === "bigint" ? info.lastInsertRowid : BigInt(info.lastInsertRowid),
+        // SQLite's last_insert_rowid() is the connection's, not the statement's: only an
+        // INSERT that inserted a row reports it.
+        lastInsertRowid:
+          !p.insert || info.changes === 0
+            ? null
+            : typeof info.lastInsertRowid === "bigint"
+              ? info.lastInsertRowid
+              : BigInt(info.lastInsertRowid),
       };
     } catch (e) {
       throw toStoreError(e);
@@ -280,7 +289,8 @@ export class LocalStore implements Store {
     const reader = stmt.reader;
     const dml = reader && DML.test(sql);
     const ddl = DDL.test(sql);
-    const p: Prepared = { stmt, reader, dml, single: false, schemaChange: ddl, columns: [], columnTypes: [] };
+    const insert = /^\s*(?:insert|replace)\b/i.test(sql);
+    const p: Prepared = { stmt, reader, dml, insert, single: false, schemaChange: ddl, columns: [], columnTypes: [] };
     if (reader) {
       stmt.raw(true).safeIntegers(true);
       describe(p);

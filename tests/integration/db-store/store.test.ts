@@ -339,6 +339,25 @@ describe("a cached one-row statement after a schema change", () => {
 });
 
 describe("reads on one connection", () => {
+  test("leave no statement active: DROP TABLE right after point reads and scans succeeds", async () => {
+    for (const path of [":memory:", join(dir, "drop.db")]) {
+      const s = new LocalStore(path);
+      await s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE)", []);
+      await s.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')", []);
+      await s.execute("SELECT * FROM t WHERE id = ?1", [1]);
+      await s.execute("SELECT * FROM t WHERE k = ?1", ["b"]);
+      await s.execute("SELECT * FROM t", []);
+      expect(await s.execute("DROP TABLE t", [])).toEqual({
+        columns: [],
+        columnTypes: [],
+        rows: [],
+        rowsAffected: 0,
+        lastInsertRowid: null,
+      });
+      s.close();
+    }
+  });
+
   test.each([
     ["a point select", "SELECT v FROM t WHERE id = ?1", [1]],
     ["an empty point select", "SELECT v FROM t WHERE id = ?1", [-1]],
