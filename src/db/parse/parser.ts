@@ -70,7 +70,7 @@ const MAX_OPERATORS = 500;
 
 function operatorCount(text: string): number {
   let n = 0;
-  const re = /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$\$[\s\S]*?\$\$|[-+*/%<>=|&^~!]+|\b(?:and|or)\b/gi;
+  const re = /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$\$[\s\S]*?\$\$|[-+*/%<>=|&^~!:]+|\b(?:and|or)\b/gi;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const c = m[0]![0];
     if (c !== "'" && c !== '"' && !m[0]!.startsWith("--") && !m[0]!.startsWith("/*") && !m[0]!.startsWith("$$")) n++;

@@ -51,3 +51,9 @@ test("a chain of operators too long for the parser's stack is 54001, and parsing
   expect((await syntaxErrorOf(`SELECT ${"(".repeat(500)}1${")".repeat(500)}`)).slice(0, 2)).toEqual(["54001", "stack depth limit exceeded"]);
   expect((await parseSql("SELECT 1")).statements.length).toBe(1);
 });
+
+test("a statement that makes the WASM parser trap is 54001, and the next statement parses", async () => {
+  // 900 postfix IS NULLs: short enough to pass the operator guard, deep enough to trap.
+  expect((await syntaxErrorOf(`SELECT 1${" IS NULL".repeat(900)}`)).slice(0, 2)).toEqual(["54001", "stack depth limit exceeded"]);
+  expect((await parseSql("SELECT 2")).statements.length).toBe(1);
+});
