@@ -107,7 +107,16 @@ export class Engine implements SqlEngine {
     if (this.closed) throw new DbError("08003", "the database connection is closed");
     try {
       const cached = this.cache.get(sql);
-      if (cached && cached.version === this.version && !this.failed) return await this.execute(cached, params);
+      if (cached && cached.version === this.version && !this.failed) {
+        try {
+          return await this.execute(cached, params);
+        } catch (e) {
+          // Another connection changed the schema under the cached plan: plan it again.
+          if (!this.staleCatalog(toDbError(e))) throw e;
+          this.cache.delete(sql);
+          this.invalidate();
+        }
+      }
       return await this.parseAndRun(sql, params);
     } catch (e) {
       const err = toDbError(e);
@@ -124,14 +133,35 @@ export class Engine implements SqlEngine {
       throw new DbError(SQLSTATE.syntaxError, "cannot insert multiple commands into a prepared statement");
     let result: QueryResult | null = null;
     for (const stmt of statements) {
-      const prepared = await this.prepare(stmt, parsed.positionOf);
-      if (statements.length === 1 && this.cacheable(prepared.plan)) {
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(sql, prepared);
+      for (let attempt = 0; ; attempt++) {
+        const catalogWasCached = this.catalog !== null;
+        try {
+          const prepared = await this.prepare(stmt, parsed.positionOf);
+          if (statements.length === 1 && this.cacheable(prepared.plan)) {
+            if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+            this.cache.set(sql, prepared);
+          }
+          result = await this.execute(prepared, params);
+          break;
+        } catch (e) {
+          const err = toDbError(e);
+          // A name the cached catalog does not know may have been created by another
+          // connection: read the catalog again and plan once more before reporting it.
+          if (attempt === 0 && catalogWasCached && this.staleCatalog(err)) {
+            this.cache.delete(sql);
+            this.invalidate();
+            continue;
+          }
+          throw err;
+        }
       }
-      result = await this.execute(prepared, params);
     }
     return result!;
+  }
+
+  /** An error that a newer catalog might not raise; retried only outside transaction blocks. */
+  private staleCatalog(err: DbError): boolean {
+    return (err.sqlstate === SQLSTATE.undefinedTable || err.sqlstate === SQLSTATE.undefinedColumn) && !this.store.inTransaction();
   }
 
   private cacheable(plan: Plan): boolean {

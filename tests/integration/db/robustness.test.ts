@@ -84,3 +84,24 @@ describeOnEveryStore("robustness", (fx) => {
     expect((await failureOf(fx.engine.query("SELECT 1; SELECT $1", [1])))[0]).toBe("42601");
   });
 });
+
+test("a table created through another connection to the same file is found without a restart", async () => {
+  const { Engine } = await import("../../../src/db/engine.ts");
+  const { TestStore, tempStore } = await import("../../helpers/libsql-store.ts");
+  const t = tempStore("file");
+  const a = await Engine.open(t.store);
+  const b = await Engine.open(new TestStore(t.path));
+  try {
+    await a.query("CREATE TABLE early (x int)");
+    expect((await b.query("SELECT count(*) FROM early")).rows).toEqual([[0]]);
+    await a.query("CREATE TABLE later (x int)");
+    await a.query("INSERT INTO later VALUES (1)");
+    expect((await b.query("SELECT x FROM later")).rows).toEqual([[1]]);
+    await a.query("ALTER TABLE later RENAME COLUMN x TO y");
+    expect(await b.query("SELECT y FROM later")).toEqual({ command: "SELECT 1", columns: [{ name: "y", type: "int4" }], rows: [[1]], rowCount: 1 });
+  } finally {
+    a.close();
+    b.close();
+    t.dispose();
+  }
+});
