@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Startup-latency benchmark: cave next to its peers, all measured in the same run so the
-# numbers share one machine state. Raw JSON goes to bench/results/ (gitignored); the
+# numbers share one machine state; then what limits and seccomp cost, for cave and for crun
+# (bench/hardening.sh). Raw JSON goes to bench/results/ (gitignored); the
 # table and verdict are written into docs/benchmarks.md. Needs root (apt, and the root run).
 # Env: RUNS (default 200, at least 50) runs per command.
 set -euo pipefail
@@ -12,7 +13,7 @@ RUNS=${RUNS:-200}
 
 # Peers come from Debian so anyone can get the same versions; install only what is missing
 # so a warm machine does no network work.
-declare -A pkg_of=([hyperfine]=hyperfine [bwrap]=bubblewrap [unshare]=util-linux [setpriv]=util-linux)
+declare -A pkg_of=([hyperfine]=hyperfine [bwrap]=bubblewrap [unshare]=util-linux [setpriv]=util-linux [crun]=crun [gcc]=gcc)
 missing=()
 for tool in "${!pkg_of[@]}"; do
   command -v "$tool" >/dev/null || missing+=("${pkg_of[$tool]}")
@@ -23,7 +24,8 @@ if ((${#missing[@]})); then
 fi
 
 [[ -x dist/cave ]] || { echo "dist/cave missing: run make build (or make bench)" >&2; exit 1; }
-rm -rf "$OUT" && mkdir -p "$OUT"
+# Only this benchmark's files: bench/db keeps its results here too.
+mkdir -p "$OUT" && rm -f "$OUT"/{machine,startup-root,startup-rootless,cgjoin}.json "$OUT"/hardening-* "$OUT"/rootless-skipped.txt "$OUT/noop"
 
 # The Bun floor: an empty program compiled with the same flags as cave (see Makefile).
 noop_src=$(mktemp --suffix=.ts)
@@ -45,6 +47,7 @@ cat >"$OUT/machine.json" <<JSON
   "hyperfine": "$(hyperfine --version | cut -d' ' -f2)",
   "bwrap": "$(bwrap --version | cut -d' ' -f2)",
   "util_linux": "$(unshare --version | grep -o '[0-9][0-9.]*' | head -1)",
+  "crun": "$(crun --version | sed -n 's/^crun version //p')",
   "loadavg_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "cgroup": "$(if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo v2; else echo v1/hybrid; fi)"
 }
@@ -52,4 +55,5 @@ JSON
 cat "$OUT/machine.json"
 
 RUNS=$RUNS CAVE="$PWD/dist/cave" NOOP="$PWD/$OUT/noop" bench/startup.sh "$PWD/$OUT"
+RUNS=$RUNS CAVE="$PWD/dist/cave" BUN="$PWD/$BUN" bench/hardening.sh "$PWD/$OUT"
 $BUN bench/report.ts "$OUT" docs/benchmarks.md
