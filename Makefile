@@ -10,8 +10,10 @@ SOURCES  := $(shell find src ffi schema -name '*.ts' 2>/dev/null) package.json
 
 all: build
 
+# flock: two makes at once (a developer's and a test's) must not run npm ci over each
+# other; the second waits, then finds node_modules current.
 node_modules/.bin/bun: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	flock .npm-ci.lock sh -c '[ node_modules/.bin/bun -nt package-lock.json ] && [ node_modules/.bin/bun -nt package.json ] || npm ci --no-audit --no-fund'
 	@touch $@
 
 deps: node_modules/.bin/bun
