@@ -47,6 +47,10 @@ interface Prepared {
   insert: boolean;
   /** SQLite's program returns at most one row (a lookup by rowid or unique key): read it with get(). */
   single: boolean;
+  /** Not run yet: the first run takes the general path. */
+  first: boolean;
+  /** Whether `single` was decided: on a statement's second run, so one-off statements never pay for EXPLAIN. */
+  classified: boolean;
   /** DDL or ROLLBACK: the schema may differ afterwards. */
   schemaChange: boolean;
   columns: string[];
@@ -145,6 +149,8 @@ export class LocalStore implements Store {
     try {
       if (p.reader) {
         let rows: unknown[][];
+        if (!p.classified && !p.first) this.classify(p, sql);
+        p.first = false;
         if (p.single) {
           const row = p.stmt.get(params);
           rows = row === undefined ? [] : [row];
@@ -195,7 +201,9 @@ export class LocalStore implements Store {
 
   /** Whether execute() reads `sql` with one native get() (see atMostOneRow); for tests and diagnostics. */
   readsOneRow(sql: string): boolean {
-    return this.prepared(sql).single;
+    const p = this.prepared(sql);
+    if (p.reader && !p.classified) this.classify(p, sql);
+    return p.single;
   }
 
   inTransaction(): boolean {
@@ -248,6 +256,23 @@ export class LocalStore implements Store {
   }
 
   /**
+   * Decides `single`. A statement switching to get() is prepared afresh: libsql's first get()
+   * on a statement that ran all() before returns that run's row, ignoring the new parameters
+   * (tested: "a statement run with changing parameters").
+   */
+  private classify(p: Prepared, sql: string): void {
+    p.classified = true;
+    p.single = !p.dml && this.atMostOneRow(sql);
+    if (p.single && !p.first) {
+      try {
+        p.stmt = (this.open().prepare(sql) as unknown as Statement).raw(true).safeIntegers(true);
+      } catch (e) {
+        throw toStoreError(e);
+      }
+    }
+  }
+
+  /**
    * Whether SQLite's program for `sql` yields at most one row: exactly one ResultRow and no
    * opcode that loops over rows (cursor advances, sorters, coroutines, subroutines,
    * virtual tables). A point select by primary key or unique key qualifies. Reading such a
@@ -290,11 +315,21 @@ export class LocalStore implements Store {
     const dml = reader && DML.test(sql);
     const ddl = DDL.test(sql);
     const insert = /^\s*(?:insert|replace)\b/i.test(sql);
-    const p: Prepared = { stmt, reader, dml, insert, single: false, schemaChange: ddl, columns: [], columnTypes: [] };
+    const p: Prepared = {
+      stmt,
+      reader,
+      dml,
+      insert,
+      single: false,
+      classified: dml,
+      first: true,
+      schemaChange: ddl,
+      columns: [],
+      columnTypes: [],
+    };
     if (reader) {
       stmt.raw(true).safeIntegers(true);
       describe(p);
-      if (!dml) p.single = this.atMostOneRow(sql);
     }
     // DDL and ROLLBACK run rarely and change what the cache knows: keep them out of it.
     if (!ddl) {

@@ -405,6 +405,19 @@ describe("a remote URL", () => {
 });
 
 describe("the one-row fast path", () => {
+  test("a statement run with changing parameters returns each run's own rows", async () => {
+    const s = new LocalStore(":memory:");
+    await s.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, e TEXT)", []);
+    await s.execute("INSERT INTO u VALUES (1, 'a'), (2, 'b'), (3, 'c')", []);
+    const q = "SELECT id, e FROM u WHERE id = ?1";
+    const runs: unknown[] = [];
+    for (const id of [2, 9, 3, 2, 9, 1]) runs.push((await s.execute(q, [id])).rows);
+    expect(runs).toEqual([[[2, "b"]], [], [[3, "c"]], [[2, "b"]], [], [[1, "a"]]]);
+    expect(s.readsOneRow(q)).toBe(true);
+    s.close();
+  });
+
+
   test("returns exactly what libsql's all() returns, over many query shapes", async () => {
     const path = join(dir, "shapes.db");
     const s = new LocalStore(path);
