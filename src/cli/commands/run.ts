@@ -1,6 +1,6 @@
 // `cave run [options] -- CMD [ARGS…]`: one command in a fresh sandbox, its exit
 // status passed through. A thin adapter: settings → SandboxSpec → runSandbox.
-import { defineCommand } from "citty";
+import type { CommandDef } from "citty";
 import { splitCommandArgs } from "../args.ts";
 import { CaveError } from "../../core/errors.ts";
 import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
@@ -32,70 +32,75 @@ export const runArgs = {
   debug: { type: "boolean", description: "Show causes and stacks of errors." },
 } as const;
 
-export default defineCommand({
+/** The verb for citty (help, `cave run` through the root); main.ts also calls runMain directly. */
+const command: CommandDef = {
   meta: { name: "run", description: "Run a command in a fresh sandbox: cave run [options] -- CMD [ARGS…]" },
   args: { ...runArgs, command: { type: "positional", description: "The command and its arguments.", required: true } },
-  async run({ rawArgs }) {
-    mark("run command loaded");
-    const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind", "cap-add", "rlimit"]);
-    if (command.length === 0) {
-      throw new CaveError("USAGE", "no command given", { hint: "cave run [options] -- CMD [ARGS…], e.g. cave run -- echo hello" });
-    }
-    const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
-    const file = configPath ? loadConfigFile(configPath) : undefined;
-    const s = resolveRunSettings({
-      file: file?.run,
-      flags: {
-        timeout: str(options.timeout),
-        memory: str(options.memory),
-        cpus: str(options.cpus),
-        pids: str(options.pids),
-        disk: str(options.disk),
-        network: str(options.network),
-        seccomp: str(options.seccomp),
-        hostname: str(options.hostname),
-        workdir: str(options.workdir),
-        rootfs: str(options.rootfs),
-        env: arr(options.env),
-        bind: arr(options.bind),
-        capAdd: arr(options["cap-add"]),
-        rlimit: arr(options.rlimit),
-      },
-    });
-    mark("settings resolved");
-    if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
-    if (s.seccomp === "none") {
-      warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable, and the command can plant setuid/setgid files owned by the host's root in read-write binds");
-    }
-    const seccomp = buildSeccompFilter(s.seccomp);
-    mark("seccomp filter built");
-    const result = await runSandbox(
-      {
-        argv: command,
-        env: s.env,
-        workdir: s.workdir,
-        hostname: s.hostname,
-        rootfs: s.rootfs ?? "/",
-        binds: s.binds,
-        network: s.network,
-        diskBytes: s.diskBytes,
-        tty: isatty(0) && isatty(1),
-        rlimits: rlimitsOf(s),
-      },
-      {
-        timeoutMs: s.timeoutMs,
-        limits: { memoryBytes: s.memoryBytes, cpus: s.cpus, pids: s.pids },
-        seccomp,
-        keepCaps: capabilityMask(s.capAdd),
-        onWarning: warn,
-      },
-    );
-    mark("sandbox finished");
-    report(result, options.json === true);
-    if (options.debug) writeStderr(`cave: phases\n${formatMarks()}\n`);
-    process.exit(result.exitCode);
-  },
-});
+  run: ({ rawArgs }) => runMain(rawArgs),
+};
+export default command;
+
+/** `cave run` itself, callable without citty: main.ts's fast path skips loading it. */
+export async function runMain(rawArgs: string[]): Promise<never> {
+  mark("run command loaded");
+  const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind", "cap-add", "rlimit"]);
+  if (command.length === 0) {
+    throw new CaveError("USAGE", "no command given", { hint: "cave run [options] -- CMD [ARGS…], e.g. cave run -- echo hello" });
+  }
+  const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
+  const file = configPath ? loadConfigFile(configPath) : undefined;
+  const s = resolveRunSettings({
+    file: file?.run,
+    flags: {
+      timeout: str(options.timeout),
+      memory: str(options.memory),
+      cpus: str(options.cpus),
+      pids: str(options.pids),
+      disk: str(options.disk),
+      network: str(options.network),
+      seccomp: str(options.seccomp),
+      hostname: str(options.hostname),
+      workdir: str(options.workdir),
+      rootfs: str(options.rootfs),
+      env: arr(options.env),
+      bind: arr(options.bind),
+      capAdd: arr(options["cap-add"]),
+      rlimit: arr(options.rlimit),
+    },
+  });
+  mark("settings resolved");
+  if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
+  if (s.seccomp === "none") {
+    warn("--seccomp none: no syscall filter; the kernel's whole surface is reachable, and the command can plant setuid/setgid files owned by the host's root in read-write binds");
+  }
+  const seccomp = buildSeccompFilter(s.seccomp);
+  mark("seccomp filter built");
+  const result = await runSandbox(
+    {
+      argv: command,
+      env: s.env,
+      workdir: s.workdir,
+      hostname: s.hostname,
+      rootfs: s.rootfs ?? "/",
+      binds: s.binds,
+      network: s.network,
+      diskBytes: s.diskBytes,
+      tty: isatty(0) && isatty(1),
+      rlimits: rlimitsOf(s),
+    },
+    {
+      timeoutMs: s.timeoutMs,
+      limits: { memoryBytes: s.memoryBytes, cpus: s.cpus, pids: s.pids },
+      seccomp,
+      keepCaps: capabilityMask(s.capAdd),
+      onWarning: warn,
+    },
+  );
+  mark("sandbox finished");
+  report(result, options.json === true);
+  if (options.debug) writeStderr(`cave: phases\n${formatMarks()}\n`);
+  process.exit(result.exitCode);
+}
 
 function rlimitsOf(s: RunSettings): Rlimit[] {
   const out: Rlimit[] = [
