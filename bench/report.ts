@@ -22,7 +22,7 @@ const LABEL: Record<string, string> = {
   true: "`/bin/true` (floor)",
   "bun-noop": "Bun compiled no-op",
   "cave-version": "`cave version`",
-  "cave-run": "**`cave run -- /bin/true`**",
+  "cave-run": "**`cave run` (namespaces, overlay root, init; no cgroup, no seccomp) `-- /bin/true`**",
   bwrap: "bwrap `--unshare-all` …",
   unshare: "`unshare` all namespaces",
   "cave-bare": "cave bare: `--seccomp none --memory none --cpus none --pids none`",

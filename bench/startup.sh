@@ -12,11 +12,13 @@ trap 'rm -rf "$work"' EXIT
 
 # The same isolation, as near as each tool gets: every namespace, a read-only or private
 # view of /, fresh /proc, /dev and /tmp, hostname cave. See docs/benchmarks.md for what differs.
+# Neither bwrap nor unshare sets cgroup limits or a seccomp filter, so cave's row lifts them
+# too; what they cost is measured on its own by bench/hardening.sh.
 declare -A cmd=(
   [true]="/bin/true"
   [bun-noop]="$NOOP"
   [cave-version]="$CAVE version"
-  [cave-run]="$CAVE run -- /bin/true"
+  [cave-run]="$CAVE run --memory none --cpus none --pids none --seccomp none -- /bin/true"
   [bwrap]="bwrap --unshare-all --die-with-parent --new-session --ro-bind / / --tmpfs /tmp --proc /proc --dev /dev --hostname cave /bin/true"
   [unshare]="unshare --fork --pid --mount --net --uts --ipc --cgroup --user --map-root-user --mount-proc /bin/true"
 )
