@@ -12,7 +12,7 @@ import type { Ast, Loc } from "./parse/ast.ts";
 import { parseSql } from "./parse/parser.ts";
 import { explainTree } from "./plan/ops/index.ts";
 import { type Plan, planStatement } from "./plan/plan.ts";
-import type { Store } from "./store/types.ts";
+import type { Store, StoreResult } from "./store/types.ts";
 import type { QueryResult, SqlEngine } from "./types.ts";
 
 /** A planned and emitted statement, reusable while the catalog version is unchanged. */
@@ -30,6 +30,8 @@ function ddlCommand(plan: Plan): string {
   switch (plan.kind) {
     case "create_table":
       return "CREATE TABLE";
+    case "truncate":
+      return "TRUNCATE TABLE";
     case "create_index":
       return "CREATE INDEX";
     case "create_view":
@@ -51,7 +53,12 @@ function explainLines(plan: Plan): string[] {
     case "delete":
       return explainTree(plan.op);
     case "create_table":
-      return [`Create Table ${plan.table} (${plan.columns.map((c) => `${c.name} ${c.type}`).join(", ")})`];
+      return [
+        `Create Table ${plan.table} (${plan.columns.map((c) => `${c.name} ${c.type}`).join(", ")})`,
+        ...(plan.asQuery ? explainTree(plan.asQuery, 1) : []),
+      ];
+    case "truncate":
+      return [`Truncate ${plan.tables.join(", ")}`];
     case "create_index":
       return [`Create Index ${plan.name} on ${plan.table}`];
     case "create_view":
@@ -185,6 +192,7 @@ export class Engine implements SqlEngine {
         converters = plan.columns.map((c) => converterFor(c.type));
         break;
       case "create_table":
+      case "truncate":
       case "create_index":
       case "create_view":
       case "drop":
@@ -221,12 +229,18 @@ export class Engine implements SqlEngine {
         return { command, columns, rows: returning ? rows : [], rowCount };
       }
       case "create_table":
+      case "truncate":
       case "create_index":
       case "create_view":
       case "drop":
-      case "alter_table":
-        await this.runDdl(p.emitted);
+      case "alter_table": {
+        const last = await this.runDdl(p.emitted);
+        if (plan.kind === "create_table" && plan.asQuery) {
+          // Postgres tags CREATE TABLE … AS with the rows it wrote.
+          return { command: `SELECT ${last.rowsAffected}`, columns: [], rows: [], rowCount: last.rowsAffected };
+        }
         return { command: ddlCommand(plan), columns: [], rows: [], rowCount: 0 };
+      }
       case "tx":
         return this.transaction(plan.action, plan.savepoint);
       case "explain": {
@@ -243,11 +257,13 @@ export class Engine implements SqlEngine {
     }
   }
 
-  private async runDdl(steps: EmittedSql[]): Promise<void> {
+  private async runDdl(steps: EmittedSql[]): Promise<StoreResult> {
     await this.internal("SAVEPOINT cave_ddl");
     try {
-      for (const s of steps) await run(this.store, s, []);
+      let last: StoreResult = { columns: [], columnTypes: [], rows: [], rowsAffected: 0, lastInsertRowid: null };
+      for (const s of steps) last = await run(this.store, s, []);
       await this.internal("RELEASE cave_ddl");
+      return last;
     } catch (e) {
       await this.internal("ROLLBACK TO cave_ddl");
       await this.internal("RELEASE cave_ddl");

@@ -58,8 +58,14 @@ function emitUpdate(op: UpdateOp): EmittedSql {
 function emitDelete(op: DeleteOp): EmittedSql {
   const w = new SqlWriter(false);
   const e = new ExprEmitter(w, emitQuery);
-  let sql = `DELETE FROM ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
-  if (op.where) sql += ` WHERE ${e.emit(op.where)}`;
+  const alias = quoteIdent(op.alias);
+  let sql = `DELETE FROM ${quoteIdent(op.table)} AS ${alias}`;
+  if (op.using) {
+    // SQLite has no DELETE … USING: delete the target rows the join finds, by rowid. Inside
+    // the subquery the target's alias names the subquery's own scan of it.
+    const from = fromClause({ op: "join", kind: "cross", left: { op: "scan", table: op.table, alias: op.alias, source: "table", columns: [] }, right: op.using, on: null, using: null, natural: false }, w);
+    sql += ` WHERE ${alias}.rowid IN (SELECT ${alias}.rowid FROM ${from}${op.where ? ` WHERE ${e.emit(op.where)}` : ""})`;
+  } else if (op.where) sql += ` WHERE ${e.emit(op.where)}`;
   return finish(w, sql + returning(op.returning, e));
 }
 
@@ -125,8 +131,16 @@ export function emitDdl(plan: DdlPlan, nextPos: (table: string) => number): Emit
       const rows = plan.columns.map((c, i) =>
         catalogRow(plan.table, i + 1, { name: c.name, type: c.type, notNull: c.notNull, hasDefault: !!c.default || c.identity }),
       );
-      return [{ sql: create, slots: [] }, ...rows];
+      const steps: EmittedSql[] = [{ sql: create, slots: [] }, ...rows];
+      if (plan.asQuery) {
+        const q = new SqlWriter(false);
+        const cols = plan.columns.map((c) => quoteIdent(c.name)).join(", ");
+        steps.push(finish(q, `INSERT INTO ${quoteIdent(plan.table)} (${cols}) ${emitQuery(plan.asQuery, q)}`));
+      }
+      return steps;
     }
+    case "truncate":
+      return plan.tables.map((t) => ({ sql: `DELETE FROM ${quoteIdent(t)}`, slots: [] }));
     case "create_index": {
       const keys = plan.keys.map((k) => `${e.emit(k.expr)}${k.desc ? " DESC" : ""}`).join(", ");
       let sql = `CREATE ${plan.unique ? "UNIQUE " : ""}INDEX ${plan.ifNotExists ? "IF NOT EXISTS " : ""}${quoteIdent(plan.name)} ON ${quoteIdent(plan.table)} (${keys})`;

@@ -46,6 +46,13 @@ export interface CreateTablePlan {
   ifNotExists: boolean;
   columns: ColumnDef[];
   constraints: TableConstraint[];
+  /** CREATE TABLE … AS: the rows to fill it with. */
+  asQuery: QueryOp | null;
+}
+
+export interface TruncatePlan {
+  kind: "truncate";
+  tables: string[];
 }
 
 export interface CreateIndexPlan {
@@ -93,7 +100,7 @@ export interface SkipPlan {
   command: string;
 }
 
-export type DdlPlan = CreateTablePlan | CreateIndexPlan | CreateViewPlan | DropPlan | AlterTablePlan;
+export type DdlPlan = CreateTablePlan | TruncatePlan | CreateIndexPlan | CreateViewPlan | DropPlan | AlterTablePlan;
 
 function refAction(a: Ast): string | null {
   if (!a) return null;
@@ -223,13 +230,32 @@ export class DdlPlanner {
   createTable(ct: Ast): CreateTablePlan | SkipPlan {
     const ctx = this.ctx;
     const position = ctx.positionOf(firstLoc(ct.name));
-    if (ct.query || ct.like || ct.clone || (ct.inherits ?? []).length || ct.partition_by || ct.partition_of)
+    if (ct.like || ct.clone || (ct.inherits ?? []).length || ct.partition_by || ct.partition_of)
       throw featureNotSupported("this CREATE TABLE form", position);
     const table = relationName(ctx, ct.name, ct);
     checkName(ctx, table, position);
     const existing = ctx.catalog.relation(table);
     if (existing && ct.if_not_exists) return { kind: "noop", command: "CREATE TABLE" };
     if (existing) throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`, { position });
+    if (ct.query) {
+      const q = this.planner.query(ct.query, new Scope(null));
+      if (ctx.paramTypes.length) throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
+      const names = ((ct.columns ?? []) as Ast[]).map((c) => identName(c.name));
+      const columns: ColumnDef[] = q.columns.map((c, i) => ({
+        name: names[i] ?? c.name,
+        type: c.type === "unknown" ? "text" : c.type,
+        notNull: false,
+        primaryKey: false,
+        identity: false,
+        unique: false,
+        default: null,
+        checks: [],
+        references: null,
+      }));
+      const dup = columns.find((c, i) => columns.findIndex((x) => x.name === c.name) !== i);
+      if (dup) throw new DbError(SQLSTATE.duplicateColumn, `column "${dup.name}" specified more than once`, { position });
+      return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints: [], asQuery: q.op };
+    }
     const rawCols = (ct.columns ?? []) as Ast[];
     const allColumns = rawCols.map((c) => ({ name: identName(c.name), type: typeText(typeFromAst(c.data_type)) }));
     const seen = new Set<string>();
@@ -294,7 +320,7 @@ export class DdlPlanner {
     for (const c of columns)
       if (c.identity && !c.primaryKey)
         throw featureNotSupported(`identity or serial column "${c.name}" that is not the table's primary key`, position);
-    return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints };
+    return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints, asQuery: null };
   }
 
   createIndex(ci: Ast): CreateIndexPlan | SkipPlan {
@@ -377,6 +403,20 @@ export class DdlPlanner {
       names.push(info.name);
     }
     return { kind: "drop", object, names, ifExists: !!d.if_exists };
+  }
+
+  truncate(t: Ast): TruncatePlan {
+    const ctx = this.ctx;
+    const position = ctx.positionOf(firstLoc(t));
+    if (t.identity === "Restart") throw featureNotSupported("TRUNCATE … RESTART IDENTITY", position);
+    const tables = ((t.table_names ?? []) as Ast[]).map((n) => {
+      const name = relationName(ctx, n.name, n);
+      const info = isReservedName(name) ? undefined : ctx.catalog.relation(name);
+      if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`, { position: ctx.positionOf(firstLoc(n)) });
+      if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+      return info.name;
+    });
+    return { kind: "truncate", tables };
   }
 
   alterTable(a: Ast): AlterTablePlan {

@@ -238,8 +238,8 @@ export function planDelete(planner: QueryPlanner, del: Ast): PlannedModify<Delet
   const ctx = planner.ctx;
   const position = ctx.positionOf(firstLoc(del));
   const fromList = (del.from?.WithFromKeyword ?? del.from?.WithoutKeyword ?? []) as Ast[];
-  if ((del.tables ?? []).length || del.using || del.limit || (del.order_by ?? []).length || fromList.length !== 1)
-    throw featureNotSupported("this DELETE form (USING, LIMIT, several tables)", position);
+  if ((del.tables ?? []).length || del.limit || (del.order_by ?? []).length || fromList.length !== 1)
+    throw featureNotSupported("this DELETE form (LIMIT, ORDER BY, several tables)", position);
   const twj = fromList[0]!;
   if (tagOf(twj.relation) !== "Table" || (twj.joins ?? []).length) throw featureNotSupported("DELETE from a join", position);
   const t = twj.relation.Table;
@@ -248,12 +248,15 @@ export function planDelete(planner: QueryPlanner, del: Ast): PlannedModify<Delet
   const emitAlias = uniqueAlias(ctx, alias);
   const scope = new Scope(null);
   scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+  const using = (del.using ?? []).length ? planner.from(del.using as Ast[], scope) : null;
   const where = del.selection
     ? new ExprBinder(ctx, scope, planner.place({ noAggregates: "WHERE" })).bind(del.selection)
     : null;
-  const ret = returning(planner, scope, del.returning);
+  const retScope = new Scope(null);
+  retScope.add(scope.entries[0]!, position);
+  const ret = returning(planner, using ? retScope : scope, del.returning);
   return {
-    op: { op: "delete", table: info.name, alias: emitAlias, where, returning: ret },
+    op: { op: "delete", table: info.name, alias: emitAlias, using, where, returning: ret },
     columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
   };
 }

@@ -74,6 +74,8 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       return ddl.drop(v);
     case "AlterTable":
       return ddl.alterTable(v);
+    case "Truncate":
+      return ddl.truncate(v);
     case "StartTransaction":
       if (v.modifier && v.modifier !== "Deferred") throw featureNotSupported(`BEGIN ${v.modifier}`, position);
       // Every transaction is serializable (SQLite has one writer), which satisfies any

@@ -127,4 +127,22 @@ describeOnEveryStore("DDL", (fx) => {
     await run(fx.engine, "CREATE TABLE t (a int CHECK (a > 0))");
     expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (-1)")))[0]).toBe("23514");
   });
+
+  test("CREATE TABLE … AS copies the query's rows and column types", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b text, ok boolean)", "INSERT INTO t VALUES (1, 'x', true), (2, 'y', false)");
+    expect((await fx.engine.query("CREATE TABLE c AS SELECT a, b || '!' AS bb, ok FROM t WHERE a > 0")).command).toBe("SELECT 2");
+    expect(await fx.engine.query("SELECT * FROM c ORDER BY a")).toEqual({
+      command: "SELECT 2",
+      columns: [
+        { name: "a", type: "int4" },
+        { name: "bb", type: "text" },
+        { name: "ok", type: "bool" },
+      ],
+      rows: [
+        [1, "x!", true],
+        [2, "y!", false],
+      ],
+      rowCount: 2,
+    });
+  });
 });

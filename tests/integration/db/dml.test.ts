@@ -117,4 +117,17 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
     ]);
     expect(await failureOf(fx.engine.query("UPDATE t SET b = 1"))).toEqual(["42703", 'column "b" of relation "t" does not exist', 14]);
   });
+
+  test("DELETE … USING deletes the rows the join finds", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b text)", "CREATE TABLE u (a int)", "INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z')", "INSERT INTO u VALUES (2), (3)");
+    const r = await fx.engine.query("DELETE FROM t USING u WHERE t.a = u.a AND u.a > 2 RETURNING t.a, b");
+    expect([r.command, r.rows]).toEqual(["DELETE 1", [[3, "z"]]]);
+    expect((await fx.engine.query("SELECT a FROM t ORDER BY a")).rows).toEqual([[1], [2]]);
+  });
+
+  test("TRUNCATE empties the tables it names", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int)", "INSERT INTO t VALUES (1), (2)");
+    expect((await fx.engine.query("TRUNCATE t")).command).toBe("TRUNCATE TABLE");
+    expect((await fx.engine.query("SELECT count(*) FROM t")).rows).toEqual([[0]]);
+  });
 });

@@ -61,7 +61,7 @@ function children(op: AnyOp): AnyOp[] {
     case "update":
       return op.from ? [op.from] : [];
     case "delete":
-      return [];
+      return op.using ? [op.using] : [];
   }
 }
 

@@ -31,6 +31,8 @@ export interface DeleteOp {
   op: "delete";
   table: string;
   alias: string;
+  /** DELETE … USING: the other relations the condition joins. */
+  using: FromOp | null;
   where: BExpr | null;
   returning: ProjectItem[];
 }
