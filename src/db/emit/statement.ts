@@ -88,9 +88,16 @@ function columnSql(c: ColumnDef, e: ExprEmitter): string {
   if (c.unique) s += " UNIQUE";
   if (c.default) s += ` DEFAULT (${e.emit(c.default)})`;
   for (const k of c.checks) s += ` CHECK (${e.emit(k)})`;
+  // varchar(n) / char(n): Postgres refuses longer values (22001); a named CHECK does it here,
+  // and the executor turns its failure back into Postgres's error.
+  const len = /^(varchar|bpchar)\((\d+)\)$/.exec(c.type);
+  if (len) s += ` CONSTRAINT ${quoteIdent(`${LENGTH_CHECK}${len[1]}_${len[2]}`)} CHECK (length(${quoteIdent(c.name)}) <= ${len[2]})`;
   if (c.references) s += fkClause(c.references);
   return s;
 }
+
+/** Prefix of the CHECK constraints that enforce varchar(n)/char(n) lengths. */
+export const LENGTH_CHECK = "_cave_length_";
 
 function constraintSql(k: TableConstraint, e: ExprEmitter): string {
   const name = k.name ? `CONSTRAINT ${quoteIdent(k.name)} ` : "";

@@ -48,6 +48,11 @@ export function toDbError(e: unknown): DbError {
   }
   if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" || /FOREIGN KEY constraint failed/.test(message))
     return new DbError(SQLSTATE.foreignKeyViolation, "insert or update or delete violates a foreign key constraint", { cause: e });
+  const length = /^CHECK constraint failed: _cave_length_(varchar|bpchar)_(\d+)$/.exec(message);
+  if (length)
+    return new DbError("22001", `value too long for type ${length[1] === "varchar" ? "character varying" : "character"}(${length[2]})`, {
+      cause: e,
+    });
   const check = /^CHECK constraint failed: (.*)$/.exec(message);
   if (code === "SQLITE_CONSTRAINT_CHECK" || check)
     return new DbError(SQLSTATE.checkViolation, `new row violates check constraint "${check?.[1] ?? "?"}"`, { cause: e });

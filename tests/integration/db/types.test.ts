@@ -73,4 +73,14 @@ describeOnEveryStore("types", (fx) => {
       0,
     ]);
   });
+
+  test("varchar(n) and char(n) refuse longer values with 22001", async () => {
+    await run(fx.engine, "CREATE TABLE t (a varchar(3), b char(2))", "INSERT INTO t VALUES ('abc', 'xy')");
+    expect(await failureOf(fx.engine.query("INSERT INTO t VALUES ('abcd', 'x')"))).toEqual([
+      "22001",
+      "value too long for type character varying(3)",
+      0,
+    ]);
+    expect(await failureOf(fx.engine.query("UPDATE t SET b = 'xyz'"))).toEqual(["22001", "value too long for type character(2)", 0]);
+  });
 });
