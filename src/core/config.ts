@@ -5,8 +5,8 @@ import type * as V from "valibot";
 import type * as Schema from "../../schema/config.ts";
 import type { Bind, CaveConfig, RlimitName, SeccompProfileName } from "../../schema/config.ts";
 import type { Document, LineCounter, Node } from "yaml";
-import { BUILTIN_PROFILES, type SeccompAction, type SeccompProfile } from "./seccomp-profiles.ts";
-import { parseCapabilities } from "./capabilities.ts";
+import type { SeccompAction, SeccompProfile } from "./seccomp-profiles.ts";
+import type * as Capabilities from "./capabilities.ts";
 import { CaveError, isCaveError } from "./errors.ts";
 
 export type { Bind, CaveConfig, SeccompProfile, SeccompProfileName };
@@ -60,6 +60,18 @@ export interface RunFlags {
 }
 
 export const CONFIG_FILE_NAME = "cave.yaml";
+
+/**
+ * Tables of data (capability names, the built-in seccomp profiles) cost ~0.5 ms each to load
+ * in the compiled binary; a plain `cave run` needs neither, so they load on first use.
+ */
+function parseCapabilities(names: readonly string[], code?: string): string[] {
+  if (names.length === 0) return [];
+  return (require("./capabilities.ts") as typeof Capabilities).parseCapabilities(names, code);
+}
+function builtinProfiles(): typeof import("./seccomp-profiles.ts").BUILTIN_PROFILES {
+  return (require("./seccomp-profiles.ts") as typeof import("./seccomp-profiles.ts")).BUILTIN_PROFILES;
+}
 
 /** The YAML parser loads only when there is a file to read: it is most of `cave run`'s start-up otherwise. */
 function yaml(): typeof import("yaml") {
@@ -276,7 +288,7 @@ function seccompAction(text: string, where: string): SeccompAction {
 function seccompFromFile(setting: SeccompSetting): RunSettings["seccomp"] {
   if (typeof setting === "string")
     return within("run.seccomp", () => checked(schema().SeccompNameSchema, setting, "CONFIG_INVALID"));
-  const base = setting.base === undefined ? undefined : BUILTIN_PROFILES[setting.base];
+  const base = setting.base === undefined ? undefined : builtinProfiles()[setting.base];
   const defaultAction =
     setting.default !== undefined ? seccompAction(setting.default, "run.seccomp.default") : base?.defaultAction;
   if (defaultAction === undefined) {
@@ -360,6 +372,7 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
     ...within("run.cap_add", () => parseCapabilities(file.cap_add ?? [], "CONFIG_INVALID")),
     ...within("--cap-add", () => parseCapabilities(list(flags.capAdd))),
   ];
+  const capAddList = capAdd.length ? parseCapabilities(capAdd) : [];
 
   const rootfs = text("rootfs");
   return {
@@ -376,6 +389,6 @@ export function resolveRunSettings(layers: { file?: CaveConfig["run"]; flags?: R
     binds: orderedBinds,
     rlimits,
     seccomp,
-    capAdd: parseCapabilities(capAdd),
+    capAdd: capAddList,
   };
 }

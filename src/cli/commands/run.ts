@@ -4,7 +4,6 @@ import type { CommandDef } from "citty";
 import { splitCommandArgs } from "../args.ts";
 import { CaveError } from "../../core/errors.ts";
 import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
-import { capabilityMask } from "../../core/capabilities.ts";
 import { warn, writeStderr } from "../../core/log.ts";
 import { formatMarks, mark } from "../../core/trace.ts";
 import { isatty } from "../../../ffi/libc.ts";
@@ -92,7 +91,7 @@ export async function runMain(rawArgs: string[]): Promise<never> {
       timeoutMs: s.timeoutMs,
       limits: { memoryBytes: s.memoryBytes, cpus: s.cpus, pids: s.pids },
       seccomp,
-      keepCaps: capabilityMask(s.capAdd),
+      keepCaps: s.capAdd.length ? (require("../../core/capabilities.ts") as typeof import("../../core/capabilities.ts")).capabilityMask(s.capAdd) : 0n,
       onWarning: warn,
     },
   );

@@ -4,7 +4,11 @@
 import { CaveError } from "../../core/errors.ts";
 import { BPF_INSN_SIZE, libseccompVersion, nativeArch, resolveSyscall, SCMP_ACT, SCMP_ARCH, SCMP_CMP, SCMP_FLTATR, SeccompFilter, type ArgCmp } from "../../../ffi/seccomp.ts";
 import { cacheDirs, cachedProgram } from "./cache.ts";
-import { BUILTIN_PROFILES, SYSCALL_NUMBER_FALLBACKS, type ArgCheck, type ArgOp, type SeccompAction, type SeccompProfile, type SeccompRule } from "../../core/seccomp-profiles.ts";
+import type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "../../core/seccomp-profiles.ts";
+import type * as Profiles from "../../core/seccomp-profiles.ts";
+
+/** The profile tables load only on a cache miss: as data they cost ~0.6 ms of start-up. */
+const profiles = (): typeof Profiles => require("../../core/seccomp-profiles.ts");
 
 export type { ArgCheck, ArgOp, SeccompAction, SeccompProfile, SeccompRule } from "../../core/seccomp-profiles.ts";
 
@@ -105,10 +109,10 @@ export type SyscallResolver = (name: string) => number | null;
  */
 export function syscallNumber(name: string, resolve: SyscallResolver = resolveSyscall, arch?: number): number | null {
   const nr = resolve(name);
-  if (nr !== null || !Object.hasOwn(SYSCALL_NUMBER_FALLBACKS, name)) return nr;
+  if (nr !== null || !Object.hasOwn(profiles().SYSCALL_NUMBER_FALLBACKS, name)) return nr;
   const on = arch ?? nativeArch();
   const archName = on === SCMP_ARCH.X86_64 ? "x86_64" : on === SCMP_ARCH.AARCH64 ? "aarch64" : undefined;
-  return (archName && SYSCALL_NUMBER_FALLBACKS[name]?.[archName]) ?? null;
+  return (archName && profiles().SYSCALL_NUMBER_FALLBACKS[name]?.[archName]) ?? null;
 }
 
 /**
@@ -207,11 +211,13 @@ export function buildSeccompFilter(profile: string | SeccompProfile): Uint8Array
   if (hit !== undefined) return hit;
   let bpf: Uint8Array | null;
   if (typeof profile !== "string") {
-    bpf = compileCached(profile);
+    bpf = compileCached(JSON.stringify(profile), () => profile);
   } else if (profile === "none") {
     bpf = null;
   } else if (profile === "default" || profile === "strict") {
-    bpf = compileCached(BUILTIN_PROFILES[profile]);
+    // A built-in is part of the binary, so the binary's identity (in the cache key) covers it.
+    const name = profile;
+    bpf = compileCached(`builtin:${name}`, () => profiles().BUILTIN_PROFILES[name]);
   } else {
     throw new CaveError("CONFIG_INVALID", `unknown seccomp profile "${profile}"`, {
       hint: `use one of ${seccompProfileNames.join(", ")}`,
@@ -222,14 +228,14 @@ export function buildSeccompFilter(profile: string | SeccompProfile): Uint8Array
 }
 
 /** compileProfile through the disk cache (./cache.ts), in the compiled binary only. */
-function compileCached(profile: SeccompProfile): Uint8Array {
+function compileCached(keyText: string, profile: () => SeccompProfile): Uint8Array {
   return cachedProgram(
-    JSON.stringify(profile),
+    keyText,
     () => {
       // From source (bun test, bun run) the executable is bun, which says nothing of this code.
       if (!Bun.main.startsWith("/$bunfs/")) return undefined;
       return { dirs: cacheDirs(), libseccomp: libseccompVersion() };
     },
-    () => compileProfile(profile),
+    () => compileProfile(profile()),
   );
 }
