@@ -448,12 +448,82 @@ export class QueryPlanner {
     }
 
     const distinctTag = tagOf(s.distinct ?? null);
-    if (distinctTag === "On") throw featureNotSupported("SELECT DISTINCT ON", position);
+    if (distinctTag === "On") {
+      const on = (s.distinct.On as Ast[]).map((e) => {
+        if (tagOf(e) === "Value" && tagOf(e.Value.value) === "Number") {
+          const n = Number(e.Value.value.Number[0]);
+          const item = items[n - 1];
+          if (!Number.isInteger(n) || !item)
+            throw new DbError(SQLSTATE.invalidColumnReference, `SELECT DISTINCT ON position ${n} is not in select list`, {
+              position: this.ctx.positionOf(firstLoc(e)),
+            });
+          return item.expr;
+        }
+        return new ExprBinder(this.ctx, scope, this.place()).bind(e);
+      });
+      return this.distinctOn(input, items, windowDefs, on, sortKeys ?? []);
+    }
     const project: ProjectOp = { op: "project", input, items, distinct: distinctTag === "Distinct", windows: windowDefs };
     const columns = items.map((i) => ({ name: i.name, type: i.expr.type }));
     let op: QueryOp = project;
     if (sortKeys) op = { op: "sort", input: op, keys: sortKeys };
     return { op, columns };
+  }
+
+  /**
+   * SELECT DISTINCT ON (keys): SQLite has no such clause, so the rows are numbered within each
+   * key by the query's ORDER BY (row_number() OVER (PARTITION BY keys ORDER BY …)) and the
+   * first of each is kept. Sort keys travel as hidden columns so the outer query can order by them.
+   */
+  private distinctOn(
+    input: RelOp | null,
+    items: ProjectItem[],
+    windows: { name: string; spec: WindowSpec }[],
+    on: BExpr[],
+    sortKeys: SortKey[],
+  ): PlannedQuery {
+    const resolved = sortKeys.map((k) => (k.expr.k === "num" ? { ...k, expr: items[Number(k.expr.text) - 1]!.expr } : k));
+    const rn: BExpr = {
+      k: "fn",
+      name: "row_number",
+      args: [],
+      star: false,
+      distinct: false,
+      filter: null,
+      over: { partitionBy: on, orderBy: resolved, frame: "", frameArgs: [] },
+      orderBy: [],
+      agg: false,
+      type: "int8",
+    };
+    const innerItems: ProjectItem[] = [
+      ...items.map((i, n) => ({ expr: i.expr, name: `_cave_c${n + 1}` })),
+      ...resolved.map((k, n) => ({ expr: k.expr, name: `_cave_k${n + 1}` })),
+      { expr: rn, name: "_cave_rn" },
+    ];
+    const alias = uniqueAlias(this.ctx, "_cave_distinct");
+    const innerColumns = innerItems.map((i) => ({ name: i.name, type: i.expr.type }));
+    const col = (name: string, type: string): BExpr => ({ k: "col", qual: alias, name, type });
+    const outer: ProjectOp = {
+      op: "project",
+      input: {
+        op: "filter",
+        input: {
+          op: "derived",
+          alias,
+          query: { op: "project", input, items: innerItems, distinct: false, windows },
+          columns: innerColumns,
+          lateral: false,
+        },
+        cond: { k: "bin", op: "=", l: col("_cave_rn", "int8"), r: { k: "num", text: "1", type: "int4" }, type: "bool" },
+      },
+      items: items.map((i, n) => ({ expr: col(`_cave_c${n + 1}`, i.expr.type), name: i.name })),
+      distinct: false,
+      windows: [],
+    };
+    const columns = items.map((i) => ({ name: i.name, type: i.expr.type }));
+    if (!resolved.length) return { op: outer, columns };
+    const keys = resolved.map((k, n) => ({ ...k, expr: col(`_cave_k${n + 1}`, k.expr.type) }));
+    return { op: { op: "sort", input: outer, keys }, columns };
   }
 
   /**

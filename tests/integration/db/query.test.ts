@@ -146,4 +146,13 @@ describeOnEveryStore("SELECT", (fx) => {
     await run(fx.engine, "CREATE VIEW up AS SELECT u.name, p.title FROM users u JOIN posts p ON p.user_id = u.id");
     expect(await rows("SELECT count(*) FROM up WHERE name = 'ann'")).toEqual([[2]]);
   });
+
+  test("DISTINCT ON keeps the first row of each key in ORDER BY order", async () => {
+    expect(await rows("SELECT DISTINCT ON (user_id) user_id, title FROM posts ORDER BY user_id, likes DESC")).toEqual([
+      [1, "a"],
+      [2, "c"],
+      [9, "orphan"],
+    ]);
+    expect(await rows("SELECT DISTINCT ON (1) user_id, title FROM posts ORDER BY 1, likes LIMIT 1")).toEqual([[1, "b"]]);
+  });
 });
