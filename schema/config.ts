@@ -13,42 +13,18 @@ import {
   MAX_CPUS,
   MIN_CPUS,
   SIZE_PATTERN,
-  parseCount,
-  parseCpus,
-  parseDuration,
-  parseSize,
 } from "../src/core/units.ts";
 
-type Parser = (value: string | number, code?: string) => number;
+import {
+  PID_MAX_LIMIT,
+  type Parser,
+  RLIMIT_PARSERS,
+  RUN_VALUE_PARSERS,
+  UNLIMITED,
+  withNone,
+} from "../src/core/run-values.ts";
 
-// PID_MAX_LIMIT on 64-bit kernels: a larger pids.max can never bind.
-const PID_MAX_LIMIT = 4_194_304;
-
-/** `none` lifts a cgroup limit: Infinity stands for "no limit" (cgroup "max"). */
-export const UNLIMITED = "none";
-const orUnlimited =
-  (parse: Parser): Parser =>
-  (x, code) =>
-    x === UNLIMITED ? Number.POSITIVE_INFINITY : parse(x, code);
-const withNone = (re: RegExp) => new RegExp(`^(?:${UNLIMITED}|${re.source.replace(/^\^|\$$/g, "")})$`);
-
-/** Parsers of the unit-valued `run` settings; flags go through the same ones. */
-export const RUN_VALUE_PARSERS = {
-  timeout: (x, code) => parseDuration(x, code),
-  memory: orUnlimited((x, code) => parseSize(x, code)),
-  disk: (x, code) => parseSize(x, code),
-  cpus: orUnlimited((x, code) => parseCpus(x, code)),
-  pids: orUnlimited((x, code) => parseCount(x, "pids", code, { max: PID_MAX_LIMIT })),
-} satisfies Record<string, Parser>;
-
-/** Parsers of the `run.rlimits` values; `--rlimit NAME=VALUE` goes through the same ones. */
-export const RLIMIT_PARSERS = {
-  nofile: (x, code) => parseCount(x, "nofile", code),
-  nproc: (x, code) => parseCount(x, "nproc", code),
-  fsize: (x, code) => parseSize(x, code),
-  // 0 is the useful value here: it turns core dumps off.
-  core: (x, code) => parseSize(x, code, { allowZero: true }),
-} satisfies Record<string, Parser>;
+export { RLIMIT_PARSERS, RUN_VALUE_PARSERS, UNLIMITED };
 
 export type RlimitName = keyof typeof RLIMIT_PARSERS;
 
