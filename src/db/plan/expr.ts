@@ -195,6 +195,8 @@ export class ExprBinder {
       }
       case "Position":
         return { k: "func", sql: "instr($2, $1)", args: [this.bind(v.expr), this.bind(v.in)], type: "int4" };
+      case "Extract":
+        return this.extract(String(tagOf(v.field) || v.field), this.bind(v.expr), node);
       case "Ceil":
       case "Floor":
         return { k: "func", sql: `${tag.toLowerCase()}($1)`, args: [this.bind(v.expr)], type: this.bind(v.expr).type };
@@ -395,6 +397,7 @@ export class ExprBinder {
       if (tagOf(c) === "OrderBy") for (const k of c.OrderBy as Ast[]) orderBy.push(this.sortKey(k));
       else throw featureNotSupported(`function clause ${tagOf(c)}`, position);
     }
+    if (name === "date_trunc") return this.dateTrunc(args, position);
     if (def.sqlite.includes("(")) return { k: "func", sql: def.sqlite, args, type: def.ret(types) };
     return {
       k: "fn",
@@ -408,6 +411,47 @@ export class ExprBinder {
       agg: isAgg && !over,
       type: def.ret(types),
     };
+  }
+
+  /** date_trunc('unit', ts) with a literal unit, as timestamp text in cave's format. */
+  dateTrunc(args: BExpr[], position: number): BExpr {
+    const unit = args[0]?.k === "str" ? args[0].value.toLowerCase() : "";
+    const fmt: Record<string, string> = {
+      year: "%Y-01-01 00:00:00.000",
+      month: "%Y-%m-01 00:00:00.000",
+      day: "%Y-%m-%d 00:00:00.000",
+      hour: "%Y-%m-%d %H:00:00.000",
+      minute: "%Y-%m-%d %H:%M:00.000",
+      second: "%Y-%m-%d %H:%M:%S.000",
+    };
+    if (!fmt[unit]) throw featureNotSupported(`date_trunc unit ${unit ? `"${unit}"` : "that is not a literal"}`, position);
+    const type = args[1]?.type === "timestamp" ? "timestamp" : "timestamptz";
+    const suffix = type === "timestamptz" ? "+00" : "";
+    return {
+      k: "func",
+      sql: `strftime('${fmt[unit]}${suffix}', (CASE WHEN $1 LIKE '%+00' THEN substr($1, 1, length($1) - 3) ELSE $1 END))`,
+      args: [args[1]!],
+      type,
+    };
+  }
+
+  /** EXTRACT(field FROM ts) over cave's timestamp text, through SQLite's strftime. */
+  extract(field: string, e: BExpr, node: Ast): BExpr {
+    const ts = "(CASE WHEN $1 LIKE '%+00' THEN substr($1, 1, length($1) - 3) ELSE $1 END)";
+    const fmt: Record<string, string> = {
+      year: "%Y",
+      month: "%m",
+      day: "%d",
+      hour: "%H",
+      minute: "%M",
+      dow: "%w",
+      doy: "%j",
+    };
+    const f = field.toLowerCase();
+    if (fmt[f]) return { k: "func", sql: `CAST(strftime('${fmt[f]}', ${ts}) AS INTEGER)`, args: [e], type: "numeric" };
+    if (f === "second") return { k: "func", sql: `CAST(strftime('%f', ${ts}) AS REAL)`, args: [e], type: "numeric" };
+    if (f === "epoch") return { k: "func", sql: `unixepoch(${ts}, 'subsec')`, args: [e], type: "numeric" };
+    throw featureNotSupported(`EXTRACT(${field})`, this.pos(node));
   }
 
   sortKey(k: Ast): SortKey {

@@ -108,6 +108,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
   statement_timestamp: { sqlite: NOW, ret: () => "timestamptz", maxArgs: 0 },
   clock_timestamp: { sqlite: NOW, ret: () => "timestamptz", maxArgs: 0 },
   current_date: { sqlite: "date('now')", ret: () => "date", maxArgs: 0 },
+  date_trunc: { sqlite: "date_trunc", ret: () => "timestamptz", minArgs: 2, maxArgs: 2 },
   gen_random_uuid: { sqlite: UUID, ret: () => "uuid", maxArgs: 0 },
   uuid_generate_v4: { sqlite: UUID, ret: () => "uuid", maxArgs: 0 },
   jsonb_build_object: { sqlite: "json_object", ret: () => "jsonb" },

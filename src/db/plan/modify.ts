@@ -90,6 +90,8 @@ function assignments(
     if (out.some((x) => x.column === col.name))
       throw new DbError(SQLSTATE.syntaxError, `multiple assignments to same column "${col.name}"`, { position });
     const valuePos = ctx.positionOf(firstLoc(a.value));
+    if (tagOf(a.value) === "Identifier" && !a.value.Identifier.quote_style && /^default$/i.test(a.value.Identifier.value))
+      throw featureNotSupported("SET column = DEFAULT", valuePos);
     out.push({ column: col.name, expr: coerceTo(b.bind(a.value), col.type, valuePos, ctx) });
   }
   return out;

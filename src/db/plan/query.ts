@@ -47,7 +47,7 @@ export class QueryPlanner {
   /** A full query (WITH, body, ORDER BY, LIMIT) in a fresh scope under `scope`. */
   query(q: Ast, scope: Scope): PlannedQuery {
     if (tagOf(q) === "Query") q = q.Query;
-    if (q.fetch || (q.locks ?? []).length || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
+    if ((q.fetch && (q.fetch.percent || q.fetch.with_ties)) || (q.locks ?? []).length || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
       throw featureNotSupported("this query clause", this.ctx.positionOf(firstLoc(q)));
     let ctes: { name: string; columns: string[] | null; query: QueryOp }[] | null = null;
     let recursive = false;
@@ -98,7 +98,7 @@ export class QueryPlanner {
         planned = { op: { op: "sort", input: planned.op, keys }, columns: planned.columns };
       }
     }
-    const limit = q.limit_clause;
+    const limit = q.limit_clause ?? (q.fetch ? { LimitOffset: {} } : null);
     if (limit) {
       const b = new ExprBinder(this.ctx, new Scope(scope), this.place());
       let lim: BExpr | null = null;
@@ -112,6 +112,7 @@ export class QueryPlanner {
         lim = b.bindTyped(limit.OffsetCommaLimit.limit, "int8");
         off = b.bindTyped(limit.OffsetCommaLimit.offset, "int8");
       }
+      if (q.fetch?.quantity) lim = b.bindTyped(q.fetch.quantity, "int8");
       if (lim || off) planned = { op: { op: "limit", input: planned.op, limit: lim, offset: off }, columns: planned.columns };
     }
     if (ctes) {

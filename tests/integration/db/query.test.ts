@@ -155,4 +155,8 @@ describeOnEveryStore("SELECT", (fx) => {
     ]);
     expect(await rows("SELECT DISTINCT ON (1) user_id, title FROM posts ORDER BY 1, likes LIMIT 1")).toEqual([[1, "b"]]);
   });
+
+  test("OFFSET … FETCH FIRST n ROWS ONLY limits like LIMIT", async () => {
+    expect(await rows("SELECT id FROM users ORDER BY id OFFSET 1 ROWS FETCH FIRST 1 ROWS ONLY")).toEqual([[2]]);
+  });
 });

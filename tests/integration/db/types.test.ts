@@ -83,4 +83,11 @@ describeOnEveryStore("types", (fx) => {
     ]);
     expect(await failureOf(fx.engine.query("UPDATE t SET b = 'xyz'"))).toEqual(["22001", "value too long for type character(2)", 0]);
   });
+
+  test("EXTRACT and date_trunc read timestamptz values", async () => {
+    await run(fx.engine, "CREATE TABLE t (at timestamptz)", "INSERT INTO t VALUES ('2024-05-01 12:34:56.789+02')");
+    expect(
+      (await fx.engine.query("SELECT EXTRACT(YEAR FROM at), EXTRACT(hour FROM at), EXTRACT(epoch FROM at), date_trunc('hour', at) FROM t")).rows,
+    ).toEqual([[2024, 10, 1714559696.789, "2024-05-01 10:00:00.000+00"]]);
+  });
 });
