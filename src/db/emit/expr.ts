@@ -106,8 +106,21 @@ export class ExprEmitter {
     return keys
       .map((k) => {
         const nullsFirst = k.nullsFirst ?? k.desc;
-        return `${this.emit(k.expr)}${k.desc ? " DESC" : " ASC"} NULLS ${nullsFirst ? "FIRST" : "LAST"}`;
+        const expr = k.expr.k === "num" ? k.expr.text : this.groupKey(k.expr);
+        return `${expr}${k.desc ? " DESC" : " ASC"} NULLS ${nullsFirst ? "FIRST" : "LAST"}`;
       })
       .join(", ");
+  }
+
+  /**
+   * A GROUP BY key, or an ORDER BY key that is an expression (the planner writes output
+   * positions as plain numbers). SQLite reads an integer constant there — even `+66` or
+   * `(- 2)` — as a column position; Postgres groups or sorts by the constant's value, so a
+   * constant is written so SQLite sees an expression.
+   */
+  groupKey(e: BExpr): string {
+    let x = e;
+    while (x.k === "un" && (x.op === "-" || x.op === "+")) x = x.e;
+    return x.k === "num" ? `(${this.emit(e)} + 0)` : this.emit(e);
   }
 }

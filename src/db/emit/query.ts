@@ -80,7 +80,7 @@ function select(p: ProjectOp, w: SqlWriter): string {
     rel = rel.input;
   }
   if (rel?.op === "aggregate") {
-    if (rel.groupBy.length) groupBy = rel.groupBy.map((g) => e.emit(g)).join(", ");
+    if (rel.groupBy.length) groupBy = rel.groupBy.map((g) => e.groupKey(g)).join(", ");
     rel = rel.input;
   }
   if (rel?.op === "filter") {

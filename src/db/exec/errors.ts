@@ -71,6 +71,12 @@ export function toDbError(e: unknown): DbError {
     return new DbError(SQLSTATE.undefinedColumn, `column "${message.replace(/^no such column: /, "")}" does not exist`, { cause: e });
   if (/^no such function: (.*)$/.exec(message))
     return new DbError(SQLSTATE.undefinedFunction, `function ${message.replace(/^no such function: /, "")} does not exist`, { cause: e });
+  if (/DISTINCT aggregates must have exactly one argument/.test(message))
+    return new DbError(SQLSTATE.featureNotSupported, "DISTINCT aggregates with more than one argument are not supported", { cause: e });
+  if (/row value misused/.test(message))
+    return new DbError(SQLSTATE.datatypeMismatch, "a row value cannot be used as a single value", { cause: e });
+  if (/term out of range - should be between/.test(message))
+    return new DbError(SQLSTATE.invalidColumnReference, message.replace(/^(\d+)\w\w (ORDER|GROUP) BY term out of range.*$/, "$2 BY position is not in select list"), { cause: e });
   if (/misuse of (aggregate|window)/.test(message)) return new DbError(SQLSTATE.groupingError, message, { cause: e });
   if (/ambiguous column name/.test(message)) return new DbError(SQLSTATE.ambiguousColumn, message, { cause: e });
   if (/already exists/.test(message)) return new DbError(SQLSTATE.duplicateTable, message, { cause: e });

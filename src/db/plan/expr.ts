@@ -397,7 +397,18 @@ export class ExprBinder {
       if (tagOf(c) === "OrderBy") for (const k of c.OrderBy as Ast[]) orderBy.push(this.sortKey(k));
       else throw featureNotSupported(`function clause ${tagOf(c)}`, position);
     }
+    if (orderBy.length && !isAgg)
+      throw new DbError(SQLSTATE.wrongObjectType, `ORDER BY specified, but ${name} is not an aggregate function`, { position });
+    if (list?.duplicate_treatment === "Distinct" && args.length > 1) {
+      // SQLite's DISTINCT aggregates take one argument: string_agg(DISTINCT x, ',') keeps the
+      // default separator; any other separator cannot be expressed.
+      const sep = args[1]!;
+      if (def.sqlite === "group_concat" && sep.k === "str" && sep.value === ",") args.length = 1;
+      else throw featureNotSupported(`${name}(DISTINCT …) with more than one argument`, position);
+    }
     if (name === "date_trunc") return this.dateTrunc(args, position);
+    // SQLite's coalesce() wants two arguments; Postgres's takes one.
+    if (name === "coalesce" && args.length === 1) return { ...args[0]!, type: args[0]!.type };
     if (def.sqlite.includes("(")) return { k: "func", sql: def.sqlite, args, type: def.ret(types) };
     return {
       k: "fn",
