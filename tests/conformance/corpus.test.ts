@@ -37,7 +37,9 @@ describe.skipIf(!existsSync(CORPUS))(`the sqllogictest corpus at ${CORPUS} (skip
     for (const r of results) {
       const rejected: string[] = [];
       for (const f of r.failures) {
-        if (!knownReason(f.sql, rejected) && !(f.cause.includes("integer out of range") && /sum\(x\)/.test(f.sql)))
+        // Postgres's strict GROUP BY: the corpus itself marks these records `skipif postgresql`.
+        const strictGroupBy = f.cause.startsWith("42803") && f.conditions.some((c) => c.startsWith("skipif postgresql"));
+        if (!strictGroupBy && !knownReason(f.sql, rejected) && !(f.cause.includes("integer out of range") && /sum\(x\)/.test(f.sql)))
           unexplained.push(`${f.file}:${f.line}: ${f.cause}\n${f.sql}`);
         if (!f.cause.startsWith("wrong result")) rejected.push(f.sql);
       }

@@ -20,6 +20,8 @@ export interface SltRecord {
   sql: string;
   expected: string[];
   skip: boolean;
+  /** The record's skipif/onlyif lines. */
+  conditions: string[];
 }
 
 export interface Failure {
@@ -27,6 +29,7 @@ export interface Failure {
   line: number;
   sql: string;
   cause: string;
+  conditions: string[];
 }
 
 export interface FileResult {
@@ -50,7 +53,9 @@ export function parseSlt(text: string): SltRecord[] {
     const start = i + 1;
     let skip = false;
     let header = raw;
+    const conditions: string[] = [];
     while (/^(skipif|onlyif)\s/.test(header)) {
+      conditions.push(header.trim());
       const [cond, engine] = header.split(/\s+/);
       if (cond === "skipif" && engine === ENGINE_NAME) skip = true;
       if (cond === "onlyif" && engine !== ENGINE_NAME) skip = true;
@@ -60,11 +65,11 @@ export function parseSlt(text: string): SltRecord[] {
     const words = header.trim().split(/\s+/);
     i++;
     if (words[0] === "halt") {
-      records.push({ line: start, kind: "halt", expectError: false, types: "", sort: "nosort", sql: "", expected: [], skip });
+      records.push({ line: start, kind: "halt", expectError: false, types: "", sort: "nosort", sql: "", expected: [], skip, conditions });
       continue;
     }
     if (words[0] === "hash-threshold") {
-      records.push({ line: start, kind: "hash-threshold", expectError: false, types: "", sort: "nosort", sql: "", expected: [], skip });
+      records.push({ line: start, kind: "hash-threshold", expectError: false, types: "", sort: "nosort", sql: "", expected: [], skip, conditions });
       continue;
     }
     const sqlLines: string[] = [];
@@ -75,10 +80,10 @@ export function parseSlt(text: string): SltRecord[] {
       while (i < lines.length && lines[i]!.trim() !== "") expected.push(lines[i++]!);
     }
     if (words[0] === "statement") {
-      records.push({ line: start, kind: "statement", expectError: words[1] === "error", types: "", sort: "nosort", sql: sqlLines.join("\n"), expected, skip });
+      records.push({ line: start, kind: "statement", expectError: words[1] === "error", types: "", sort: "nosort", sql: sqlLines.join("\n"), expected, skip, conditions });
     } else if (words[0] === "query") {
       const sort = (words[2] ?? "nosort") as SltRecord["sort"];
-      records.push({ line: start, kind: "query", expectError: false, types: words[1] ?? "", sort, sql: sqlLines.join("\n"), expected, skip });
+      records.push({ line: start, kind: "query", expectError: false, types: words[1] ?? "", sort, sql: sqlLines.join("\n"), expected, skip, conditions });
     }
   }
   return records;
@@ -204,7 +209,7 @@ export async function runFile(path: string): Promise<FileResult> {
       if (cause === null) result.passed++;
       else {
         result.failed++;
-        result.failures.push({ file: path, line: rec.line, sql: rec.sql, cause });
+        result.failures.push({ file: path, line: rec.line, sql: rec.sql, cause, conditions: rec.conditions });
       }
     }
   } finally {

@@ -19,6 +19,8 @@ export interface RelationInfo {
   name: string;
   kind: "table" | "view";
   columns: ColumnInfo[];
+  /** Primary key columns (tables only; empty when none). */
+  primaryKey: string[];
   /** SQLite's CREATE statement, as stored in sqlite_schema. */
   sql: string;
 }
@@ -79,6 +81,16 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
     `SELECT rel, name, type, not_null, has_default FROM "${CATALOG_TABLE}" ORDER BY rel, pos`,
     [],
   );
+  const pks = await store.execute(
+    "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' AND p.pk > 0 ORDER BY m.name, p.pk",
+    [],
+  );
+  const pkOf = new Map<string, string[]>();
+  for (const [rel, col] of pks.rows as [string, string][]) {
+    let list = pkOf.get(rel);
+    if (!list) pkOf.set(rel, (list = []));
+    list.push(col);
+  }
   const byRel = new Map<string, ColumnInfo[]>();
   for (const [rel, name, type, notNull, hasDefault] of cols.rows as [string, string, string, number, number][]) {
     let list = byRel.get(rel);
@@ -105,7 +117,7 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
         hasDefault: dflt !== null || (Number(pk) === 1 && /^INTEGER$/i.test(decl ?? "")),
       }));
     }
-    relations.push({ name, kind: type === "view" ? "view" : "table", columns, sql: sql ?? "" });
+    relations.push({ name, kind: type === "view" ? "view" : "table", columns, primaryKey: pkOf.get(name) ?? [], sql: sql ?? "" });
   }
   return new Catalog(version, relations, indexes);
 }

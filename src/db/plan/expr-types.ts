@@ -18,7 +18,7 @@ export interface WindowSpec {
 }
 
 export type BExpr =
-  | { k: "col"; qual: string; name: string; type: string }
+  | { k: "col"; qual: string; name: string; type: string; pos?: number }
   | { k: "num"; text: string; type: string }
   | { k: "str"; value: string; type: string }
   | { k: "bool"; value: boolean; type: string }

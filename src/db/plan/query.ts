@@ -297,7 +297,8 @@ export class QueryPlanner {
           scope.add({ alias: userAlias, emitAlias, columns: renamed }, position);
           return { op: "derived", alias: emitAlias, query, columns: renamed, lateral: false };
         }
-        scope.add({ alias: userAlias, emitAlias, columns }, position);
+        const primaryKey = source === "table" ? this.ctx.catalog.relation(stored)?.primaryKey : undefined;
+        scope.add({ alias: userAlias, emitAlias, columns, ...(primaryKey?.length ? { primaryKey } : {}) }, position);
         return { op: "scan", table: stored, alias: emitAlias, source, columns };
       }
       case "Derived": {
@@ -444,6 +445,11 @@ export class QueryPlanner {
       items.some((i) => hasAggregate(i.expr)) ||
       (sortKeys ?? []).some((k) => hasAggregate(k.expr));
     if (aggregated) {
+      checkGrouping(scope, groupBy, [
+        ...items.map((i) => i.expr),
+        ...(having ? [having] : []),
+        ...(sortKeys ?? []).filter((k) => k.expr.k !== "num").map((k) => k.expr),
+      ]);
       input = { op: "aggregate", input: input ?? { op: "values", rows: [[]], columns: [] }, groupBy };
       if (having) input = { op: "filter", input, cond: having };
     }
@@ -599,4 +605,98 @@ export function outputName(node: Ast, e: BExpr): string {
     default:
       return "?column?";
   }
+}
+
+function exprKey(e: BExpr): string {
+  return JSON.stringify(e, (k, v) => (k === "pos" ? undefined : v));
+}
+
+/**
+ * Postgres's rule for aggregated queries: a column outside an aggregate must be grouped, or
+ * belong to a table whose primary key is grouped (42803). Columns of enclosing queries are
+ * constants here and pass.
+ */
+function checkGrouping(scope: Scope, groupBy: BExpr[], exprs: BExpr[]): void {
+  const keys = new Set(groupBy.map(exprKey));
+  const grouped = new Set(groupBy.filter((g) => g.k === "col").map((g) => `${(g as { qual: string }).qual}.${(g as { name: string }).name}`));
+  const local = new Map(scope.entries.map((e) => [e.emitAlias, e]));
+  const whole = new Set(
+    scope.entries.filter((e) => e.primaryKey?.length && e.primaryKey.every((c) => grouped.has(`${e.emitAlias}.${c}`))).map((e) => e.emitAlias),
+  );
+  const visit = (e: BExpr): void => {
+    if (keys.has(exprKey(e))) return;
+    switch (e.k) {
+      case "col": {
+        const entry = local.get(e.qual);
+        if (!entry || whole.has(e.qual)) return;
+        throw new DbError(
+          SQLSTATE.groupingError,
+          `column "${entry.alias ? `${entry.alias}.` : ""}${e.name}" must appear in the GROUP BY clause or be used in an aggregate function`,
+          { position: e.pos ?? 0 },
+        );
+      }
+      case "fn":
+        if (e.agg) return;
+        e.args.forEach(visit);
+        if (e.over) {
+          e.over.partitionBy.forEach(visit);
+          for (const k of e.over.orderBy) visit(k.expr);
+        }
+        return;
+      case "bin":
+        visit(e.l);
+        visit(e.r);
+        return;
+      case "un":
+      case "cast":
+      case "collate":
+      case "isnull":
+        visit(e.e);
+        return;
+      case "case":
+        if (e.operand) visit(e.operand);
+        for (const [c, r] of e.whens) {
+          visit(c);
+          visit(r);
+        }
+        if (e.else) visit(e.else);
+        return;
+      case "in":
+        visit(e.e);
+        e.list.forEach(visit);
+        return;
+      case "insub":
+        visit(e.e);
+        return;
+      case "between":
+        visit(e.e);
+        visit(e.lo);
+        visit(e.hi);
+        return;
+      case "like":
+        visit(e.e);
+        visit(e.pat);
+        return;
+      case "is":
+        visit(e.l);
+        visit(e.r);
+        return;
+      case "row":
+        e.items.forEach(visit);
+        return;
+      case "func":
+        e.args.forEach(visit);
+        return;
+      case "num":
+      case "str":
+      case "bool":
+      case "null":
+      case "blob":
+      case "param":
+      case "exists":
+      case "subquery":
+        return;
+    }
+  };
+  exprs.forEach(visit);
 }

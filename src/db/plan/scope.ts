@@ -14,6 +14,8 @@ export interface ScopeEntry {
   /** The alias the emitted SQL uses (unique within the statement). */
   emitAlias: string;
   columns: ScopeColumn[];
+  /** Primary key columns of a stored table: grouping by them groups by every column. */
+  primaryKey?: string[];
 }
 
 export interface CteInfo {
@@ -60,7 +62,7 @@ export class Scope {
         if (found) throw new DbError(SQLSTATE.ambiguousColumn, `column reference "${name}" is ambiguous`, { position });
         found = { e, c };
       }
-      if (found) return { k: "col", qual: found.e.emitAlias, name: found.c.name, type: found.c.type };
+      if (found) return { k: "col", qual: found.e.emitAlias, name: found.c.name, type: found.c.type, pos: position };
     }
     throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" does not exist`, { position });
   }
@@ -82,6 +84,6 @@ export class Scope {
     if (!e) throw new DbError(SQLSTATE.undefinedTable, `missing FROM-clause entry for table "${qualifier}"`, { position });
     const c = findColumn(e.columns, name);
     if (!c) throw new DbError(SQLSTATE.undefinedColumn, `column ${qualifier}.${name} does not exist`, { position });
-    return { k: "col", qual: e.emitAlias, name: c.name, type: c.type };
+    return { k: "col", qual: e.emitAlias, name: c.name, type: c.type, pos: position };
   }
 }

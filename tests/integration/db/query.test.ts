@@ -159,4 +159,21 @@ describeOnEveryStore("SELECT", (fx) => {
   test("OFFSET … FETCH FIRST n ROWS ONLY limits like LIMIT", async () => {
     expect(await rows("SELECT id FROM users ORDER BY id OFFSET 1 ROWS FETCH FIRST 1 ROWS ONLY")).toEqual([[2]]);
   });
+
+  test("a column neither grouped nor aggregated is 42803, unless its table's primary key is grouped", async () => {
+    expect(await failureOf(fx.engine.query("SELECT team, name FROM users GROUP BY team"))).toEqual([
+      "42803",
+      'column "users.name" must appear in the GROUP BY clause or be used in an aggregate function',
+      14,
+    ]);
+    expect(await rows("SELECT u.id, u.name, count(p.id) FROM users u LEFT JOIN posts p ON p.user_id = u.id GROUP BY u.id ORDER BY u.id")).toEqual([
+      [1, "ann", 2],
+      [2, "bob", 1],
+      [3, "cy", 0],
+    ]);
+    expect(await rows("SELECT upper(team), count(*) FROM users GROUP BY upper(team) ORDER BY 1")).toEqual([
+      ["BLUE", 1],
+      ["RED", 2],
+    ]);
+  });
 });

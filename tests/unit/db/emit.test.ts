@@ -14,13 +14,14 @@ const catalog = new Catalog(
       name: "t",
       kind: "table",
       sql: "",
+      primaryKey: [],
       columns: [
         { name: "a", type: "int4", notNull: false, hasDefault: false },
         { name: "b", type: "text", notNull: false, hasDefault: false },
         { name: "ok", type: "bool", notNull: false, hasDefault: false },
       ],
     },
-    { name: 'we"ird', kind: "table", sql: "", columns: [{ name: "x y", type: "text", notNull: false, hasDefault: false }] },
+    { name: 'we"ird', kind: "table", sql: "", primaryKey: [], columns: [{ name: "x y", type: "text", notNull: false, hasDefault: false }] },
   ],
   [],
 );
