@@ -181,6 +181,15 @@ export function coerceParam(value: unknown, type: string, index: number): StoreV
     const s = formatTimestamp(value);
     return base === "timestamp" ? s.slice(0, -3) : base === "date" ? s.slice(0, 10) : s;
   }
+  if (base === "array") {
+    // x = ANY($1): the array travels as JSON and is read with json_each.
+    if (Array.isArray(value)) return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+    if (typeof value === "string" && /^\{.*\}$/s.test(value.trim())) {
+      const inner = value.trim().slice(1, -1).trim();
+      return JSON.stringify(inner === "" ? [] : inner.split(",").map((x) => x.trim().replace(/^"(.*)"$/s, "$1")));
+    }
+    throw new DbError(SQLSTATE.datatypeMismatch, `parameter $${index} must be an array for ANY/ALL`);
+  }
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   switch (typeof value) {

@@ -195,6 +195,9 @@ export class ExprBinder {
       }
       case "Position":
         return { k: "func", sql: "instr($2, $1)", args: [this.bind(v.expr), this.bind(v.in)], type: "int4" };
+      case "AnyOp":
+      case "AllOp":
+        return this.quantified(tag === "AnyOp", v, node);
       case "Extract":
         return this.extract(String(tagOf(v.field) || v.field), this.bind(v.expr), node);
       case "Ceil":
@@ -422,6 +425,35 @@ export class ExprBinder {
       agg: isAgg && !over,
       type: def.ret(types),
     };
+  }
+
+  /**
+   * x op ANY($1) / x op ALL($1) with a JS array bound as JSON and read with json_each, or
+   * with a subquery. `= ANY` is IN and `<> ALL` is NOT IN, which keeps Postgres's NULL rules.
+   */
+  quantified(any: boolean, v: Ast, node: Ast): BExpr {
+    const ops: Record<string, string> = { Eq: "=", NotEq: "<>", Lt: "<", LtEq: "<=", Gt: ">", GtEq: ">=" };
+    const op = ops[String(v.compare_op)];
+    if (!op) throw featureNotSupported(`${v.compare_op} ${any ? "ANY" : "ALL"}`, this.pos(node));
+    const l = this.bind(v.left);
+    const rightNode = tagOf(v.right) === "Nested" ? v.right.Nested : v.right;
+    if (tagOf(rightNode) === "Subquery") {
+      const sub = this.place.subquery(rightNode.Subquery, this.scope);
+      if (sub.columns.length !== 1)
+        throw new DbError(SQLSTATE.syntaxError, "subquery has too many columns", { position: this.pos(rightNode) });
+      if ((any && op === "=") || (!any && op === "<>")) return { k: "insub", e: l, query: sub.op, neg: !any, type: "bool" };
+      throw featureNotSupported(`${op} ${any ? "ANY" : "ALL"} (subquery)`, this.pos(node));
+    }
+    const r = this.bind(rightNode);
+    if (r.k !== "param") throw featureNotSupported(`${any ? "ANY" : "ALL"} over anything but a parameter or subquery`, this.pos(node));
+    noteParamType(this.ctx, r.index, "array");
+    const arr: BExpr = { ...r, type: "array" };
+    const each = "(SELECT value FROM json_each($2))";
+    if (any && op === "=") return { k: "func", sql: `$1 IN ${each}`, args: [l, arr], type: "bool" };
+    if (!any && op === "<>") return { k: "func", sql: `$1 NOT IN ${each}`, args: [l, arr], type: "bool" };
+    return any
+      ? { k: "func", sql: `EXISTS (SELECT 1 FROM json_each($2) WHERE $1 ${op} value)`, args: [l, arr], type: "bool" }
+      : { k: "func", sql: `NOT EXISTS (SELECT 1 FROM json_each($2) WHERE NOT ($1 ${op} value))`, args: [l, arr], type: "bool" };
   }
 
   /** date_trunc('unit', ts) with a literal unit, as timestamp text in cave's format. */

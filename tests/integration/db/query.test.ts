@@ -176,4 +176,12 @@ describeOnEveryStore("SELECT", (fx) => {
       ["RED", 2],
     ]);
   });
+
+  test("= ANY($1) and <> ALL($1) take a JS array parameter", async () => {
+    expect(await rows("SELECT id FROM users WHERE id = ANY($1) ORDER BY id", [[1, 3]])).toEqual([[1], [3]]);
+    expect(await rows("SELECT id FROM users WHERE name <> ALL($1) ORDER BY id", [["ann"]])).toEqual([[2], [3]]);
+    expect(await rows("SELECT id FROM users WHERE id > ANY($1) ORDER BY id", [[2]])).toEqual([[3]]);
+    expect(await rows("SELECT id FROM users WHERE id = ANY (SELECT user_id FROM posts) ORDER BY id")).toEqual([[1], [2]]);
+    expect((await failureOf(fx.engine.query("SELECT id FROM users WHERE id = ANY($1)", [5])))[0]).toBe("42804");
+  });
 });
