@@ -13,6 +13,8 @@ export interface ColumnInfo {
   notNull: boolean;
   /** Has a default (or is an identity/serial column). */
   hasDefault: boolean;
+  /** The default as SQLite keeps it (SQL text from the table's definition), for SET c = DEFAULT. */
+  defaultSql?: string | null;
 }
 
 export interface RelationInfo {
@@ -81,12 +83,15 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
     `SELECT rel, name, type, not_null, has_default FROM "${CATALOG_TABLE}" ORDER BY rel, pos`,
     [],
   );
-  const pks = await store.execute(
-    "SELECT m.name, p.name FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' AND p.pk > 0 ORDER BY m.name, p.pk",
+  const info = await store.execute(
+    "SELECT m.name, p.name, p.pk, p.dflt_value FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' ORDER BY m.name, p.pk",
     [],
   );
   const pkOf = new Map<string, string[]>();
-  for (const [rel, col] of pks.rows as [string, string][]) {
+  const defaults = new Map<string, string>();
+  for (const [rel, col, pk, dflt] of info.rows as [string, string, number | bigint, string | null][]) {
+    if (dflt !== null) defaults.set(`${rel}\u0000${col}`, dflt);
+    if (Number(pk) === 0) continue;
     let list = pkOf.get(rel);
     if (!list) pkOf.set(rel, (list = []));
     list.push(col);
@@ -117,6 +122,7 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
         hasDefault: dflt !== null || (Number(pk) === 1 && /^INTEGER$/i.test(decl ?? "")),
       }));
     }
+    for (const c of columns) c.defaultSql = defaults.get(`${name}\u0000${c.name}`) ?? null;
     relations.push({ name, kind: type === "view" ? "view" : "table", columns, primaryKey: pkOf.get(name) ?? [], sql: sql ?? "" });
   }
   return new Catalog(version, relations, indexes);

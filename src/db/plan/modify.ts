@@ -47,6 +47,10 @@ function coerceTo(e: BExpr, type: string, position: number, ctx: PlanContext): B
   return e;
 }
 
+function isDefaultKeyword(e: Ast): boolean {
+  return tagOf(e) === "Identifier" && !e.Identifier.quote_style && /^default$/i.test(e.Identifier.value);
+}
+
 function columnOf(info: RelationInfo, name: string, position: number) {
   const c = info.columns.find((x) => x.name === name) ?? info.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
   if (!c)
@@ -90,8 +94,11 @@ function assignments(
     if (out.some((x) => x.column === col.name))
       throw new DbError(SQLSTATE.syntaxError, `multiple assignments to same column "${col.name}"`, { position });
     const valuePos = ctx.positionOf(firstLoc(a.value));
-    if (tagOf(a.value) === "Identifier" && !a.value.Identifier.quote_style && /^default$/i.test(a.value.Identifier.value))
-      throw featureNotSupported("SET column = DEFAULT", valuePos);
+    if (isDefaultKeyword(a.value)) {
+      // The default as SQLite stores it in the table's definition (written by cave's emitter).
+      out.push({ column: col.name, expr: { k: "func", sql: col.defaultSql ?? "NULL", args: [], type: col.type } });
+      continue;
+    }
     out.push({ column: col.name, expr: coerceTo(b.bind(a.value), col.type, valuePos, ctx) });
   }
   return out;
@@ -125,33 +132,40 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
     const plain = !ins.source.with && !ins.source.order_by && !ins.source.limit_clause;
     if (plain && tagOf(body) === "Values") {
       const b = new ExprBinder(ctx, new Scope(null), planner.place({ noAggregates: "VALUES" }));
-      let rawRows = (body.Values.rows as Ast[]).map((r) => (r.content ?? r) as Ast[]);
-      // DEFAULT in VALUES: SQLite has no such keyword, so the column is left out of the list;
-      // that works when every row puts DEFAULT in the same columns.
-      const isDefault = (e: Ast) => tagOf(e) === "Identifier" && !e.Identifier.quote_style && /^default$/i.test(e.Identifier.value);
-      const defaults = (rawRows[0] ?? []).map(isDefault);
-      if (defaults.some(Boolean)) {
-        if (rawRows.some((r) => r.length !== defaults.length || r.some((e, i) => isDefault(e) !== defaults[i])))
-          throw featureNotSupported("DEFAULT in different columns of different VALUES rows", position);
-        const kept = colNames.filter((_, i) => !defaults[i]);
-        rawRows = rawRows.map((r) => r.filter((_, i) => !defaults[i]));
-        colNames.length = 0;
-        colNames.push(...kept);
-      }
-      const rows = rawRows.map((exprs) => {
-        if (exprs.length > colNames.length)
-          throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", {
-            position: ctx.positionOf(firstLoc(exprs[colNames.length])),
-          });
-        return exprs.map((e, i) => coerceTo(b.bind(e), colNames[i]!.type, ctx.positionOf(firstLoc(e)), ctx));
-      });
-      const width = rows[0]?.length ?? 0;
-      if (rows.some((r) => r.length !== width))
+      const rawRows = (body.Values.rows as Ast[]).map((r) => (r.content ?? r) as Ast[]);
+      const isDefault = isDefaultKeyword;
+      const width = rawRows[0]?.length ?? 0;
+      if (rawRows.some((r) => r.length !== width))
         throw new DbError(SQLSTATE.syntaxError, "VALUES lists must all be the same length", { position });
+      if (width > colNames.length)
+        throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", {
+          position: ctx.positionOf(firstLoc(rawRows[0]![colNames.length])),
+        });
       if (width < colNames.length && (ins.columns ?? []).length)
         throw new DbError(SQLSTATE.syntaxError, "INSERT has more target columns than expressions", { position });
       colNames.length = width;
-      source = { rows };
+      const defaults = (rawRows[0] ?? []).map(isDefault);
+      const sameDefaults =
+        rawRows.every((r) => r.every((e, i) => isDefault(e) === defaults[i])) && (rawRows.length === 1 || defaults.some((d) => !d));
+      const kept = sameDefaults ? colNames.filter((_, i) => !defaults[i]) : [...colNames];
+      // DEFAULT in VALUES: SQLite has no such keyword. When every row has it in the same columns
+      // those columns are left out; otherwise each DEFAULT is the column's default expression
+      // as SQLite keeps it in the table's definition (written by cave's emitter).
+      const rows = rawRows.map((exprs) =>
+        exprs
+          .filter((_, i) => !(sameDefaults && defaults[i]))
+          .map((e, j) => {
+            const c = kept[j]!;
+            if (isDefault(e)) {
+              const col = info.columns.find((x) => x.name === c.name)!;
+              return { k: "func", sql: col.defaultSql ?? "NULL", args: [], type: col.type } as BExpr;
+            }
+            return coerceTo(b.bind(e), c.type, ctx.positionOf(firstLoc(e)), ctx);
+          }),
+      );
+      colNames.length = 0;
+      colNames.push(...kept);
+      source = kept.length ? { rows } : null;
     } else {
       const q = planner.query(ins.source, new Scope(null));
       if (q.columns.length > colNames.length)

@@ -130,4 +130,13 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
     expect((await fx.engine.query("TRUNCATE t")).command).toBe("TRUNCATE TABLE");
     expect((await fx.engine.query("SELECT count(*) FROM t")).rows).toEqual([[0]]);
   });
+
+  test("DEFAULT may sit in different columns of different rows, and UPDATE may SET a column to DEFAULT", async () => {
+    await run(fx.engine, "CREATE TABLE t (id serial PRIMARY KEY, a int DEFAULT 7, b text DEFAULT 'x''y')");
+    await run(fx.engine, "INSERT INTO t (a, b) VALUES (1, DEFAULT), (DEFAULT, 'q')", "UPDATE t SET a = DEFAULT WHERE id = 1");
+    expect((await fx.engine.query("SELECT id, a, b FROM t ORDER BY id")).rows).toEqual([
+      [1, 7, "x'y"],
+      [2, 7, "q"],
+    ]);
+  });
 });
