@@ -70,6 +70,7 @@ function explainLines(plan: Plan): string[] {
     case "tx":
     case "explain":
     case "noop":
+    case "show":
       return [];
   }
 }
@@ -202,6 +203,7 @@ export class Engine implements SqlEngine {
       case "explain":
       case "tx":
       case "noop":
+      case "show":
         break;
     }
     return { version: this.version, plan, emitted, required: requiredParams(emitted), converters };
@@ -209,7 +211,8 @@ export class Engine implements SqlEngine {
 
   private async execute(p: Prepared, params: readonly unknown[]): Promise<QueryResult> {
     const plan = p.plan;
-    if (plan.kind !== "tx" && plan.kind !== "explain" && plan.kind !== "noop") checkParamCount(p.required, params.length);
+    if (plan.kind !== "tx" && plan.kind !== "explain" && plan.kind !== "noop" && plan.kind !== "show")
+      checkParamCount(p.required, params.length);
     switch (plan.kind) {
       case "query":
       case "insert":
@@ -254,6 +257,8 @@ export class Engine implements SqlEngine {
       }
       case "noop":
         return { command: plan.command, columns: [], rows: [], rowCount: 0 };
+      case "show":
+        return { command: "SHOW", columns: [{ name: plan.name, type: "text" }], rows: [[plan.value]], rowCount: 1 };
     }
   }
 

@@ -12,6 +12,23 @@ import type { DeleteOp, InsertOp, QueryOp, UpdateOp } from "./ops/index.ts";
 import { QueryPlanner } from "./query.ts";
 import { Scope } from "./scope.ts";
 
+/** What SHOW reports: the settings Postgres clients commonly ask for, as cave behaves. */
+const SETTINGS: Record<string, string> = {
+  server_version: "15.0",
+  server_version_num: "150000",
+  server_encoding: "UTF8",
+  client_encoding: "UTF8",
+  standard_conforming_strings: "on",
+  datestyle: "ISO, MDY",
+  timezone: "UTC",
+  search_path: "public",
+  integer_datetimes: "on",
+  "transaction isolation level": "serializable",
+  transaction_isolation: "serializable",
+  default_transaction_isolation: "serializable",
+  max_identifier_length: "63",
+};
+
 export interface OutputColumn {
   name: string;
   type: string;
@@ -27,7 +44,8 @@ export type Plan =
   | DdlPlan
   | { kind: "tx"; action: TxAction; savepoint: string | null }
   | { kind: "explain"; plan: Plan }
-  | { kind: "noop"; command: string };
+  | { kind: "noop"; command: string }
+  | { kind: "show"; name: string; value: string };
 
 export interface PlannedStatement {
   plan: Plan;
@@ -96,9 +114,16 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
     case "Explain": {
       if (v.analyze) throw featureNotSupported("EXPLAIN ANALYZE", position);
       const inner = planIn(ctx, v.statement);
-      if (inner.kind === "tx" || inner.kind === "explain" || inner.kind === "noop")
+      if (inner.kind === "tx" || inner.kind === "explain" || inner.kind === "noop" || inner.kind === "show")
         throw new DbError(SQLSTATE.syntaxError, "EXPLAIN applies to queries, INSERT, UPDATE, DELETE and DDL", { position });
       return { kind: "explain", plan: inner };
+    }
+    case "ShowVariable": {
+      const name = ((v.variable ?? []) as Ast[]).map((p) => String(p.value).toLowerCase()).join(" ");
+      const value = SETTINGS[name];
+      if (value === undefined)
+        throw new DbError(SQLSTATE.undefinedObject, `unrecognized configuration parameter "${name}"`, { position });
+      return { kind: "show", name: name === "transaction isolation level" ? "transaction_isolation" : name, value };
     }
     case "Set":
     case "SetVariable":

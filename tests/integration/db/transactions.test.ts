@@ -65,4 +65,15 @@ describeOnEveryStore("transactions", (fx) => {
     expect((await fx.engine.query("BEGIN")).command).toBe("BEGIN");
     expect((await fx.engine.query("COMMIT")).command).toBe("COMMIT");
   });
+
+  test("SHOW reports the settings clients ask for, and SET is accepted", async () => {
+    expect(await fx.engine.query("SHOW transaction isolation level")).toEqual({
+      command: "SHOW",
+      columns: [{ name: "transaction_isolation", type: "text" }],
+      rows: [["serializable"]],
+      rowCount: 1,
+    });
+    expect((await fx.engine.query("SET search_path = public")).command).toBe("SET");
+    expect((await failureOf(fx.engine.query("SHOW nope")))[0]).toBe("42704");
+  });
 });
