@@ -195,6 +195,13 @@ export class ExprBinder {
       }
       case "Position":
         return { k: "func", sql: "instr($2, $1)", args: [this.bind(v.expr), this.bind(v.in)], type: "int4" };
+      case "Interval": {
+        const lit = this.bind(v.value);
+        if (lit.k !== "str") throw featureNotSupported("an interval that is not a string literal", this.pos(node));
+        const text = v.leading_field ? `${lit.value} ${String(v.leading_field).toLowerCase()}` : lit.value;
+        intervalModifiers(text, this.pos(node));
+        return { k: "str", value: text, type: "interval" };
+      }
       case "AnyOp":
       case "AllOp":
         return this.quantified(tag === "AnyOp", v, node);
@@ -283,6 +290,19 @@ export class ExprBinder {
     if (r.k === "param" && l.type !== "unknown") noteParamType(this.ctx, r.index, l.type);
     if (COMPARE[op]) return { k: "bin", op: COMPARE[op]!, l, r, type: "bool" };
     if (op === "And" || op === "Or") return { k: "bin", op: op.toUpperCase(), l, r, type: "bool" };
+    if ((op === "Plus" || op === "Minus") && (r.type === "interval" || (l.type === "interval" && op === "Plus"))) {
+      const [ts, iv] = r.type === "interval" ? [l, r] : [r, l];
+      if (iv.k !== "str") throw featureNotSupported("interval arithmetic with a computed interval", this.pos(node));
+      const mods = intervalModifiers(iv.value, this.pos(node)).map((m) => (op === "Minus" ? negate(m) : m));
+      const type = ts.type === "timestamp" || ts.type === "date" ? ts.type : "timestamptz";
+      const fmt = type === "date" ? "%Y-%m-%d" : type === "timestamp" ? "%Y-%m-%d %H:%M:%f" : "%Y-%m-%d %H:%M:%f+00";
+      return {
+        k: "func",
+        sql: `strftime('${fmt}', (CASE WHEN $1 LIKE '%+00' THEN substr($1, 1, length($1) - 3) ELSE $1 END)${mods.map((m) => `, '${m}'`).join("")})`,
+        args: [ts],
+        type,
+      };
+    }
     if (ARITH[op]) return { k: "bin", op: ARITH[op]!, l, r, type: arithType(l.type, r.type) };
     if (op === "StringConcat") {
       if (l.type === "jsonb" || r.type === "jsonb")
@@ -319,6 +339,11 @@ export class ExprBinder {
     }
     if (e.k === "un" && e.op === "-" && e.e.k === "num" && isIntegerType(base) && !/[.eE]/.test(e.e.text))
       return { ...e, type: base };
+    if (base === "interval") {
+      if (e.k !== "str") throw featureNotSupported("casting a computed value to interval", this.pos(node));
+      intervalModifiers(e.value, this.pos(node));
+      return { k: "str", value: e.value, type: "interval" };
+    }
     switch (base) {
       case "bool":
         return {
@@ -588,4 +613,50 @@ export function hasAggregate(e: BExpr): boolean {
     case "subquery":
       return false;
   }
+}
+
+const INTERVAL_UNITS: Record<string, [string, number]> = {
+  year: ["years", 1],
+  mon: ["months", 1],
+  month: ["months", 1],
+  week: ["days", 7],
+  day: ["days", 1],
+  hour: ["hours", 1],
+  min: ["minutes", 1],
+  minute: ["minutes", 1],
+  sec: ["seconds", 1],
+  second: ["seconds", 1],
+};
+
+/**
+ * An interval's text ('1 day 2 hours', '-3 mons', '01:30:00') as SQLite date modifiers
+ * ('+1 days', '+2 hours'); 22007 when it does not read as one.
+ */
+export function intervalModifiers(text: string, position: number): string[] {
+  const mods: string[] = [];
+  let rest = text.trim().toLowerCase();
+  const clock = /(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?$/.exec(rest);
+  if (clock) {
+    const sign = clock[1] === "-" ? -1 : 1;
+    mods.push(`${sign * Number(clock[2]) >= 0 ? "+" : ""}${sign * Number(clock[2])} hours`);
+    mods.push(`${sign >= 0 ? "+" : "-"}${Number(clock[3])} minutes`);
+    if (clock[4]) mods.push(`${sign >= 0 ? "+" : "-"}${Number(clock[4])} seconds`);
+    rest = rest.slice(0, clock.index).trim();
+  }
+  const re = /^([+-]?\d+(?:\.\d+)?)\s*([a-z]+?)s?(?:\s+|$)/;
+  while (rest) {
+    const m = re.exec(rest);
+    const unit = m ? INTERVAL_UNITS[m[2]!] : undefined;
+    if (!m || !unit)
+      throw new DbError("22007", `invalid input syntax for type interval: "${text}"`, { position });
+    const n = Number(m[1]) * unit[1];
+    mods.push(`${n >= 0 ? "+" : ""}${n} ${unit[0]}`);
+    rest = rest.slice(m[0].length).trim();
+  }
+  if (!mods.length) throw new DbError("22007", `invalid input syntax for type interval: "${text}"`, { position });
+  return mods;
+}
+
+function negate(mod: string): string {
+  return mod.startsWith("-") ? `+${mod.slice(1)}` : `-${mod.replace(/^\+/, "")}`;
 }

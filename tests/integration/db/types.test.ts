@@ -90,4 +90,16 @@ describeOnEveryStore("types", (fx) => {
       (await fx.engine.query("SELECT EXTRACT(YEAR FROM at), EXTRACT(hour FROM at), EXTRACT(epoch FROM at), date_trunc('hour', at) FROM t")).rows,
     ).toEqual([[2024, 10, 1714559696.789, "2024-05-01 10:00:00.000+00"]]);
   });
+
+  test("a timestamptz plus or minus a literal interval moves by calendar units", async () => {
+    await run(fx.engine, "CREATE TABLE t (at timestamptz)", "INSERT INTO t VALUES ('2024-05-01 12:00:00+00')");
+    expect(
+      (await fx.engine.query("SELECT at - interval '1 day', at + '2 hours 30 minutes'::interval, at + interval '1 mon', at - INTERVAL '3' DAY FROM t")).rows,
+    ).toEqual([["2024-04-30 12:00:00.000+00", "2024-05-01 14:30:00.000+00", "2024-06-01 12:00:00.000+00", "2024-04-28 12:00:00.000+00"]]);
+    expect(await failureOf(fx.engine.query("SELECT interval '1 fortnight'"))).toEqual([
+      "22007",
+      'invalid input syntax for type interval: "1 fortnight"',
+      17,
+    ]);
+  });
 });
