@@ -312,6 +312,15 @@ export class ExprBinder {
     if (BITWISE[op]) return { k: "bin", op: BITWISE[op]!, l, r, type: arithType(l.type, r.type) };
     if (op === "PGBitwiseXor" || op === "BitwiseXor")
       return { k: "func", sql: "(($1 | $2) - ($1 & $2))", args: [l, r], type: arithType(l.type, r.type) };
+    if (op === "HashArrow" || op === "HashLongArrow" || op === "Question") {
+      if (r.k !== "str") throw featureNotSupported(`${op === "Question" ? "?" : "#>"} with a computed path`, this.pos(node));
+      const path = op === "Question" ? `$.${jsonKey(r.value)}` : jsonPath(r.value, this.pos(node));
+      const p: BExpr = { k: "str", value: path, type: "text" };
+      if (op === "Question") return { k: "func", sql: "(json_type($1, $2) IS NOT NULL)", args: [l, p], type: "bool" };
+      return op === "HashArrow"
+        ? { k: "bin", op: "->", l, r: p, type: l.type === "json" ? "json" : "jsonb" }
+        : { k: "bin", op: "->>", l, r: p, type: "text" };
+    }
     if (op === "Arrow") return { k: "bin", op: "->", l, r, type: l.type === "json" ? "json" : "jsonb" };
     if (op === "LongArrow") return { k: "bin", op: "->>", l, r, type: "text" };
     if (op === "PGExp") return { k: "func", sql: "power($1, $2)", args: [l, r], type: "float8" };
@@ -659,4 +668,17 @@ export function intervalModifiers(text: string, position: number): string[] {
 
 function negate(mod: string): string {
   return mod.startsWith("-") ? `+${mod.slice(1)}` : `-${mod.replace(/^\+/, "")}`;
+}
+
+function jsonKey(key: string): string {
+  return `"${key.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+/** A Postgres text-array path ('{a,0,b}') as a SQLite JSON path ('$."a"[0]."b"'). */
+function jsonPath(text: string, position: number): string {
+  const t = text.trim();
+  if (!t.startsWith("{") || !t.endsWith("}")) throw new DbError(SQLSTATE.invalidTextRepresentation, `malformed array literal: "${text}"`, { position });
+  const inner = t.slice(1, -1).trim();
+  const parts = inner === "" ? [] : inner.split(",").map((x) => x.trim().replace(/^"(.*)"$/s, "$1"));
+  return `$${parts.map((p) => (/^-?\d+$/.test(p) ? `[${p}]` : `.${jsonKey(p)}`)).join("")}`;
 }

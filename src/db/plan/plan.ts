@@ -125,6 +125,15 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
         throw new DbError(SQLSTATE.undefinedObject, `unrecognized configuration parameter "${name}"`, { position });
       return { kind: "show", name: name === "transaction isolation level" ? "transaction_isolation" : name, value };
     }
+    case "Comment":
+      // Comments on objects are documentation; cave keeps none.
+      return { kind: "noop", command: "COMMENT" };
+    case "CreateExtension": {
+      const name = String(v.name?.value ?? "").toLowerCase();
+      // Their functions (gen_random_uuid, uuid_generate_v4) are built in.
+      if (["pgcrypto", "uuid-ossp", "plpgsql"].includes(name)) return { kind: "noop", command: "CREATE EXTENSION" };
+      throw featureNotSupported(`extension "${name}"`, position);
+    }
     case "Set":
     case "SetVariable":
     case "SetTimeZone":

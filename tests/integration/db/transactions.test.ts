@@ -76,4 +76,10 @@ describeOnEveryStore("transactions", (fx) => {
     expect((await fx.engine.query("SET search_path = public")).command).toBe("SET");
     expect((await failureOf(fx.engine.query("SHOW nope")))[0]).toBe("42704");
   });
+
+  test("migrations' CREATE EXTENSION for built-in features and COMMENT ON are accepted", async () => {
+    expect((await fx.engine.query('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')).command).toBe("CREATE EXTENSION");
+    expect((await fx.engine.query("COMMENT ON TABLE t IS 'notes'")).command).toBe("COMMENT");
+    expect((await failureOf(fx.engine.query("CREATE EXTENSION postgis")))[0]).toBe("0A000");
+  });
 });
