@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
 import { Engine } from "../../src/db/engine.ts";
 import { DbError } from "../../src/db/errors.ts";
-import { TestStore } from "../helpers/libsql-store.ts";
+import { openStore } from "../../src/db/store/index.ts";
 import { collectFiles, parseSlt } from "./slt.ts";
 
 const CORPUS = process.env.CAVE_SLT_CORPUS ?? join(import.meta.dir, "../../../shared/corpus/sqllogictest");
@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(CORPUS))(`mutated statements from ${CORPUS} (skipped
     };
     const bad: string[] = [];
     for (const f of collectFiles([join(CORPUS, "evidence"), join(CORPUS, "select1.test")])) {
-      const engine = await Engine.open(new TestStore(":memory:"));
+      const engine = await Engine.open(openStore(":memory:"));
       try {
         for (const r of parseSlt(readFileSync(f, "utf8"))) {
           if (!r.sql) continue;

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Engine } from "../../src/db/engine.ts";
 import { isDbError } from "../../src/db/errors.ts";
-import { TestStore } from "../helpers/libsql-store.ts";
+import { openStore } from "../../src/db/store/index.ts";
 
 const ENGINE_NAME = "sqlite";
 
@@ -185,7 +185,7 @@ function causeOf(e: unknown): string {
 export async function runFile(path: string): Promise<FileResult> {
   const records = parseSlt(readFileSync(path, "utf8"));
   const result: FileResult = { file: path, passed: 0, failed: 0, skipped: 0, failures: [] };
-  const store = new TestStore(":memory:");
+  const store = openStore(":memory:");
   const engine = await Engine.open(store);
   try {
     for (const rec of records) {

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe } from "bun:test";
 import { Engine } from "../../src/db/engine.ts";
 import { DbError } from "../../src/db/errors.ts";
-import { tempStore } from "./libsql-store.ts";
+import { tempStore } from "./store.ts";
 
 export interface EngineFixture {
   engine: Engine;

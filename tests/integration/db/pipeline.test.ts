@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Engine } from "../../../src/db/engine.ts";
 import { DbError } from "../../../src/db/errors.ts";
-import { tempStore } from "../../helpers/libsql-store.ts";
+import { tempStore } from "../../helpers/store.ts";
 
 async function failure(p: Promise<unknown>): Promise<DbError> {
   try {

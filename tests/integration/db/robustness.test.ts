@@ -87,10 +87,11 @@ describeOnEveryStore("robustness", (fx) => {
 
 test("a table created through another connection to the same file is found without a restart", async () => {
   const { Engine } = await import("../../../src/db/engine.ts");
-  const { TestStore, tempStore } = await import("../../helpers/libsql-store.ts");
+  const { tempStore } = await import("../../helpers/store.ts");
+  const { openStore } = await import("../../../src/db/store/index.ts");
   const t = tempStore("file");
   const a = await Engine.open(t.store);
-  const b = await Engine.open(new TestStore(t.path));
+  const b = await Engine.open(openStore(t.path));
   try {
     await a.query("CREATE TABLE early (x int)");
     expect((await b.query("SELECT count(*) FROM early")).rows).toEqual([[0]]);
