@@ -21,10 +21,14 @@ deps: node_modules/.bin/bun
 ffi/helper.so: ffi/helper.c
 	$(CC) $(CFLAGS) -o $@ $<
 
+# PID 1 of a persistent sandbox: static and freestanding, so it holds no libc and no Bun.
+ffi/cave-init.bin: ffi/init.c
+	$(CC) -O2 -Wall -Wextra -Werror -ffreestanding -static -nostdlib -fno-stack-protector -fno-pie -no-pie -s -o $@ $<
+
 # scripts/build.ts is `bun build --compile --minify --bytecode` with no .env or bunfig.toml
 # autoload (a bunfig.toml `preload` in the current directory would run inside cave, as root
 # with sudo) and a plugin that embeds the libSQL native addon (see the script).
-dist/cave: deps ffi/helper.so $(SOURCES) scripts/build.ts
+dist/cave: deps ffi/helper.so ffi/cave-init.bin $(SOURCES) scripts/build.ts
 	@mkdir -p dist
 	$(BUN) scripts/build.ts dist/cave
 
@@ -37,7 +41,7 @@ schema: deps
 test: build
 	$(BUN) test tests/
 
-unit: deps ffi/helper.so
+unit: deps ffi/helper.so ffi/cave-init.bin
 	$(BUN) test tests/unit
 
 integration: build
@@ -67,4 +71,4 @@ bench-db: deps
 	bench/db/run.sh
 
 clean:
-	rm -rf dist ffi/helper.so
+	rm -rf dist ffi/helper.so ffi/cave-init.bin

@@ -67,6 +67,8 @@ extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 #define NR_pipe2 293
 #define NR_prlimit64 302
 #define NR_sendmsg 46
+#define NR_fcntl 72
+#define NR_execveat 322
 #elif defined(__aarch64__)
 #define NR_read 63
 #define NR_write 64
@@ -113,6 +115,8 @@ extern int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 #define NR_pipe2 59
 #define NR_prlimit64 261
 #define NR_sendmsg 211
+#define NR_fcntl 25
+#define NR_execveat 281
 #else
 #error "cave's helper supports x86_64 and aarch64"
 #endif
@@ -188,6 +192,8 @@ enum op_kind {
   OP_CHMOD = 20,         /* a=path b=mode */
   OP_WRITE = 21,         /* a=path b=data c=len: write a small file (O_WRONLY, no create) */
   OP_PTY = 22,           /* open a pty in the sandbox's devpts; master goes to the parent */
+  OP_SETNS_FD = 23,      /* a=fd (a pidfd kept open) b=nstype: join another process's namespaces */
+  OP_DEVNULL_STDIO = 24, /* a=path of /dev/null: make it fds 0..2 (a detached init holds no caller's fds) */
 };
 #define OPF_IGNORE_EXIST 1
 #define OPF_TOLERATE_EINVAL 2 /* mount_setattr: the filesystem cannot do this (idmap) */
@@ -209,6 +215,12 @@ struct cave_msg { i32 type, step, err, val; };
 
 #define FLAG_NEW_SESSION 1
 #define FLAG_NO_NEW_PRIVS 2
+/* A persistent sandbox: init outlives cave (no parent-death signal) and, once set up, execs
+   cave-init from init_fd, so it holds no Bun memory; argv is unused. */
+#define FLAG_DETACHED 4
+/* cave exec: the child joined a running sandbox (OP_SETNS_FD) and is not its init but the
+   command's parent outside: SIGTERM from cave kills the command's process group. */
+#define FLAG_EXEC 8
 #define SLOTS 64
 
 struct cave_spec {
@@ -232,6 +244,7 @@ struct cave_spec {
   i64 pidfd;              /* out */
   i64 pid;                /* out */
   u64 stacks;             /* out (x86_64): the mmap'd stacks of init, the userns holder and the command */
+  i64 init_fd;            /* FLAG_DETACHED: a memfd holding cave-init */
 };
 #define STACK_INIT (256 * 1024)
 #define STACK_SMALL (64 * 1024)
@@ -526,6 +539,17 @@ static long run_op(struct cave_spec *s, const struct cave_op *op, long *slots, i
   case OP_WRITE:
     r = write_file((const char *)op->a, (const char *)op->b, op->c);
     break;
+  case OP_SETNS_FD:
+    r = SYS(NR_setns, op->a, op->b);
+    break;
+  case OP_DEVNULL_STDIO: {
+    long fd = do_open((const char *)op->a, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) { r = fd; break; }
+    for (int i = 0; i < 3 && r >= 0; i++) r = do_dup2(fd, i);
+    if (fd > 2) SYS(NR_close, fd);
+    if (r > 0) r = 0;
+    break;
+  }
   case OP_PTY: {
     long slave = -1;
     r = open_pty((int)s->status_fd, &slave);
@@ -609,6 +633,11 @@ static __attribute__((noreturn)) void exec_command(const struct cave_spec *s) {
       if ((r = do_dup2(s->tty_fd, fd)) < 0) die(st, -12, r);
     if (s->tty_fd > 2) SYS(NR_close, s->tty_fd);
   }
+  if (s->flags & FLAG_EXEC) {
+    /* Its own process group (the joiner kills it whole), and it dies with the joiner. */
+    if (s->tty_fd < 0 && (r = SYS(NR_setsid)) < 0) die(st, -10, r);
+    if ((r = SYS(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) die(st, -4, r);
+  }
   if (s->workdir && (r = SYS(NR_chdir, s->workdir)) < 0) die(st, -13, r);
   if ((r = drop_caps(s->keep_caps)) < 0) die(st, -14, r);
   if ((r = SYS(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) die(st, -15, r);
@@ -668,10 +697,34 @@ static __attribute__((noreturn)) void init_main(const struct cave_spec *s) {
           SYS(NR_exit_group, 0);
         }
       }
+    } else if ((s->flags & FLAG_EXEC) && sig == 15 /* SIGTERM */) {
+      /* cave exec's timeout or interruption: the command's whole process group */
+      SYS(NR_kill, -cmd, SIGKILL);
+      SYS(NR_kill, cmd, SIGKILL);
     } else {
       SYS(NR_kill, cmd, sig);
     }
   }
+}
+
+/* A persistent sandbox's init becomes cave-init: a fresh, tiny address space instead of
+   Bun's. The status socket survives the exec (fd number in argv[1]); cave-init reports
+   MSG_STARTED on it once it holds the namespace, then closes it. */
+static __attribute__((noreturn)) void exec_init(const struct cave_spec *s) {
+  int st = (int)s->status_fd;
+  long r;
+  char num[12];
+  int n = 0, k = 0;
+  char digits[12];
+  long v = st;
+  do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n) num[k++] = digits[--n];
+  num[k] = 0;
+  const char *argv[3] = {"cave-init", num, 0};
+  const char *envp[1] = {0};
+  if ((r = SYS(NR_fcntl, st, 2 /* F_SETFD */, 0)) < 0) die(st, -6, r);
+  r = SYS(NR_execveat, s->init_fd, "", argv, envp, AT_EMPTY_PATH);
+  die(st, -7, r);
 }
 
 static __attribute__((noreturn)) void child_main(struct cave_spec *s);
@@ -733,8 +786,8 @@ static __attribute__((noreturn)) void child_main(struct cave_spec *s) {
   for (int i = 0; i < SLOTS; i++) if (slots[i] >= 0) SYS(NR_close, slots[i]);
   if (s->flags & FLAG_NEW_SESSION) SYS(NR_setsid);
   /* Credentials are final now, so the parent-death signal sticks; if cave died
-     before this point the status socket has hung up. */
-  if ((r = SYS(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) die(st, -4, r);
+     before this point the status socket has hung up. A detached init has none. */
+  if (!(s->flags & FLAG_DETACHED) && (r = SYS(NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) < 0) die(st, -4, r);
   struct { int fd; short events, revents; } pfd = {st, 0, 0};
 #if defined(__aarch64__)
   struct { long s, ns; } zero = {0, 0};
@@ -744,5 +797,6 @@ static __attribute__((noreturn)) void child_main(struct cave_spec *s) {
 #endif
   if (r > 0 && (pfd.revents & (POLLERR | POLLHUP))) SYS(NR_exit_group, 125);
   if ((r = SYS(NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0)) < 0) die(st, -5, r);
+  if (s->flags & FLAG_DETACHED) exec_init(s);
   init_main(s);
 }

@@ -4,6 +4,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import helperPath from "./helper.so" with { type: "file" };
+import initPath from "./cave-init.bin" with { type: "file" };
 import { memfdCreate, writeAll, addressOf } from "./libc.ts";
 
 export type NativeOp =
@@ -28,12 +29,15 @@ export type NativeOp =
   | { kind: "userns"; uidMap: string; gidMap: string; procDir: string; slot: number }
   | { kind: "setns"; slot: number; nstype: number }
   | { kind: "write"; path: string; data: string }
-  | { kind: "pty" };
+  | { kind: "pty" }
+  | { kind: "setns_fd"; fd: number; nstype: number }
+  | { kind: "devnull_stdio"; path: string };
 
 const OPCODE: Record<NativeOp["kind"], number> = {
   mount: 1, mkdir: 2, symlink: 3, chdir: 4, pivot_root: 5, sethostname: 6, unshare: 7, sync: 8,
   setid: 9, create_file: 10, mount_setattr: 11, open_tree: 12, move_mount: 13, chown: 14,
   setrlimit: 15, lo_up: 16, umount: 17, userns: 18, setns: 19, chmod: 20, write: 21, pty: 22,
+  setns_fd: 23, devnull_stdio: 24,
 };
 
 /** Messages the child writes on the status pipe (struct cave_msg). */
@@ -46,9 +50,9 @@ export const FIXED_STEPS: Record<number, string> = {
   [-11]: "take the terminal as controlling terminal", [-12]: "attach the terminal to stdio",
   [-13]: "change to the working directory", [-14]: "drop capabilities", [-15]: "set no_new_privs",
   [-16]: "restore default signal handling", [-17]: "mark inherited descriptors close-on-exec",
-  [-18]: "load the seccomp filter",
+  [-18]: "load the seccomp filter", [-6]: "hand cave-init the status socket", [-7]: "exec cave-init",
 };
-export const SPAWN_FLAGS = { NEW_SESSION: 1 } as const;
+export const SPAWN_FLAGS = { NEW_SESSION: 1, DETACHED: 4, EXEC: 8 } as const;
 
 export interface SpawnRequest {
   cloneFlags: number;
@@ -65,6 +69,18 @@ export interface SpawnRequest {
   seccomp: Uint8Array | null;
   ttyFd: number;
   flags: number;
+  /** With SPAWN_FLAGS.DETACHED: a memfd holding cave-init (see initBinaryFd), kept in keepFds. */
+  initFd?: number;
+}
+
+let initFd: number | undefined;
+/** A close-on-exec memfd holding cave-init (ffi/init.c), made once per process. */
+export function initBinaryFd(): number {
+  if (initFd !== undefined) return initFd;
+  const fd = memfdCreate("cave-init", true);
+  writeAll(fd, new Uint8Array(readFileSync(initPath)));
+  initFd = fd;
+  return fd;
 }
 
 type Native = { spawn: (spec: number) => number | bigint; release: (spec: number) => void };
@@ -154,6 +170,8 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
       case "userns": s(1, op.uidMap); s(2, op.gidMap); s(3, op.procDir); u(o + 5, op.slot); break;
       case "setns": u(o + 5, op.slot); u(o + 2, op.nstype); break;
       case "write": s(1, op.path); s(2, op.data); u(o + 3, Buffer.byteLength(op.data)); break;
+      case "setns_fd": u(o + 1, op.fd); u(o + 2, op.nstype); break;
+      case "devnull_stdio": s(1, op.path); break;
       default: {
         const never: never = op;
         throw new Error(`unknown op ${JSON.stringify(never)}`);
@@ -165,7 +183,7 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
   for (const [i, a] of req.argv.entries()) arena.str(argv, i, a);
   const envp = new BigUint64Array(req.env.length + 1);
   for (const [i, e] of req.env.entries()) arena.str(envp, i, e);
-  const spec = new BigUint64Array(20);
+  const spec = new BigUint64Array(21);
   arena.str(spec, 10, req.path);
   arena.str(spec, 11, req.workdir);
   const strings = arena.seal();
@@ -186,6 +204,7 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
   spec[14] = req.seccomp ? addressOf(req.seccomp) : 0n;
   spec[15] = i64(req.ttyFd);
   spec[16] = BigInt(req.flags);
+  spec[20] = i64(req.initFd ?? -1);
   const r = Number(spawn(ptr(spec)));
   // The child reads these buffers (on x86_64 it shares our memory rather than copying it)
   // until the command has started, so they live as long as the handle.

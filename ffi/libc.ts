@@ -27,6 +27,8 @@ function open() {
     fcntl: { args: [i32, i32, i32], returns: i32 },
     socketpair: { args: [i32, i32, i32, p], returns: i32 },
     recvmsg: { args: [i32, p, i32], returns: i64 },
+    pidfd_open: { args: [i32, FFIType.u32], returns: i32 },
+    flock: { args: [i32, i32], returns: i32 },
   });
 }
 function libc() {
@@ -180,6 +182,20 @@ export function pidfdSendSignal(pidfd: number, sig: number): void {
   }
 }
 
+/** A pidfd for pid (pidfd_open, Linux 5.3+). Throws SysError (ESRCH when it is gone). */
+export function pidfdOpen(pid: number): number {
+  return check("pidfd_open", libc().pidfd_open(pid, 0));
+}
+
+/** flock(2) LOCK_EX (blocking), retrying EINTR; released by unlock or closing fd. */
+export function lockExclusive(fd: number): void {
+  for (;;) {
+    if (libc().flock(fd, 2 /* LOCK_EX */) === 0) return;
+    const e = errno();
+    if (e !== 4) throw new SysError("flock", e);
+  }
+}
+
 export function kill(pid: number, sig: number): boolean {
   return libc().kill(pid, sig) === 0;
 }
@@ -206,8 +222,15 @@ export function waitPidfd(pidfd: number, nohang = false): WaitResult | null {
   return code === CLD_EXITED ? { exited: true, code: status } : { exited: false, signal: status };
 }
 
-export function memfdCreate(name: string): number {
+/** A close-on-exec memfd; `executable` asks for MFD_EXEC where the kernel knows it (6.3+). */
+export function memfdCreate(name: string, executable = false): number {
   const MFD_CLOEXEC = 1;
+  const MFD_EXEC = 0x10;
+  if (executable) {
+    const fd = libc().memfd_create(Buffer.from(`${name}\0`), MFD_CLOEXEC | MFD_EXEC);
+    if (fd >= 0) return fd;
+    if (errno() !== 22) throw new SysError("memfd_create", errno());
+  }
   return check("memfd_create", libc().memfd_create(Buffer.from(`${name}\0`), MFD_CLOEXEC));
 }
 

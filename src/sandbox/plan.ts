@@ -2,6 +2,7 @@
 // Pure: everything the plan needs from the host arrives in `HostFacts`, so the
 // whole layout (mounts, pivot_root, user namespace) is unit-testable without root.
 import type { NativeOp } from "../../ffi/helper.ts";
+import { CaveError } from "../core/errors.ts";
 
 export const NS = {
   MOUNT: 0x00020000,
@@ -41,6 +42,9 @@ export interface SandboxSpec {
   tty?: boolean;
   /** Resource limits set with setrlimit before the command starts (0 = core dumps off). */
   rlimits: Rlimit[];
+  /** A persistent sandbox: the writable layer is this block device (an ext4 image on a loop
+   *  device, see disk.ts) instead of a fresh tmpfs, and init's stdio becomes /dev/null. */
+  persistent?: { device: string };
 }
 
 export type RlimitName = keyof typeof RLIMIT;
@@ -143,13 +147,21 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
       });
     });
   add(`open the root filesystem ${spec.rootfs}`, { kind: "open_tree", path: spec.rootfs, recursive: !privileged, slot: SLOT_ROOTFS });
-  add(`mount the ${spec.diskBytes}-byte tmpfs that holds every write`, {
-    kind: "mount", src: "cave", target: STAGE, fstype: "tmpfs", flags: MS.NOSUID | MS.NODEV,
-    data: `size=${spec.diskBytes},mode=0755`,
-  });
+  if (spec.persistent) {
+    // The same layout on a filesystem that outlives the sandbox; its size is the disk limit.
+    add(`mount the ${spec.diskBytes}-byte ext4 image (${spec.persistent.device}) that holds every write`, {
+      kind: "mount", src: spec.persistent.device, target: STAGE, fstype: "ext4", flags: MS.NOSUID | MS.NODEV, data: null,
+    });
+  } else {
+    add(`mount the ${spec.diskBytes}-byte tmpfs that holds every write`, {
+      kind: "mount", src: "cave", target: STAGE, fstype: "tmpfs", flags: MS.NOSUID | MS.NODEV,
+      data: `size=${spec.diskBytes},mode=0755`,
+    });
+  }
+  const again = spec.persistent !== undefined; // a restarted sandbox finds its directories
   const inside = privileged ? NOBODY : 0; // owner of writable dirs, as seen from the mounter
   for (const [dir, mode] of [["lower", 0o755], ["upper", 0o755], ["work", 0o700], ["root", 0o755], ["tmp", 0o1777], ["shm", 0o1777], ["home", 0o700]] as const) {
-    add(`create ${STAGE}/${dir}`, { kind: "mkdir", path: `${STAGE}/${dir}`, mode });
+    add(`create ${STAGE}/${dir}`, { kind: "mkdir", path: `${STAGE}/${dir}`, mode, ...(again ? { ignoreExist: true } : {}) });
     if (dir !== "work" && dir !== "lower") add(`hand ${STAGE}/${dir} to the sandbox's root`, { kind: "chown", path: `${STAGE}/${dir}`, uid: inside, gid: inside });
   }
   // mkdir applies the umask; the sticky, world-writable modes must be exact.
@@ -162,7 +174,7 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
     // root inside is nobody (65534) outside.
     // The throwaway child that holds the new user namespace is found through a proc
     // of our own pid namespace; the host's /proc would show another process.
-    add(`create ${STAGE}/proc`, { kind: "mkdir", path: `${STAGE}/proc`, mode: 0o700 });
+    add(`create ${STAGE}/proc`, { kind: "mkdir", path: `${STAGE}/proc`, mode: 0o700, ...(again ? { ignoreExist: true } : {}) });
     add(`mount proc on ${STAGE}/proc`, { kind: "mount", src: "proc", target: `${STAGE}/proc`, fstype: "proc", flags: MS.NOSUID | MS.NODEV | MS.NOEXEC, data: null });
     add("create the sandbox user namespace (root inside = nobody outside)", {
       kind: "userns", uidMap: `0 ${NOBODY} 1`, gidMap: `0 ${NOBODY} 1`, procDir: `${STAGE}/proc`, slot: SLOT_USERNS,
@@ -263,7 +275,45 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
     add("open a terminal in the sandbox's /dev/pts", { kind: "pty" });
     sync("wait for the parent to size the terminal", { kind: "size-terminal" });
   }
+  if (spec.persistent) add("give init /dev/null as stdio", { kind: "devnull_stdio", path: "/dev/null" });
   return { cloneFlags, ops, syncs, privileged };
+}
+
+/** What `cave exec` needs of the sandbox it joins (from its stored config). */
+export interface ExecSpec {
+  argv: string[];
+  env: Record<string, string>;
+  workdir: string;
+  network: "none" | "host";
+  rlimits: Rlimit[];
+}
+
+/**
+ * The ops of a process that joins a running persistent sandbox through a pidfd of its init:
+ * its cgroup first (as real root), then every namespace the sandbox owns, the user namespace
+ * last and alone. The sandbox's namespaces belong to the initial user namespace (they were
+ * made before init entered its own), so they can only be joined while still real root; then
+ * setns(CLONE_NEWUSER) and setresuid(0) make the process what init's commands are: root
+ * inside, nobody outside. The pid namespace applies to children: the helper forks the command.
+ */
+export function buildExecPlan(spec: ExecSpec, initPidfd: number, privileged: boolean): Plan {
+  if (!privileged) {
+    throw new CaveError("SANDBOX_UNSUPPORTED", "cave exec into a persistent sandbox needs root", { hint: "rootless persistent sandboxes are not supported yet: use cave run" });
+  }
+  const ops: StepOp[] = [];
+  const syncs: SyncAction[] = [];
+  ops.push({ step: "wait for the parent to place the process in the sandbox's cgroup", op: { kind: "sync" } });
+  syncs.push({ kind: "join-cgroup" });
+  let nstype = NS.MOUNT | NS.PID | NS.UTS | NS.IPC | NS.CGROUP;
+  if (spec.network === "none") nstype |= NS.NET;
+  ops.push({ step: "join the sandbox's mount, pid, uts, ipc, cgroup and network namespaces", op: { kind: "setns_fd", fd: initPidfd, nstype } });
+  ops.push({ step: "join the sandbox's user namespace", op: { kind: "setns_fd", fd: initPidfd, nstype: NS.USER } });
+  ops.push({ step: "become root in the user namespace", op: { kind: "setid", uid: 0, gid: 0 } });
+  for (const r of spec.rlimits) {
+    const v = BigInt(r.value);
+    ops.push({ step: `set rlimit ${r.name}=${r.value}`, op: { kind: "setrlimit", resource: RLIMIT[r.name], soft: v, hard: v } });
+  }
+  return { cloneFlags: 0, ops, syncs, privileged };
 }
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

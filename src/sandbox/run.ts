@@ -104,7 +104,7 @@ export function hostFacts(spec: SandboxSpec): HostFacts {
   return { uid, gid, rootEntries, bindIsDir, procPaths };
 }
 
-interface Msg {
+export interface Msg {
   type: number;
   step: number;
   err: number;
@@ -113,7 +113,7 @@ interface Msg {
 }
 
 /** Reads cave_msg records off the status socket; a record split across reads is kept. */
-class Messages {
+export class Messages {
   private buf = new Uint8Array(MSG_SIZE * 64);
   private rest = new Uint8Array(0);
   constructor(private fd: number) {}
@@ -143,7 +143,7 @@ class Messages {
   }
 }
 
-function stepName(plan: Plan, step: number): string {
+export function stepName(plan: Plan, step: number): string {
   return step >= 0 ? (plan.ops[step]?.step ?? `step ${step}`) : (FIXED_STEPS[step] ?? `step ${step}`);
 }
 
@@ -157,7 +157,7 @@ function setupFailure(plan: Plan, step: number, err: number, t0: number, detail?
   };
 }
 
-const SLICE_MS = 50;
+export const SLICE_MS = 50;
 const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<RunResult> {
@@ -211,7 +211,25 @@ function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => 
   return null;
 }
 
-async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions, cgroup: CgroupManager | null, t0: number): Promise<RunResult> {
+/** How the helper's child is started and stopped: `cave run` (the defaults) or `cave exec`. */
+export interface SpawnMode {
+  flags: number;
+  /** Descriptors the child needs besides the status socket and the sync pipe. */
+  keepFds: number[];
+  /** What a timeout or interruption sends the child: 9 kills run's init (and the namespace);
+   *  exec's child answers 15 by killing the command's process group. */
+  killSignal: number;
+}
+const RUN_MODE: SpawnMode = { flags: SPAWN_FLAGS.NEW_SESSION, keepFds: [], killSignal: 9 };
+
+export async function spawnAndSupervise(
+  plan: Plan,
+  spec: Pick<SandboxSpec, "argv" | "env" | "workdir">,
+  opts: RunOptions,
+  cgroup: CgroupManager | null,
+  t0: number,
+  mode: SpawnMode = RUN_MODE,
+): Promise<RunResult> {
   // A socket, not a pipe: it also carries the terminal's master fd (SCM_RIGHTS).
   const [statusR, statusW] = libc.socketPair();
   const [syncR, syncW] = libc.pipe();
@@ -229,7 +247,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       statusFd: statusW,
       syncFd: syncR,
       ops: plan.ops.map((o) => o.op),
-      keepFds: [statusW, syncR],
+      keepFds: [statusW, syncR, ...mode.keepFds],
       argv: spec.argv,
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       path: env.PATH ?? DEFAULT_PATH,
@@ -237,7 +255,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       keepCaps: opts.keepCaps ?? 0n,
       seccomp: opts.seccomp ?? null,
       ttyFd: -1,
-      flags: SPAWN_FLAGS.NEW_SESSION,
+      flags: mode.flags,
     });
     mark("sandbox cloned");
     const { pid, pidfd } = spawned;
@@ -261,7 +279,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
           joinError = e;
         }
       }
-      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts, t0, () => interrupted);
+      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: mode.killSignal }, opts, t0, () => interrupted);
     } finally {
       // supervise() reaps init on every normal path; after an exception, make sure it is
       // gone before its stacks are freed (they live in our memory).
@@ -277,7 +295,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
 }
 
 /** Kills and reaps init unless that already happened (ECHILD: reaped before). */
-function ensureReaped(pidfd: number): void {
+export function ensureReaped(pidfd: number): void {
   try {
     if (libc.waitPidfd(pidfd, true) === null) {
       libc.pidfdSendSignal(pidfd, 9);
@@ -295,6 +313,7 @@ interface Child {
   syncW: number;
   /** Joining the cgroup failed: the child is told at its sync point and never runs the command. */
   joinError: unknown;
+  killSignal: number;
 }
 
 async function supervise(
@@ -364,10 +383,10 @@ async function supervise(
       const left = deadline - performance.now();
       if (!killedFor && interrupted()) {
         killedFor = "interrupted";
-        libc.pidfdSendSignal(c.pidfd, 9);
+        libc.pidfdSendSignal(c.pidfd, c.killSignal);
       } else if (!killedFor && left <= 0) {
         killedFor = "timeout";
-        libc.pidfdSendSignal(c.pidfd, 9);
+        libc.pidfdSendSignal(c.pidfd, c.killSignal);
       }
       const fds: [number, number][] = [
         [c.pidfd, libc.POLLIN],
@@ -414,7 +433,7 @@ async function supervise(
       signal: "SIGKILL",
       reason: "timeout",
       durationMs,
-      message: `timed out after ${fmtMs(opts.timeoutMs)}; the sandbox was killed`,
+      message: `timed out after ${fmtMs(opts.timeoutMs)}; ${c.killSignal === 9 ? "the sandbox was killed" : "the command's process group was killed"}`,
     };
   }
   if (killedFor === "interrupted") {
@@ -425,7 +444,7 @@ async function supervise(
       signal: sig,
       reason: "interrupted",
       durationMs,
-      message: `cave received ${sig}; the sandbox was torn down`,
+      message: `cave received ${sig}; ${c.killSignal === 9 ? "the sandbox was torn down" : "the command's process group was killed"}`,
     };
   }
   if (execErr !== null) {

@@ -92,6 +92,33 @@ export function createCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: 
   return managerFor(probed ?? probe(fs), cgroupName(process.pid, id), fs);
 }
 
+/** Names of persistent sandboxes' cgroups: `box-<id>`. They have no owner pid (the CLI that
+ *  started one has exited), so cleanupStale, which only looks at `cave-<pid>-<id>`, leaves them
+ *  to the sandbox lifecycle. */
+export const BOX_PATTERN = /^box-[a-z0-9]{1,32}$/;
+
+/** The manager of a persistent sandbox's cgroup `box-<id>` (made by create(), or attach()ed to
+ *  when it exists), or null where cgroups cannot be used. */
+export function boxCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: Probe): CgroupManager | null {
+  const name = `box-${id}`;
+  if (!BOX_PATTERN.test(name)) throw new CaveError("SANDBOX_CGROUP", `invalid sandbox id ${JSON.stringify(id)}`, { hint: "sandbox ids are 1–32 lowercase letters and digits" });
+  return managerFor(probed ?? probe(fs), name, fs);
+}
+
+/** The ids of every `box-<id>` cgroup on the host (any hierarchy), for the lifecycle to
+ *  remove those no known running sandbox owns. */
+export function listBoxCgroups(fs: CgroupFs = hostFs, probed?: Probe): string[] {
+  const p = probed ?? probe(fs);
+  if (p.version === null) return [];
+  const parents = p.version === 2 ? [`${p.mount}/${CAVE_PARENT}`] : p.hierarchies.map((h) => `${h.mount}/${CAVE_PARENT}`);
+  const ids = new Set<string>();
+  for (const parent of parents) {
+    if (!fs.exists(parent)) continue;
+    for (const name of fs.subdirs(parent)) if (BOX_PATTERN.test(name)) ids.add(name.slice(4));
+  }
+  return [...ids].sort();
+}
+
 function managerFor(p: Probe, name: string, fs: CgroupFs): CgroupV1 | CgroupV2 | null {
   if (p.version === 2) return new CgroupV2(fs, p.mount, name);
   if (p.version === 1) return new CgroupV1(fs, p.hierarchies, name);

@@ -25,6 +25,9 @@ export interface CgroupManager {
   create(limits: Limits): void;
   /** Moves pid (its whole thread group) into the cgroup, in every hierarchy on v1. */
   join(pid: number): void;
+  /** Takes over a cgroup that exists already (a persistent sandbox's, made by another cave
+   *  process) so join() and v2DirFd() work; throws SANDBOX_CGROUP when it is gone. */
+  attach(): void;
   /** v2 only: an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); owned and closed by destroy(). */
   v2DirFd?(): number;
   /** Whether the kernel OOM-killed a process in the cgroup; still answers after destroy(). */

@@ -99,6 +99,17 @@ export class CgroupV1 implements CgroupManager {
     this.joinDirs = dirs;
   }
 
+  attach(): void {
+    const dirs = this.existingDirs();
+    const missing = V1_REQUIRED.filter((c) => !dirs.includes(this.dirOf(c as V1Controller)));
+    if (missing.length > 0) {
+      throw new CaveError("SANDBOX_CGROUP", `the cgroup ${this.name} is gone (no ${missing.join(", ")} directory)`, {
+        hint: "the sandbox was stopped or its cgroup removed: start it again",
+      });
+    }
+    this.joinDirs = dirs;
+  }
+
   join(pid: number): void {
     if (this.joinDirs.length === 0) {
       throw new CaveError("SANDBOX_CGROUP", `cannot join pid ${pid} to ${this.name}: the cgroup was not created`, {

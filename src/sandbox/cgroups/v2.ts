@@ -69,6 +69,14 @@ export class CgroupV2 implements CgroupManager {
     }
   }
 
+  attach(): void {
+    if (!this.fs.exists(`${this.dir}/cgroup.procs`)) {
+      throw new CaveError("SANDBOX_CGROUP", `the cgroup ${this.name} is gone (${this.dir})`, {
+        hint: "the sandbox was stopped or its cgroup removed: start it again",
+      });
+    }
+  }
+
   join(pid: number): void {
     const file = `${this.dir}/cgroup.procs`;
     try {
