@@ -18,6 +18,13 @@ const main: CommandDef = {
     version: () => import("./commands/version.ts").then((m) => m.default),
     config: () => import("./commands/config/index.ts").then((m) => m.default),
     db: () => import("./commands/db/index.ts").then((m) => m.default),
+    create: () => import("./commands/sandbox/create.ts").then((m) => m.default),
+    start: () => import("./commands/sandbox/start.ts").then((m) => m.default),
+    exec: () => import("./commands/sandbox/exec.ts").then((m) => m.default),
+    stop: () => import("./commands/sandbox/stop.ts").then((m) => m.default),
+    rm: () => import("./commands/sandbox/rm.ts").then((m) => m.default),
+    ls: () => import("./commands/sandbox/ls.ts").then((m) => m.default),
+    inspect: () => import("./commands/sandbox/inspect.ts").then((m) => m.default),
   },
 };
 

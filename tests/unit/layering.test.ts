@@ -46,6 +46,7 @@ const layer = (path: string) => path.split("/").slice(0, path.startsWith("src/")
 describe("layering", () => {
   const forbidden: Record<string, string[]> = {
     "src/sandbox": ["src/db", "src/server", "src/cli"],
+    "src/server": ["src/cli"],
     "src/db": ["src/sandbox", "src/server", "src/cli"],
     "src/core": ["src/sandbox", "src/db", "src/server", "src/cli"],
     ffi: ["src/sandbox", "src/db", "src/server", "src/cli"],

@@ -1,0 +1,62 @@
+// `cave create [run options] [--name N]`: a persistent sandbox with `cave run`'s isolation and
+// limits; its writable layer is a disk image of --disk bytes under the data directory.
+// Prints the id (or the sandbox as JSON with --json).
+import type { CommandDef } from "citty";
+import { CaveError } from "../../../core/errors.ts";
+import { findProjectConfig, loadConfigFile, resolveRunSettings } from "../../../core/config.ts";
+import { splitCommandArgs } from "../../args.ts";
+import { runArgs } from "../run.ts";
+import { boxArgs, openSandboxes, toJson } from "./_shared.ts";
+
+const { json: _json, debug: _debug, config: _config, ...sandboxRunArgs } = runArgs;
+export const createArgs = {
+  ...sandboxRunArgs,
+  ...boxArgs,
+  timeout: { type: "string", description: "Default wall-clock limit of each exec: 90s, 2m (default 120s)." },
+  disk: { type: "string", description: "Size of the disk image that holds every write, kept across restarts: 512M, 1G (default 1G)." },
+  name: { type: "string", description: "A unique name to use instead of the id." },
+  json: { type: "boolean", description: "Print the sandbox as JSON instead of its id." },
+} as const;
+
+const command: CommandDef = {
+  meta: { name: "create", description: "Create a persistent sandbox: cave create [run options] [--name N] → id" },
+  args: createArgs,
+  async run({ rawArgs }) {
+    const { options, command } = splitCommandArgs(rawArgs, createArgs, ["env", "bind", "cap-add", "rlimit"]);
+    if (command.length > 0) {
+      throw new CaveError("USAGE", `cave create takes no command (got ${command[0]})`, { hint: "start it with cave start ID, then cave exec ID -- CMD" });
+    }
+    const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
+    const file = configPath ? loadConfigFile(configPath) : undefined;
+    const s = resolveRunSettings({
+      file: file?.run,
+      flags: {
+        timeout: str(options.timeout),
+        memory: str(options.memory),
+        cpus: str(options.cpus),
+        pids: str(options.pids),
+        disk: str(options.disk),
+        network: str(options.network),
+        seccomp: str(options.seccomp),
+        hostname: str(options.hostname),
+        workdir: str(options.workdir),
+        rootfs: str(options.rootfs),
+        env: arr(options.env),
+        bind: arr(options.bind),
+        capAdd: arr(options["cap-add"]),
+        rlimit: arr(options.rlimit),
+      },
+    });
+    const boxes = await openSandboxes({ "data-dir": str(options["data-dir"]), config: str(options.config) });
+    try {
+      const sb = await boxes.create(s, str(options.name));
+      console.log(options.json ? toJson(sb) : sb.id);
+    } finally {
+      boxes.close();
+    }
+  },
+};
+export default command;
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+const arr = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);

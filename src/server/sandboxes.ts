@@ -1,0 +1,356 @@
+// The lifecycle of persistent sandboxes: create, start, exec, stop, rm, ls, inspect, with
+// their state in the embedded database (tables cave_sandboxes and cave_executions) and their
+// disks under <data dir>/sandboxes/<id>/. The CLI uses it directly (no daemon): every cave
+// process that opens the data directory sees the same sandboxes, and a sandbox started by
+// one process is exec'd, stopped or removed by another. `cave serve` will use the same module.
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import * as libc from "../../ffi/libc.ts";
+import { capabilityMask } from "../core/capabilities.ts";
+import type { RunSettings } from "../core/config.ts";
+import { CaveError } from "../core/errors.ts";
+import { Engine } from "../db/engine.ts";
+import { ensureDataDir } from "../db/paths.ts";
+import { openStore } from "../db/store/index.ts";
+import { boxCgroupManager, listBoxCgroups, probeCgroups } from "../sandbox/cgroups/index.ts";
+import { createDiskImage } from "../sandbox/disk.ts";
+import { execPersistent, type InitHandle, isAlive, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
+import type { Rlimit } from "../sandbox/plan.ts";
+import type { RunResult } from "../sandbox/run.ts";
+import { buildSeccompFilter } from "../sandbox/seccomp/index.ts";
+
+export type SandboxStatus = "created" | "running" | "stopped" | "lost";
+
+/** What a sandbox is made with: `cave run`'s settings, stored as JSON (Infinity as null). */
+export type SandboxConfig = RunSettings;
+
+export interface Sandbox {
+  id: string;
+  name: string | null;
+  status: SandboxStatus;
+  config: SandboxConfig;
+  initPid: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  stoppedAt: string | null;
+}
+
+export interface Execution {
+  id: number;
+  sandboxId: string;
+  argv: string[];
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+  durationMs: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface ExecRequest {
+  argv: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  timeoutMs?: number;
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS cave_sandboxes (
+     id text PRIMARY KEY,
+     name text UNIQUE,
+     status text NOT NULL CHECK (status IN ('created', 'running', 'stopped', 'lost')),
+     config jsonb NOT NULL,
+     init_pid integer,
+     init_start_time text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     started_at timestamptz,
+     stopped_at timestamptz)`,
+  `CREATE TABLE IF NOT EXISTS cave_executions (
+     id bigserial PRIMARY KEY,
+     sandbox_id text NOT NULL REFERENCES cave_sandboxes (id) ON DELETE CASCADE,
+     argv jsonb NOT NULL,
+     exit_code integer,
+     signal text,
+     reason text,
+     duration_ms double precision,
+     started_at timestamptz NOT NULL,
+     finished_at timestamptz)`,
+];
+
+const COLUMNS = "id, name, status, config, init_pid, init_start_time, created_at, started_at, stopped_at";
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
+type Row = unknown[];
+
+function toSandbox(r: Row): Sandbox & { initStartTime: string | null } {
+  return {
+    id: r[0] as string,
+    name: (r[1] as string | null) ?? null,
+    status: r[2] as SandboxStatus,
+    config: decodeConfig(r[3]),
+    initPid: (r[4] as number | null) ?? null,
+    initStartTime: (r[5] as string | null) ?? null,
+    createdAt: r[6] as string,
+    startedAt: (r[7] as string | null) ?? null,
+    stoppedAt: (r[8] as string | null) ?? null,
+  };
+}
+
+/** JSON has no Infinity ("none" limits): stored as null, read back as Infinity. */
+function encodeConfig(c: SandboxConfig): string {
+  return JSON.stringify(c, (_k, v) => (v === Number.POSITIVE_INFINITY ? null : v));
+}
+function decodeConfig(v: unknown): SandboxConfig {
+  const c = (typeof v === "string" ? JSON.parse(v) : v) as SandboxConfig;
+  for (const k of ["memoryBytes", "cpus", "pids"] as const) if (c[k] === null) c[k] = Number.POSITIVE_INFINITY;
+  return c;
+}
+
+function randomId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function rlimitsOf(s: SandboxConfig): Rlimit[] {
+  const out: Rlimit[] = [
+    { name: "nofile", value: s.rlimits.nofile },
+    { name: "core", value: s.rlimits.core },
+  ];
+  if (s.rlimits.nproc !== undefined) out.push({ name: "nproc", value: s.rlimits.nproc });
+  if (s.rlimits.fsize !== undefined) out.push({ name: "fsize", value: s.rlimits.fsize });
+  return out;
+}
+
+function stateError(s: Sandbox, want: string): CaveError {
+  return new CaveError("SANDBOX_STATE", `sandbox ${s.id} is ${s.status}: ${want}`, {
+    hint: s.status === "running" ? `stop it first: cave stop ${s.id}` : `start it first: cave start ${s.id}`,
+  });
+}
+
+export class Sandboxes {
+  private constructor(
+    private readonly db: Engine,
+    readonly dataDir: string,
+  ) {}
+
+  /** Opens the state in `dataDir` (the database at `url`, by default <dataDir>/cave.db). */
+  static async open(opts: { dataDir: string; url?: string }): Promise<Sandboxes> {
+    ensureDataDir(opts.dataDir);
+    mkdirSync(join(opts.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
+    const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db")));
+    for (const sql of SCHEMA) await db.query(sql);
+    return new Sandboxes(db, opts.dataDir);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private dir(id: string): string {
+    return join(this.dataDir, "sandboxes", id);
+  }
+
+  /** Serializes start/stop/rm of one sandbox across cave processes (flock on <dir>/lock). */
+  private async locked<T>(id: string, f: () => Promise<T>): Promise<T> {
+    const path = join(this.dir(id), "lock");
+    if (!existsSync(this.dir(id))) throw notFound(id);
+    const fd = openSync(path, "a", 0o600);
+    try {
+      libc.lockExclusive(fd);
+      return await f();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async create(config: SandboxConfig, name?: string): Promise<Sandbox> {
+    if (name !== undefined && !NAME.test(name)) {
+      throw new CaveError("USAGE", `invalid sandbox name ${JSON.stringify(name)}`, { hint: "use 1–63 letters, digits, '_', '.' or '-', starting with a letter or digit" });
+    }
+    if (name !== undefined && /^[0-9a-f]{12}$/.test(name)) {
+      throw new CaveError("USAGE", `the name ${name} looks like a sandbox id`, { hint: "pick a name that is not 12 hex digits" });
+    }
+    const id = randomId();
+    try {
+      await this.db.query(`INSERT INTO cave_sandboxes (id, name, status, config) VALUES ($1, $2, 'created', $3)`, [id, name ?? null, encodeConfig(config)]);
+    } catch (e) {
+      if ((e as { sqlstate?: string }).sqlstate === "23505") {
+        throw new CaveError("SANDBOX_EXISTS", `a sandbox named ${name} exists`, { hint: "pick another --name, or remove it: cave rm NAME", cause: e });
+      }
+      throw e;
+    }
+    try {
+      mkdirSync(this.dir(id), { mode: 0o700 });
+      createDiskImage(join(this.dir(id), "disk.img"), config.diskBytes);
+    } catch (e) {
+      rmSync(this.dir(id), { recursive: true, force: true });
+      await this.db.query(`DELETE FROM cave_sandboxes WHERE id = $1`, [id]);
+      throw e;
+    }
+    return this.get(id);
+  }
+
+  /** A sandbox by id or name, with its status checked against the kernel (running → lost). */
+  async get(ref: string): Promise<Sandbox> {
+    const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1 OR name = $1`, [ref]);
+    const row = r.rows[0];
+    if (!row) throw notFound(ref);
+    return this.reconcile(toSandbox(row));
+  }
+
+  async list(): Promise<Sandbox[]> {
+    const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes ORDER BY created_at, id`);
+    const out: Sandbox[] = [];
+    for (const row of r.rows) out.push(await this.reconcile(toSandbox(row)));
+    return out;
+  }
+
+  /** A `running` sandbox whose init is gone (dead, or its pid reused) becomes `lost`. */
+  private async reconcile(s: Sandbox & { initStartTime: string | null }): Promise<Sandbox> {
+    const { initStartTime, ...rest } = s;
+    if (s.status !== "running") return rest;
+    if (s.initPid !== null && initStartTime !== null && isAlive({ pid: s.initPid, startTime: initStartTime })) return rest;
+    await this.db.query(`UPDATE cave_sandboxes SET status = 'lost', stopped_at = now() WHERE id = $1 AND status = 'running'`, [s.id]);
+    return { ...rest, status: "lost" };
+  }
+
+  private async handle(id: string): Promise<InitHandle | null> {
+    const r = await this.db.query(`SELECT init_pid, init_start_time FROM cave_sandboxes WHERE id = $1`, [id]);
+    const [pid, startTime] = (r.rows[0] ?? []) as [number | null, string | null];
+    return pid != null && startTime != null ? { pid, startTime } : null;
+  }
+
+  /**
+   * Marks lost every running sandbox whose init is gone, and kills what runs in `box-*` cgroups
+   * that no running sandbox owns: after a crash or restart nothing cave does not know about
+   * keeps running. Returns the ids of the cgroups removed.
+   */
+  async recover(): Promise<string[]> {
+    const running = new Set((await this.list()).filter((s) => s.status === "running").map((s) => s.id));
+    const removed: string[] = [];
+    const probe = probeCgroups();
+    for (const id of listBoxCgroups(undefined, probe)) {
+      if (running.has(id)) continue;
+      boxCgroupManager(id, undefined, probe)?.destroy();
+      removed.push(id);
+    }
+    return removed;
+  }
+
+  async start(ref: string): Promise<Sandbox> {
+    const s = await this.get(ref);
+    return this.locked(s.id, async () => {
+      const cur = await this.get(s.id);
+      if (cur.status === "running") throw stateError(cur, "it is running already");
+      const c = cur.config;
+      const init = await startPersistent(
+        {
+          argv: [],
+          env: c.env,
+          workdir: c.workdir,
+          hostname: c.hostname,
+          rootfs: c.rootfs ?? "/",
+          binds: c.binds,
+          network: c.network,
+          diskBytes: c.diskBytes,
+          rlimits: rlimitsOf(c),
+        },
+        { id: cur.id, limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img") },
+      );
+      await this.db.query(
+        `UPDATE cave_sandboxes SET status = 'running', init_pid = $2, init_start_time = $3, started_at = now(), stopped_at = NULL WHERE id = $1`,
+        [cur.id, init.pid, init.startTime],
+      );
+      return this.get(cur.id);
+    });
+  }
+
+  /** Runs a command in a running sandbox and records it; the command's stdio is this process's. */
+  async exec(ref: string, req: ExecRequest): Promise<RunResult & { executionId: number }> {
+    const s = await this.get(ref);
+    if (s.status !== "running") throw stateError(s, "cannot exec into it");
+    const init = await this.handle(s.id);
+    if (!init) throw stateError(s, "it has no init");
+    const c = s.config;
+    const started = new Date().toISOString();
+    const ins = await this.db.query(`INSERT INTO cave_executions (sandbox_id, argv, started_at) VALUES ($1, $2, $3) RETURNING id`, [
+      s.id,
+      JSON.stringify(req.argv),
+      started,
+    ]);
+    const executionId = Number((ins.rows[0] as Row)[0]);
+    let result: RunResult;
+    try {
+      result = await execPersistent(
+        init,
+        s.id,
+        { argv: req.argv, env: { ...c.env, ...req.env }, workdir: req.workdir ?? c.workdir, network: c.network, rlimits: rlimitsOf(c) },
+        {
+          timeoutMs: req.timeoutMs ?? c.timeoutMs,
+          seccomp: buildSeccompFilter(c.seccomp),
+          keepCaps: c.capAdd.length ? capabilityMask(c.capAdd) : 0n,
+        },
+      );
+    } catch (e) {
+      await this.db.query(`UPDATE cave_executions SET reason = 'setup_failed', exit_code = 125, finished_at = now() WHERE id = $1`, [executionId]);
+      throw e;
+    }
+    await this.db.query(
+      `UPDATE cave_executions SET exit_code = $2, signal = $3, reason = $4, duration_ms = $5, finished_at = now() WHERE id = $1`,
+      [executionId, result.exitCode, result.signal, result.reason, result.durationMs],
+    );
+    return { ...result, executionId };
+  }
+
+  async stop(ref: string, graceMs = 10_000): Promise<Sandbox & { how: "stopped" | "killed" | "gone" }> {
+    const s = await this.get(ref);
+    return this.locked(s.id, async () => {
+      const cur = await this.get(s.id);
+      if (cur.status === "created" || cur.status === "stopped") throw stateError(cur, "it is not running");
+      const init = await this.handle(cur.id);
+      // A lost sandbox has no init to signal; stopping it removes what is left (its cgroup).
+      const how = init && cur.status === "running" ? await stopPersistent(init, cur.id, graceMs) : await stopLost(cur.id);
+      await this.db.query(`UPDATE cave_sandboxes SET status = 'stopped', init_pid = NULL, init_start_time = NULL, stopped_at = now() WHERE id = $1`, [cur.id]);
+      return { ...(await this.get(cur.id)), how };
+    });
+  }
+
+  async rm(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const s = await this.get(ref);
+    if (s.status === "running" || s.status === "lost") {
+      if (!opts.force && s.status === "running") throw stateError(s, "cannot remove it");
+      await this.stop(s.id, 0);
+    }
+    await this.locked(s.id, async () => {
+      await this.db.query(`DELETE FROM cave_sandboxes WHERE id = $1`, [s.id]);
+    });
+    rmSync(this.dir(s.id), { recursive: true, force: true });
+  }
+
+  async executions(ref: string, limit = 100): Promise<Execution[]> {
+    const s = await this.get(ref);
+    const r = await this.db.query(
+      `SELECT id, sandbox_id, argv, exit_code, signal, reason, duration_ms, started_at, finished_at FROM cave_executions WHERE sandbox_id = $1 ORDER BY id DESC LIMIT $2`,
+      [s.id, limit],
+    );
+    return r.rows.map((row) => ({
+      id: Number(row[0]),
+      sandboxId: row[1] as string,
+      argv: (typeof row[2] === "string" ? JSON.parse(row[2]) : row[2]) as string[],
+      exitCode: (row[3] as number | null) ?? null,
+      signal: (row[4] as string | null) ?? null,
+      reason: (row[5] as string | null) ?? null,
+      durationMs: (row[6] as number | null) ?? null,
+      startedAt: row[7] as string,
+      finishedAt: (row[8] as string | null) ?? null,
+    }));
+  }
+}
+
+async function stopLost(id: string): Promise<"gone"> {
+  boxCgroupManager(id, undefined, probeCgroups())?.destroy();
+  return "gone";
+}
+
+function notFound(ref: string): CaveError {
+  return new CaveError("SANDBOX_NOT_FOUND", `no sandbox ${JSON.stringify(ref)}`, { hint: "list them with cave ls" });
+}

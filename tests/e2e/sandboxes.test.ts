@@ -1,0 +1,200 @@
+// Persistent sandboxes through the compiled binary: every verb is its own cave process, so a
+// sandbox started by one is found and exec'd by others, and its init outlives them all. The
+// state is checked in the database itself; the exec'd commands get the same key checks as
+// `cave run`'s security suite.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Engine } from "../../src/db/engine.ts";
+import { openStore } from "../../src/db/store/index.ts";
+import { cave, jsonResult } from "../helpers/cave.ts";
+
+const root = process.getuid?.() === 0;
+const loop = existsSync("/dev/loop-control");
+const mkfs = Bun.which("mkfs.ext4", { PATH: "/usr/sbin:/sbin:/usr/bin:/bin" }) !== null;
+const skip = !root || !loop || !mkfs;
+const why = !root ? "needs root" : !loop ? "needs loop devices (/dev/loop-control)" : "needs mkfs.ext4 (e2fsprogs)";
+
+let dir: string;
+let data: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "cave-boxes-"));
+  chmodSync(dir, 0o755);
+  data = join(dir, "data");
+});
+afterAll(async () => {
+  // Nothing may keep running: force-remove whatever a failed test left.
+  if (existsSync(data)) {
+    const ls = await box(["ls", "--json"]);
+    for (const s of JSON.parse(ls.stdout || "[]") as { id: string }[]) await box(["rm", "--force", s.id]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const box = (args: string[], stdin?: string) => cave(args, { cwd: dir, env: { CAVE_DATA_DIR: data }, ...(stdin !== undefined ? { stdin } : {}) });
+
+async function query(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+  const db = await Engine.open(openStore(join(data, "cave.db")));
+  try {
+    return (await db.query(sql, params)).rows;
+  } finally {
+    db.close();
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: ${why}` : "as root"})`, () => {
+  test("create → start → execs (some concurrent) → stop → rm, with status and executions in the database", async () => {
+    const created = await box(["create", "--name", "life", "--disk", "64M", "--memory", "256M"]);
+    expect(created.stderr).toBe("");
+    expect(created.exitCode).toBe(0);
+    const id = created.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(await query("SELECT name, status, init_pid FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["life", "created", null]]);
+    expect(statSync(join(data, "sandboxes", id, "disk.img")).size).toBe(64 * 1024 * 1024);
+
+    const started = await box(["start", "life"]);
+    expect([started.exitCode, started.stdout, started.stderr]).toEqual([0, `${id}\n`, ""]);
+    const [[status, pid]] = (await query("SELECT status, init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[string, number]];
+    expect(status).toBe("running");
+    // The cave process that started it has exited; init lives on, adopted by another parent.
+    expect(alive(pid)).toBe(true);
+    expect(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]).not.toBe(String(process.pid));
+
+    const first = await box(["exec", id, "--", "sh", "-c", "echo one > /root/state; echo out; echo err >&2; exit 3"]);
+    expect([first.exitCode, first.stdout, first.stderr]).toEqual([3, "out\n", "err\n"]);
+    const many = await Promise.all([1, 2, 3, 4].map((n) => box(["exec", "life", "--", "sh", "-c", `sleep 0.2; echo ${n} >> /root/log; cat /root/state`])));
+    expect(many.map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([1, 2, 3, 4].map(() => [0, "one\n", ""]));
+    const log = await box(["exec", "life", "--workdir", "/root", "--", "sort", "log"]);
+    expect(log.stdout).toBe("1\n2\n3\n4\n");
+
+    const execs = await query("SELECT argv, exit_code, reason, finished_at IS NOT NULL FROM cave_executions WHERE sandbox_id = $1 ORDER BY id", [id]);
+    expect(execs.length).toBe(6);
+    expect(execs[0]).toEqual([["sh", "-c", "echo one > /root/state; echo out; echo err >&2; exit 3"], 3, "exit", true]);
+    expect(execs.slice(1).map((e) => [e[1], e[2], e[3]])).toEqual([1, 2, 3, 4, 5].map(() => [0, "exit", true]));
+
+    const stopped = await box(["stop", "life", "--grace", "2s"]);
+    expect([stopped.exitCode, stopped.stderr]).toEqual([0, ""]);
+    expect(alive(pid)).toBe(false);
+    expect(await query("SELECT status, init_pid, stopped_at IS NOT NULL FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["stopped", null, true]]);
+    const refused = await box(["exec", "life", "--", "true"]);
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toContain(`sandbox ${id} is stopped: cannot exec into it`);
+
+    // The writable layer is on disk: a restart finds what the execs wrote.
+    expect((await box(["start", id])).exitCode).toBe(0);
+    expect((await box(["exec", id, "--", "cat", "/root/state"])).stdout).toBe("one\n");
+
+    const notForced = await box(["rm", id]);
+    expect(notForced.exitCode).toBe(125);
+    expect(notForced.stderr).toContain("is running: cannot remove it");
+    const removed = await box(["rm", "--force", id]);
+    expect([removed.exitCode, removed.stdout, removed.stderr]).toEqual([0, `${id}\n`, ""]);
+    expect(await query("SELECT count(*) FROM cave_sandboxes WHERE id = $1", [id])).toEqual([[0]]);
+    expect(await query("SELECT count(*) FROM cave_executions WHERE sandbox_id = $1", [id])).toEqual([[0]]);
+    expect(existsSync(join(data, "sandboxes", id))).toBe(false);
+  }, 60_000);
+
+  describe("an exec'd command is as confined as cave run's", () => {
+    let id = "";
+    beforeAll(async () => {
+      id = (await box(["create", "--disk", "32M"])).stdout.trim();
+      expect((await box(["start", id])).exitCode).toBe(0);
+    });
+    afterAll(async () => {
+      if (id) await box(["rm", "--force", id]);
+    });
+    const sh = (script: string, ...opts: string[]) => box(["exec", id, ...opts, "--", "sh", "-c", script]);
+
+    test("it holds no capability, has no_new_privs, and runs under a seccomp filter", async () => {
+      const r = await sh("grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t' ' '");
+      expect(r.stdout).toBe(
+        "CapInh: 0000000000000000\nCapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nCapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\n",
+      );
+    });
+
+    test("root inside is nobody outside, and the escape syscalls are refused (unshare gets EPERM)", async () => {
+      const r = await sh("id -u; cat /proc/self/uid_map | tr -s ' '; unshare -Ur true; echo unshare=$?");
+      expect(r.stdout).toBe("0\n 0 65534 1\nunshare=1\n");
+      expect(r.stderr).toContain("Operation not permitted");
+    });
+
+    test("the network namespace is the sandbox's: only lo", async () => {
+      expect((await sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).stdout).toBe("lo\n");
+    });
+
+    test("it shares the pid namespace with the sandbox's init (pid 1, cave-init) and other execs", async () => {
+      const sleeper = box(["exec", id, "--", "sleep", "2.123"]);
+      // The other exec looks for the sleeper among the sandbox's processes.
+      // (the pattern is bracketed so that it does not match this script's own command line)
+      const r = await sh("for i in $(seq 50); do grep -la '2[.]123' /proc/[0-9]*/cmdline >/dev/null 2>&1 && break; sleep 0.05; done; tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1; grep -la '2[.]123' /proc/[0-9]*/cmdline 2>/dev/null | wc -l; echo $$");
+      const [init, seen, self] = r.stdout.trim().split("\n");
+      expect([init, seen]).toEqual(["cave-init", "1"]);
+      expect(Number(self)).toBeLessThan(100);
+      expect((await sleeper).exitCode).toBe(0);
+    });
+
+    test("init is not dumpable: its environment and memory are out of reach (EACCES)", async () => {
+      const r = await sh("cat /proc/1/environ; echo environ=$?; cat /proc/1/maps; echo maps=$?");
+      expect(r.stdout).toBe("environ=1\nmaps=1\n");
+      expect(r.stderr).toContain("Permission denied");
+    });
+
+    test("writes persist across execs but never reach the host", async () => {
+      const name = `cave-box-marker-${process.pid}`;
+      expect((await sh(`echo inside > /etc/${name}`)).exitCode).toBe(0);
+      expect((await sh(`cat /etc/${name}`)).stdout).toBe("inside\n");
+      expect(existsSync(`/etc/${name}`)).toBe(false);
+    });
+
+    test("the disk limit holds: writes stop with ENOSPC and the image does not grow past it", async () => {
+      const r = await sh("dd if=/dev/zero of=/root/fill bs=1M count=64 2>&1; echo dd=$?; rm -f /root/fill");
+      expect(r.stdout).toContain("No space left on device");
+      expect(r.stdout).toContain("dd=1");
+      const img = statSync(join(data, "sandboxes", id, "disk.img"));
+      expect(img.size).toBe(32 * 1024 * 1024);
+      expect(img.blocks * 512).toBeLessThanOrEqual(32 * 1024 * 1024);
+    });
+
+    test("--timeout kills the command's process group (exit 124) and the sandbox keeps running", async () => {
+      const r = await box(["exec", id, "--json", "--timeout", "300ms", "--", "sh", "-c", "sleep 30 & sleep 30"]);
+      expect(r.exitCode).toBe(124);
+      expect(jsonResult(r)).toMatchObject({ exitCode: 124, reason: "timeout", signal: "SIGKILL" });
+      const left = await sh("for i in $(seq 50); do pgrep -x sleep >/dev/null || break; sleep 0.05; done; pgrep -x sleep | wc -l");
+      expect(left.stdout).toBe("0\n");
+    });
+
+    test("--env and --workdir apply to the exec", async () => {
+      const r = await box(["exec", id, "--env", "A=1", "--workdir", "/tmp", "--", "sh", "-c", "echo $A; pwd"]);
+      expect([r.exitCode, r.stdout]).toEqual([0, "1\n/tmp\n"]);
+    });
+  });
+
+  test("a sandbox whose init was killed from outside is marked lost, and stop/rm clean it up", async () => {
+    const id = (await box(["create", "--disk", "32M"])).stdout.trim();
+    expect((await box(["start", id])).exitCode).toBe(0);
+    const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    process.kill(pid, "SIGKILL");
+    for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(10);
+    const ls = JSON.parse((await box(["ls", "--json"])).stdout) as { id: string; status: string }[];
+    expect(ls.find((s) => s.id === id)?.status).toBe("lost");
+    expect(await query("SELECT status FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["lost"]]);
+    const r = await box(["rm", id]);
+    expect([r.exitCode, r.stderr]).toEqual([0, ""]);
+    expect(existsSync(`/sys/fs/cgroup/memory/cave/box-${id}`)).toBe(false);
+  }, 30_000);
+
+  test("unknown ids and names are refused with a hint", async () => {
+    const r = await box(["start", "nope"]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toBe('cave: no sandbox "nope"\n  hint: list them with cave ls\n');
+  });
+});
