@@ -71,10 +71,11 @@ export async function startPersistent(spec: SandboxSpec, opts: StartOptions): Pr
       hint: "run cave as root, or use cave run",
     });
   }
-  await waitDetached(opts.image, 5_000);
+  // The leftover cgroup of a lost start goes first: killing what is in it releases the image.
   const cgroup = prepareBoxCgroup(opts.id, opts.limits);
   let loop: ReturnType<typeof attachLoop> | null = null;
   try {
+    await waitDetached(opts.image, 5_000);
     loop = attachLoop(opts.image);
     const full: SandboxSpec = { ...spec, persistent: { device: loop.device } };
     const plan = buildPlan(full, hostFacts(full));

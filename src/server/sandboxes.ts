@@ -225,13 +225,19 @@ export class Sandboxes {
    * keeps running. Returns the ids of the cgroups removed.
    */
   async recover(): Promise<string[]> {
-    const running = new Set((await this.list()).filter((s) => s.status === "running").map((s) => s.id));
     const removed: string[] = [];
     const probe = probeCgroups();
     for (const id of listBoxCgroups(undefined, probe)) {
-      if (running.has(id)) continue;
-      boxCgroupManager(id, undefined, probe)?.destroy();
-      removed.push(id);
+      const kill = async () => {
+        const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1`, [id]);
+        const row = r.rows[0];
+        if (row && (await this.reconcile(toSandbox(row))).status === "running") return;
+        boxCgroupManager(id, undefined, probe)?.destroy();
+        removed.push(id);
+      };
+      // A sandbox being started holds its lock until its row says running: wait for it.
+      if (existsSync(this.dir(id))) await this.locked(id, kill);
+      else await kill();
     }
     return removed;
   }

@@ -192,6 +192,20 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect(existsSync(`/sys/fs/cgroup/memory/cave/box-${id}`)).toBe(false);
   }, 30_000);
 
+  test("a sandbox cave no longer knows about (its row deleted) is killed by the next cave ls: nothing unknown keeps running", async () => {
+    const id = (await box(["create", "--disk", "32M"])).stdout.trim();
+    expect((await box(["start", id])).exitCode).toBe(0);
+    const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    await query("DELETE FROM cave_sandboxes WHERE id = $1", [id]);
+    const ls = await box(["ls", "--json"]);
+    expect([ls.exitCode, ls.stderr]).toEqual([0, ""]);
+    expect((JSON.parse(ls.stdout) as { id: string }[]).map((s) => s.id)).not.toContain(id);
+    for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(10);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(`/sys/fs/cgroup/memory/cave/box-${id}`)).toBe(false);
+    rmSync(join(data, "sandboxes", id), { recursive: true, force: true });
+  }, 30_000);
+
   test("unknown ids and names are refused with a hint", async () => {
     const r = await box(["start", "nope"]);
     expect(r.exitCode).toBe(125);

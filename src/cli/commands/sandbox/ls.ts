@@ -1,4 +1,5 @@
-// `cave ls [--json]`: every sandbox with its status (a running one whose init is gone shows as lost).
+// `cave ls [--json]`: every sandbox with its status (a running one whose init is gone shows as
+// lost). It also stops whatever runs in a sandbox cgroup that no known running sandbox owns.
 import { defineCommand } from "citty";
 import { boxArgs, line, openSandboxes, toJson } from "./_shared.ts";
 
@@ -8,6 +9,7 @@ export default defineCommand({
   async run({ args }) {
     const boxes = await openSandboxes(args);
     try {
+      await boxes.recover();
       const all = await boxes.list();
       if (args.json) console.log(`[${all.map(toJson).join(",")}]`);
       else {
