@@ -139,6 +139,34 @@ export class Engine implements SqlEngine {
     if (statements.length === 0) return { command: "", columns: [], rows: [], rowCount: 0 };
     if (statements.length > 1 && params.length > 0)
       throw new DbError(SQLSTATE.syntaxError, "cannot insert multiple commands into a prepared statement");
+    // Like Postgres's simple protocol: several statements outside a transaction block run in
+    // one implicit transaction, unless they manage transactions themselves.
+    const TX = new Set(["StartTransaction", "Commit", "Rollback", "Savepoint", "ReleaseSavepoint"]);
+    const implicit =
+      statements.length > 1 &&
+      !this.store.inTransaction() &&
+      !statements.some((st) => TX.has(st && typeof st === "object" ? (Object.keys(st)[0] ?? "") : ""));
+    if (!implicit) return this.runStatements(sql, statements, parsed.positionOf, params);
+    await this.internal("BEGIN");
+    try {
+      const result = await this.runStatements(sql, statements, parsed.positionOf, params);
+      await this.internal("COMMIT");
+      return result;
+    } catch (e) {
+      if (this.store.inTransaction()) await this.internal("ROLLBACK");
+      this.failed = false;
+      this.invalidate();
+      throw e;
+    }
+  }
+
+  private async runStatements(
+    sql: string,
+    statements: Ast[],
+    positionOf: (loc: Loc | null | undefined) => number,
+    params: readonly unknown[],
+  ): Promise<QueryResult> {
+    const parsed = { positionOf };
     let result: QueryResult | null = null;
     for (const stmt of statements) {
       for (let attempt = 0; ; attempt++) {

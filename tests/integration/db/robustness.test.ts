@@ -83,6 +83,16 @@ describeOnEveryStore("robustness", (fx) => {
     expect((await fx.engine.query("CREATE TABLE t (a int); INSERT INTO t VALUES (1), (2); SELECT count(*) FROM t")).rows).toEqual([[2]]);
     expect((await failureOf(fx.engine.query("SELECT 1; SELECT $1", [1])))[0]).toBe("42601");
   });
+
+  test("several statements run in one implicit transaction: a failure undoes the ones before it", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int PRIMARY KEY)");
+    expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (1)")))[0]).toBe(
+      "23505",
+    );
+    expect((await fx.engine.query("SELECT count(*) FROM t")).rows).toEqual([[0]]);
+    await run(fx.engine, "BEGIN; INSERT INTO t VALUES (5); COMMIT");
+    expect((await fx.engine.query("SELECT a FROM t")).rows).toEqual([[5]]);
+  });
 });
 
 test("a table created through another connection to the same file is found without a restart", async () => {
