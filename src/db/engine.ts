@@ -226,7 +226,7 @@ export class Engine implements SqlEngine {
       case "create_view":
       case "drop":
       case "alter_table":
-        emitted = emitDdl(plan, (table) => (catalog.relation(table)?.columns.length ?? 0) + 1000);
+        emitted = emitDdl(plan);
         break;
       case "explain":
       case "tx":

@@ -124,11 +124,8 @@ function consts(sql: string, values: (string | number)[]): EmittedSql {
   return { sql, slots: values.map((value) => ({ kind: "const", value })) };
 }
 
-/**
- * DDL → the statements to run in order (in one savepoint). `nextPos` gives the position
- * for a column added to an existing table.
- */
-export function emitDdl(plan: DdlPlan, nextPos: (table: string) => number): EmittedSql[] {
+/** DDL → the statements to run in order (in one savepoint). */
+export function emitDdl(plan: DdlPlan): EmittedSql[] {
   const w = new SqlWriter(true);
   const e = new ExprEmitter(w, emitQuery);
   switch (plan.kind) {
@@ -185,14 +182,14 @@ export function emitDdl(plan: DdlPlan, nextPos: (table: string) => number): Emit
         switch (a.action) {
           case "add_column":
             steps.push({ sql: `ALTER TABLE ${t()} ADD COLUMN ${columnSql(a.column, e)}`, slots: [] });
-            steps.push(
-              catalogRow(table, nextPos(table), {
-                name: a.column.name,
-                type: a.column.type,
-                notNull: a.column.notNull,
-                hasDefault: !!a.column.default,
-              }),
-            );
+            // The new column goes after every position the table has used, dropped ones included.
+            steps.push({
+              sql: `INSERT INTO ${quoteIdent(CATALOG_TABLE)} (rel, pos, name, type, not_null, has_default) SELECT ?1, coalesce(max(pos), 0) + 1, ?2, ?3, ?4, ?5 FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1`,
+              slots: [table, a.column.name, a.column.type, a.column.notNull ? 1 : 0, a.column.default ? 1 : 0].map((value) => ({
+                kind: "const" as const,
+                value,
+              })),
+            });
             break;
           case "drop_column":
             steps.push({ sql: `ALTER TABLE ${t()} DROP COLUMN ${quoteIdent(a.column)}`, slots: [] });

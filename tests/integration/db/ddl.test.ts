@@ -145,4 +145,25 @@ describeOnEveryStore("DDL", (fx) => {
       rowCount: 2,
     });
   });
+
+  test("columns added after others were dropped keep their types and order", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (a int)",
+      "ALTER TABLE t ADD COLUMN b text, ADD COLUMN c boolean",
+      "ALTER TABLE t DROP COLUMN b",
+      "ALTER TABLE t ADD COLUMN d jsonb",
+      `INSERT INTO t VALUES (1, true, '{"x": 1}')`,
+    );
+    expect(await fx.engine.query("SELECT * FROM t")).toEqual({
+      command: "SELECT 1",
+      columns: [
+        { name: "a", type: "int4" },
+        { name: "c", type: "bool" },
+        { name: "d", type: "jsonb" },
+      ],
+      rows: [[1, true, { x: 1 }]],
+      rowCount: 1,
+    });
+  });
 });

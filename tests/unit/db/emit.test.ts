@@ -34,7 +34,7 @@ async function emit(sql: string) {
     return { sql: e.sql, slots: e.slots };
   }
   if (plan.kind === "create_table" || plan.kind === "create_view" || plan.kind === "create_index" || plan.kind === "drop" || plan.kind === "alter_table")
-    return { sql: emitDdl(plan, () => 1)[0]!.sql, slots: [] };
+    return { sql: emitDdl(plan)[0]!.sql, slots: [] };
   throw new Error(`unexpected plan ${plan.kind}`);
 }
 
