@@ -169,10 +169,14 @@ export function emitDdl(plan: DdlPlan): EmittedSql[] {
     }
     case "drop": {
       const kw = plan.object.toUpperCase();
-      return plan.names.flatMap((n) => [
+      const views = plan.cascadeViews.flatMap((v) => [
+        { sql: `DROP VIEW IF EXISTS ${quoteIdent(v)}`, slots: [] },
+        consts(`DELETE FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1`, [v]),
+      ]);
+      return [...views, ...plan.names.flatMap((n) => [
         { sql: `DROP ${kw} ${plan.ifExists ? "IF EXISTS " : ""}${quoteIdent(n)}`, slots: [] },
         ...(plan.object === "index" ? [] : [consts(`DELETE FROM ${quoteIdent(CATALOG_TABLE)} WHERE rel = ?1`, [n])]),
-      ]);
+      ])];
     }
     case "alter_table": {
       const steps: EmittedSql[] = [];

@@ -71,6 +71,17 @@ export function toDbError(e: unknown): DbError {
     return new DbError(SQLSTATE.undefinedColumn, `column "${message.replace(/^no such column: /, "")}" does not exist`, { cause: e });
   if (/^no such function: (.*)$/.exec(message))
     return new DbError(SQLSTATE.undefinedFunction, `function ${message.replace(/^no such function: /, "")} does not exist`, { cause: e });
+  const dependent = /^error in (view|trigger) (\S+) after (drop|rename) column/.exec(message);
+  if (dependent)
+    return new DbError("2BP01", `cannot ${dependent[3]} the column because ${dependent[1]} ${dependent[2]} depends on it`, {
+      cause: e,
+      hint: `Drop or recreate ${dependent[1]} ${dependent[2]} first.`,
+    });
+  if (/^error in index \S+ after drop column|^cannot drop (PRIMARY KEY|UNIQUE) column/.test(message))
+    return new DbError(SQLSTATE.featureNotSupported, "dropping a column that is part of an index, primary key or unique constraint is not supported", {
+      cause: e,
+      hint: "Drop the index first; key columns cannot be dropped.",
+    });
   if (/DISTINCT aggregates must have exactly one argument/.test(message))
     return new DbError(SQLSTATE.featureNotSupported, "DISTINCT aggregates with more than one argument are not supported", { cause: e });
   if (/row value misused/.test(message))

@@ -79,6 +79,8 @@ export interface DropPlan {
   object: "table" | "view" | "index";
   names: string[];
   ifExists: boolean;
+  /** DROP … CASCADE: views reading the dropped relations, dropped first. */
+  cascadeViews: string[];
 }
 
 export type AlterAction =
@@ -377,6 +379,7 @@ export class DdlPlanner {
     const object = String(d.object_type).toLowerCase();
     if (object !== "table" && object !== "view" && object !== "index") throw featureNotSupported(`DROP ${d.object_type}`, position);
     const names: string[] = [];
+    const cascaded: string[] = [];
     for (const n of d.names as Ast[]) {
       const name = relationName(ctx, n, d);
       const at = ctx.positionOf(firstLoc(n));
@@ -400,9 +403,27 @@ export class DdlPlanner {
           position: at,
           hint: `Use DROP ${info.kind.toUpperCase()} to remove a ${info.kind}.`,
         });
+      // Views that read this relation, directly or through other views (cave's emitter quotes
+      // every name it writes, so a view's SQL names what it reads as "name").
+      const views = ctx.catalog.allRelations().filter((r) => r.kind === "view");
+      const dependents: RelationInfo[] = [];
+      const reads = (v: RelationInfo, name: string) => v.sql.includes(`"${name.replaceAll('"', '""')}"`);
+      for (let frontier = [info.name]; frontier.length; ) {
+        const next = views.filter((v) => v.name !== info.name && !dependents.includes(v) && frontier.some((n) => reads(v, n)));
+        dependents.push(...next);
+        frontier = next.map((v) => v.name);
+      }
+      if (dependents.length && d.cascade) {
+        for (const v of dependents) if (!names.includes(v.name)) cascaded.push(v.name);
+      } else if (dependents.length) {
+        throw new DbError("2BP01", `cannot drop ${object} ${info.name} because other objects depend on it`, {
+          position: at,
+          hint: `view ${dependents.map((v) => v.name).join(", ")} depends on ${object} ${info.name}. Use DROP … CASCADE to drop the dependent objects too.`,
+        });
+      }
       names.push(info.name);
     }
-    return { kind: "drop", object, names, ifExists: !!d.if_exists };
+    return { kind: "drop", object, names, ifExists: !!d.if_exists, cascadeViews: cascaded.filter((v) => !names.includes(v)) };
   }
 
   truncate(t: Ast): TruncatePlan {

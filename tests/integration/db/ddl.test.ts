@@ -166,4 +166,12 @@ describeOnEveryStore("DDL", (fx) => {
       rowCount: 1,
     });
   });
+
+  test("a table that views read cannot be dropped without CASCADE, which drops the views too", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b int)", "CREATE VIEW v AS SELECT b FROM t", "CREATE VIEW w AS SELECT * FROM v");
+    expect(await failureOf(fx.engine.query("DROP TABLE t"))).toEqual(["2BP01", "cannot drop table t because other objects depend on it", 12]);
+    expect((await failureOf(fx.engine.query("ALTER TABLE t DROP COLUMN b")))[0]).toBe("2BP01");
+    await run(fx.engine, "DROP TABLE t CASCADE");
+    expect((await failureOf(fx.engine.query("SELECT * FROM w")))[0]).toBe("42P01");
+  });
 });
