@@ -245,6 +245,7 @@ struct cave_spec {
   i64 pid;                /* out */
   u64 stacks;             /* out (x86_64): the mmap'd stacks of init, the userns holder and the command */
   i64 init_fd;            /* FLAG_DETACHED: a memfd holding cave-init */
+  i64 stdio[3];           /* >= 0: becomes the command's fd 0, 1, 2 (pipes of `cave serve`) */
 };
 #define STACK_INIT (256 * 1024)
 #define STACK_SMALL (64 * 1024)
@@ -626,6 +627,8 @@ static long exec_search(const char *file, const char *const *argv, const char *c
 static __attribute__((noreturn)) void exec_command(const struct cave_spec *s) {
   int st = (int)s->status_fd;
   long r;
+  for (int fd = 0; fd < 3; fd++)
+    if (s->stdio[fd] >= 0 && (r = do_dup2(s->stdio[fd], fd)) < 0) die(st, -12, r);
   if (s->tty_fd >= 0) {
     if ((r = SYS(NR_setsid)) < 0) die(st, -10, r);
     if ((r = SYS(NR_ioctl, s->tty_fd, TIOCSCTTY, 0)) < 0) die(st, -11, r);

@@ -71,6 +71,8 @@ export interface SpawnRequest {
   flags: number;
   /** With SPAWN_FLAGS.DETACHED: a memfd holding cave-init (see initBinaryFd), kept in keepFds. */
   initFd?: number;
+  /** Descriptors that become the command's 0, 1, 2 (-1: inherit cave's); kept in keepFds. */
+  stdio?: readonly [number, number, number];
 }
 
 let initFd: number | undefined;
@@ -183,7 +185,7 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
   for (const [i, a] of req.argv.entries()) arena.str(argv, i, a);
   const envp = new BigUint64Array(req.env.length + 1);
   for (const [i, e] of req.env.entries()) arena.str(envp, i, e);
-  const spec = new BigUint64Array(21);
+  const spec = new BigUint64Array(24);
   arena.str(spec, 10, req.path);
   arena.str(spec, 11, req.workdir);
   const strings = arena.seal();
@@ -205,6 +207,8 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
   spec[15] = i64(req.ttyFd);
   spec[16] = BigInt(req.flags);
   spec[20] = i64(req.initFd ?? -1);
+  const stdio = req.stdio ?? [-1, -1, -1];
+  for (let i = 0; i < 3; i++) spec[21 + i] = i64(stdio[i] as number);
   const r = Number(spawn(ptr(spec)));
   // The child reads these buffers (on x86_64 it shares our memory rather than copying it)
   // until the command has started, so they live as long as the handle.

@@ -147,7 +147,7 @@ export function stepName(plan: Plan, step: number): string {
   return step >= 0 ? (plan.ops[step]?.step ?? `step ${step}`) : (FIXED_STEPS[step] ?? `step ${step}`);
 }
 
-function setupFailure(plan: Plan, step: number, err: number, t0: number, detail?: string): RunResult {
+export function setupFailure(plan: Plan, step: number, err: number, t0: number, detail?: string): RunResult {
   return {
     exitCode: EXIT.SETUP,
     signal: null,
@@ -211,25 +211,7 @@ function prepareCgroup(limits: Limits, spec: SandboxSpec, warn?: (m: string) => 
   return null;
 }
 
-/** How the helper's child is started and stopped: `cave run` (the defaults) or `cave exec`. */
-export interface SpawnMode {
-  flags: number;
-  /** Descriptors the child needs besides the status socket and the sync pipe. */
-  keepFds: number[];
-  /** What a timeout or interruption sends the child: 9 kills run's init (and the namespace);
-   *  exec's child answers 15 by killing the command's process group. */
-  killSignal: number;
-}
-const RUN_MODE: SpawnMode = { flags: SPAWN_FLAGS.NEW_SESSION, keepFds: [], killSignal: 9 };
-
-export async function spawnAndSupervise(
-  plan: Plan,
-  spec: Pick<SandboxSpec, "argv" | "env" | "workdir">,
-  opts: RunOptions,
-  cgroup: CgroupManager | null,
-  t0: number,
-  mode: SpawnMode = RUN_MODE,
-): Promise<RunResult> {
+async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions, cgroup: CgroupManager | null, t0: number): Promise<RunResult> {
   // A socket, not a pipe: it also carries the terminal's master fd (SCM_RIGHTS).
   const [statusR, statusW] = libc.socketPair();
   const [syncR, syncW] = libc.pipe();
@@ -247,7 +229,7 @@ export async function spawnAndSupervise(
       statusFd: statusW,
       syncFd: syncR,
       ops: plan.ops.map((o) => o.op),
-      keepFds: [statusW, syncR, ...mode.keepFds],
+      keepFds: [statusW, syncR],
       argv: spec.argv,
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       path: env.PATH ?? DEFAULT_PATH,
@@ -255,7 +237,7 @@ export async function spawnAndSupervise(
       keepCaps: opts.keepCaps ?? 0n,
       seccomp: opts.seccomp ?? null,
       ttyFd: -1,
-      flags: mode.flags,
+      flags: SPAWN_FLAGS.NEW_SESSION,
     });
     mark("sandbox cloned");
     const { pid, pidfd } = spawned;
@@ -279,7 +261,7 @@ export async function spawnAndSupervise(
           joinError = e;
         }
       }
-      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: mode.killSignal }, opts, t0, () => interrupted);
+      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts, t0, () => interrupted);
     } finally {
       // supervise() reaps init on every normal path; after an exception, make sure it is
       // gone before its stacks are freed (they live in our memory).
@@ -313,7 +295,6 @@ interface Child {
   syncW: number;
   /** Joining the cgroup failed: the child is told at its sync point and never runs the command. */
   joinError: unknown;
-  killSignal: number;
 }
 
 async function supervise(
@@ -383,10 +364,10 @@ async function supervise(
       const left = deadline - performance.now();
       if (!killedFor && interrupted()) {
         killedFor = "interrupted";
-        libc.pidfdSendSignal(c.pidfd, c.killSignal);
+        libc.pidfdSendSignal(c.pidfd, 9);
       } else if (!killedFor && left <= 0) {
         killedFor = "timeout";
-        libc.pidfdSendSignal(c.pidfd, c.killSignal);
+        libc.pidfdSendSignal(c.pidfd, 9);
       }
       const fds: [number, number][] = [
         [c.pidfd, libc.POLLIN],
@@ -433,7 +414,7 @@ async function supervise(
       signal: "SIGKILL",
       reason: "timeout",
       durationMs,
-      message: `timed out after ${fmtMs(opts.timeoutMs)}; ${c.killSignal === 9 ? "the sandbox was killed" : "the command's process group was killed"}`,
+      message: `timed out after ${fmtMs(opts.timeoutMs)}; the sandbox was killed`,
     };
   }
   if (killedFor === "interrupted") {
@@ -444,7 +425,7 @@ async function supervise(
       signal: sig,
       reason: "interrupted",
       durationMs,
-      message: `cave received ${sig}; ${c.killSignal === 9 ? "the sandbox was torn down" : "the command's process group was killed"}`,
+      message: `cave received ${sig}; the sandbox was torn down`,
     };
   }
   if (execErr !== null) {
@@ -495,7 +476,7 @@ async function supervise(
   };
 }
 
-function fmtMs(ms: number): string {
+export function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
