@@ -75,7 +75,7 @@ export class ExprEmitter {
         return `(${this.emit(e.e)} COLLATE ${e.collation})`;
       case "func": {
         const args = e.args.map((a) => this.emit(a));
-        return `(${e.sql.replace(/\$(\d)/g, (_, d: string) => args[Number(d) - 1] ?? "NULL")})`;
+        return `(${e.sql.replace(/\$(\d+)/g, (_, d: string) => args[Number(d) - 1] ?? "NULL")})`;
       }
     }
   }

@@ -10,7 +10,7 @@ import type { PlanContext } from "./context.ts";
 import { noteParamType } from "./context.ts";
 import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
 import { FUNCTIONS } from "./functions.ts";
-import type { Scope } from "./scope.ts";
+import { jsonValue, type Scope } from "./scope.ts";
 
 /** What an expression may contain where it appears. */
 export interface ExprPlace {
@@ -443,6 +443,16 @@ export class ExprBinder {
       if (def.sqlite === "group_concat" && sep.k === "str" && sep.value === ",") args.length = 1;
       else throw featureNotSupported(`${name}(DISTINCT …) with more than one argument`, position);
     }
+    if (name === "to_json" || name === "to_jsonb" || name === "row_to_json") {
+      const a = args[0]!;
+      const t = a.type.replace(/\(.*$/, "");
+      const v = t === "json" || t === "jsonb" || t === "bool" || t === "record" ? jsonValue(a) : null;
+      const type = name === "to_jsonb" ? "jsonb" : "json";
+      return v ? { k: "func", sql: "json($1)", args: [v], type } : { k: "func", sql: "json_quote($1)", args: [a], type };
+    }
+    if (["json_agg", "jsonb_agg", "json_build_array", "jsonb_build_array"].includes(name)) args.splice(0, args.length, ...args.map(jsonValue));
+    if (["json_build_object", "jsonb_build_object", "json_object_agg", "jsonb_object_agg"].includes(name))
+      args.splice(0, args.length, ...args.map((a, i) => (i % 2 === 1 ? jsonValue(a) : a)));
     if (name === "date_trunc") return this.dateTrunc(args, position);
     // SQLite's coalesce() wants two arguments; Postgres's takes one.
     if (name === "coalesce" && args.length === 1) return { ...args[0]!, type: args[0]!.type };

@@ -120,6 +120,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
   jsonb_typeof: { sqlite: "json_type", ret: text, minArgs: 1, maxArgs: 1 },
   to_jsonb: { sqlite: "json_quote", ret: () => "jsonb", minArgs: 1, maxArgs: 1 },
   to_json: { sqlite: "json_quote", ret: () => "json", minArgs: 1, maxArgs: 1 },
+  row_to_json: { sqlite: "json", ret: () => "json", minArgs: 1, maxArgs: 1 },
   version: { sqlite: "('PostgreSQL 15.0 (cave on SQLite ' || sqlite_version() || ')')", ret: text, maxArgs: 0 },
   numeric_to_int8: { sqlite: "CAST($1 AS INTEGER)", ret: int8, minArgs: 1, maxArgs: 1 },
 };

@@ -64,6 +64,9 @@ export class Scope {
       }
       if (found) return { k: "col", qual: found.e.emitAlias, name: found.c.name, type: found.c.type, pos: position };
     }
+    // A relation's name alone is its whole row (`SELECT json_agg(t) FROM t`): a JSON object.
+    const whole = this.entry(name);
+    if (whole) return wholeRow(whole);
     throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" does not exist`, { position });
   }
 
@@ -86,4 +89,24 @@ export class Scope {
     if (!c) throw new DbError(SQLSTATE.undefinedColumn, `column ${qualifier}.${name} does not exist`, { position });
     return { k: "col", qual: e.emitAlias, name: c.name, type: c.type, pos: position };
   }
+}
+
+/** A value as JSON inside JSON functions: json/jsonb text parsed, booleans as true/false. */
+export function jsonValue(e: BExpr): BExpr {
+  const t = e.type.replace(/\(.*$/, "");
+  if (t === "json" || t === "jsonb") return { k: "func", sql: "json($1)", args: [e], type: t };
+  if (t === "bool") return { k: "func", sql: "json(CASE WHEN $1 IS NULL THEN NULL WHEN $1 = 0 THEN 'false' ELSE 'true' END)", args: [e], type: "json" };
+  return e;
+}
+
+/** A whole-row reference: json_object('col', value, …) over the relation's columns. */
+export function wholeRow(e: ScopeEntry): BExpr {
+  const args: BExpr[] = [];
+  const parts: string[] = [];
+  for (const c of e.columns) {
+    args.push({ k: "str", value: c.name, type: "text" });
+    args.push(jsonValue({ k: "col", qual: e.emitAlias, name: c.name, type: c.type }));
+    parts.push(`$${args.length - 1}, $${args.length}`);
+  }
+  return { k: "func", sql: `json_object(${parts.join(", ")})`, args, type: "record" };
 }

@@ -109,4 +109,26 @@ describeOnEveryStore("types", (fx) => {
       [[10, 20], 20, true, false],
     ]);
   });
+
+  test("a relation's name is its whole row as JSON, for json_agg, row_to_json and to_jsonb", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (id int, ok boolean, doc jsonb)",
+      `INSERT INTO t VALUES (1, true, '{"a": [1]}'), (2, NULL, NULL)`,
+    );
+    expect((await fx.engine.query("SELECT json_agg(t) FROM t")).rows).toEqual([
+      [
+        [
+          { id: 1, ok: true, doc: { a: [1] } },
+          { id: 2, ok: null, doc: null },
+        ],
+      ],
+    ]);
+    expect((await fx.engine.query("SELECT row_to_json(x), to_jsonb(x.ok) FROM t x WHERE id = 1")).rows).toEqual([
+      [{ id: 1, ok: true, doc: { a: [1] } }, true],
+    ]);
+    expect((await fx.engine.query("SELECT jsonb_build_object('doc', doc, 'ok', ok) FROM t WHERE id = 1")).rows).toEqual([
+      [{ doc: { a: [1] }, ok: true }],
+    ]);
+  });
 });
