@@ -3,12 +3,64 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { stringify } from "yaml";
 import pkg from "../package.json" with { type: "json" };
+import { CreateSandboxSchema, ErrorSchema, ExecResultSchema, ExecSchema, ROUTES, type Route, SandboxSchema, StopSchema } from "./api.ts";
 import { ConfigSchema } from "./config.ts";
 import { RunResultSchema } from "./result.ts";
 
 function component(schema: Parameters<typeof toJsonSchema>[0]): Record<string, unknown> {
   const { $schema: _, ...rest } = toJsonSchema(schema, { typeMode: "output", ignoreActions: ["check", "raw_check"], errorMode: "throw" });
   return rest;
+}
+
+/** Named components, and the name each route's schemas are referred to by. */
+const NAMED = new Map<unknown, string>([
+  [CreateSandboxSchema, "CreateSandbox"],
+  [ExecSchema, "ExecRequest"],
+  [StopSchema, "StopRequest"],
+  [SandboxSchema, "Sandbox"],
+  [ExecResultSchema, "ExecResult"],
+  [ErrorSchema, "Error"],
+]);
+
+function ref(schema: Parameters<typeof toJsonSchema>[0]): Record<string, unknown> {
+  const name = NAMED.get(schema);
+  if (name) return { $ref: `#/components/schemas/${name}` };
+  // An array of a named component (the list route).
+  const item = (schema as { item?: unknown }).item;
+  const itemName = item ? NAMED.get(item) : undefined;
+  if (itemName) return { type: "array", items: { $ref: `#/components/schemas/${itemName}` } };
+  return component(schema);
+}
+
+const ERROR_STATUSES: Record<string, string> = {
+  "400": "The body or a field is invalid (the message names it).",
+  "401": "No valid API key (Authorization: Bearer <key>).",
+  "404": "No sandbox with that id or name.",
+  "409": "The sandbox is in the wrong state for this.",
+};
+
+function paths(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, r] of Object.entries(ROUTES) as [string, Route][]) {
+    const op: Record<string, unknown> = { operationId: name, summary: r.summary };
+    if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: "Sandbox id or name.", schema: { type: "string" } }];
+    if (name === "delete") (op.parameters as unknown[]).push({ name: "force", in: "query", required: false, description: "true: stop a running sandbox first.", schema: { type: "boolean" } });
+    if (r.body) op.requestBody = { required: false, content: { "application/json": { schema: ref(r.body) } } };
+    const responses: Record<string, unknown> = {
+      [String(r.status)]: r.response ? { description: "OK", content: { "application/json": { schema: ref(r.response) } } } : { description: r.status === 204 ? "Done." : "OK" },
+    };
+    if (r.auth) {
+      for (const [code, description] of Object.entries(ERROR_STATUSES)) {
+        if (code === "400" && !r.body) continue;
+        if ((code === "404" || code === "409") && !r.path.includes("{id}")) continue;
+        responses[code] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+      }
+    }
+    op.responses = responses;
+    if (r.auth) op.security = [{ bearer: [] }];
+    out[r.path] = { ...(out[r.path] ?? {}), [r.method.toLowerCase()]: op };
+  }
+  return out;
 }
 
 export function generateOpenApi(): string {
@@ -19,11 +71,13 @@ export function generateOpenApi(): string {
       version: pkg.version,
       description: "Sandboxes over HTTP (cave serve). Generated from schema/*.ts by scripts/gen-schema.ts; do not edit.",
     },
-    paths: {},
+    paths: paths(),
     components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The admin API key: shown once at the first `cave serve`, or CAVE_ADMIN_KEY." } },
       schemas: {
         CaveConfig: component(ConfigSchema),
         RunResult: component(RunResultSchema),
+        ...Object.fromEntries([...NAMED].map(([schema, name]) => [name, component(schema as Parameters<typeof toJsonSchema>[0])])),
       },
     },
   };

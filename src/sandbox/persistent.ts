@@ -53,6 +53,23 @@ export function openInit(h: InitHandle): number | null {
   return fd;
 }
 
+/** Reaps init if it exited as this process's child (a server that started it): no zombies. */
+export function reapIfChild(pid: number): void {
+  let fd: number;
+  try {
+    fd = libc.pidfdOpen(pid);
+  } catch {
+    return;
+  }
+  try {
+    libc.waitPidfd(fd, true);
+  } catch {
+    // ECHILD: not ours (init(1) or a subreaper reaps it)
+  } finally {
+    libc.close(fd);
+  }
+}
+
 export interface StartOptions {
   /** The sandbox's id: its cgroup is `box-<id>`. */
   id: string;

@@ -14,9 +14,9 @@ import { ensureDataDir } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
 import { boxCgroupManager, listBoxCgroups, probeCgroups } from "../sandbox/cgroups/index.ts";
 import { createDiskImage } from "../sandbox/disk.ts";
-import { execPersistent, type InitHandle, isAlive, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
-import type { Rlimit } from "../sandbox/plan.ts";
-import type { RunResult } from "../sandbox/run.ts";
+import { type CapturedResult, execCaptured, execPersistent, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
+import type { ExecSpec, Rlimit } from "../sandbox/plan.ts";
+import type { RunOptions, RunResult } from "../sandbox/run.ts";
 import { buildSeccompFilter } from "../sandbox/seccomp/index.ts";
 
 export type SandboxStatus = "created" | "running" | "stopped" | "lost";
@@ -128,7 +128,8 @@ function stateError(s: Sandbox, want: string): CaveError {
 
 export class Sandboxes {
   private constructor(
-    private readonly db: Engine,
+    /** The data directory's database; `cave serve` keeps its API keys there too. */
+    readonly db: Engine,
     readonly dataDir: string,
   ) {}
 
@@ -209,6 +210,7 @@ export class Sandboxes {
     const { initStartTime, ...rest } = s;
     if (s.status !== "running") return rest;
     if (s.initPid !== null && initStartTime !== null && isAlive({ pid: s.initPid, startTime: initStartTime })) return rest;
+    if (s.initPid !== null) reapIfChild(s.initPid);
     await this.db.query(`UPDATE cave_sandboxes SET status = 'lost', stopped_at = now() WHERE id = $1 AND status = 'running'`, [s.id]);
     return { ...rest, status: "lost" };
   }
@@ -272,6 +274,19 @@ export class Sandboxes {
 
   /** Runs a command in a running sandbox and records it; the command's stdio is this process's. */
   async exec(ref: string, req: ExecRequest): Promise<RunResult & { executionId: number }> {
+    return this.recorded(ref, req, (init, id, spec, opts) => execPersistent(init, id, spec, opts));
+  }
+
+  /** Runs a command with `stdin` fed to it and its stdout and stderr collected (the API's exec). */
+  async execCaptured(ref: string, req: ExecRequest & { stdin?: string }): Promise<CapturedResult & { executionId: number }> {
+    return this.recorded(ref, req, (init, id, spec, opts) => execCaptured(init, id, spec, opts, req.stdin !== undefined ? { stdin: req.stdin } : {}));
+  }
+
+  private async recorded<R extends RunResult>(
+    ref: string,
+    req: ExecRequest,
+    run: (init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions) => Promise<R>,
+  ): Promise<R & { executionId: number }> {
     const s = await this.get(ref);
     if (s.status !== "running") throw stateError(s, "cannot exec into it");
     const init = await this.handle(s.id);
@@ -284,9 +299,9 @@ export class Sandboxes {
       started,
     ]);
     const executionId = Number((ins.rows[0] as Row)[0]);
-    let result: RunResult;
+    let result: R;
     try {
-      result = await execPersistent(
+      result = await run(
         init,
         s.id,
         { argv: req.argv, env: { ...c.env, ...req.env }, workdir: req.workdir ?? c.workdir, network: c.network, rlimits: rlimitsOf(c) },

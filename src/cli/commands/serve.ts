@@ -1,0 +1,32 @@
+// `cave serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR]`: the HTTP API over the same
+// sandboxes the CLI verbs see. Stopping the server leaves running sandboxes running.
+import { defineCommand } from "citty";
+import { CaveError } from "../../core/errors.ts";
+import { writeStderr } from "../../core/log.ts";
+import { boxArgs } from "./sandbox/_shared.ts";
+
+export default defineCommand({
+  meta: { name: "serve", description: "Serve the sandbox API over HTTP (bearer-key auth; see openapi.yaml)." },
+  args: {
+    ...boxArgs,
+    host: { type: "string", description: "Address to listen on (default 127.0.0.1)." },
+    port: { type: "string", description: "Port to listen on; 0 picks a free one (default 8080)." },
+  },
+  async run({ args }) {
+    const port = Number(args.port ?? 8080);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaveError("USAGE", `invalid --port ${args.port}`, { hint: "give 0–65535" });
+    const { resolveDbLocation } = await import("../../db/paths.ts");
+    const { findProjectConfig, loadConfigFile } = await import("../../core/config.ts");
+    const configPath = args.config || findProjectConfig(process.cwd());
+    const dataDirConfig = configPath ? loadConfigFile(configPath).db?.data_dir : undefined;
+    const { dataDir } = resolveDbLocation({ flags: { dataDir: args["data-dir"] }, config: dataDirConfig ? { data_dir: dataDirConfig } : undefined });
+    const { serve } = await import("../../server/serve.ts");
+    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir });
+    writeStderr(`cave: listening on ${running.url}\n`);
+    await new Promise<void>((resolve) => {
+      for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
+    });
+    await running.stop();
+    process.exit(0);
+  },
+});

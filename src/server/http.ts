@@ -1,0 +1,164 @@
+// `cave serve`'s HTTP layer on Bun.serve: routes (schema/api.ts) → the lifecycle module, with
+// bearer auth and one error contract. Domain errors become statuses here and nowhere else;
+// bodies are validated with the routes' valibot schemas (a bad field is a 400 that names it).
+import * as v from "valibot";
+import { type CreateSandboxBody, ROUTES, type Route } from "../../schema/api.ts";
+import { resolveRunSettings } from "../core/config.ts";
+import { CaveError, isCaveError } from "../core/errors.ts";
+import { parseDuration } from "../core/units.ts";
+import { authorized, type Keys } from "./auth.ts";
+import type { Sandbox, Sandboxes } from "./sandboxes.ts";
+
+type Params = { id?: string };
+type Handler = (req: Request, params: Params, body: unknown) => Promise<Response>;
+
+/** CaveError codes → HTTP statuses; anything else is a 500. */
+export function statusFor(code: string): number {
+  if (code === "SANDBOX_NOT_FOUND" || code === "NOT_FOUND") return 404;
+  if (code === "SANDBOX_STATE" || code === "SANDBOX_EXISTS" || code === "SANDBOX_NOT_RUNNING") return 409;
+  if (code.startsWith("AUTH_")) return 401;
+  if (code === "USAGE" || code === "BAD_REQUEST" || code.startsWith("CONFIG_")) return 400;
+  if (code === "METHOD_NOT_ALLOWED") return 405;
+  return 500;
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body, (_k, val) => (val === Number.POSITIVE_INFINITY ? null : val)), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+export function errorResponse(e: unknown): Response {
+  if (isCaveError(e)) {
+    const res = json(statusFor(e.code), { error: { code: e.code, message: e.hint ? `${e.message} (${e.hint})` : e.message } });
+    if (res.status === 401) res.headers.set("www-authenticate", 'Bearer realm="cave"');
+    return res;
+  }
+  return json(500, { error: { code: "INTERNAL", message: e instanceof Error ? e.message : String(e) } });
+}
+
+const duration = (x: string | number | undefined, what: string): number | undefined => {
+  if (x === undefined) return undefined;
+  if (x === 0 || x === "0") return 0;
+  try {
+    return parseDuration(x);
+  } catch (e) {
+    throw new CaveError("BAD_REQUEST", `${what}: ${(e as Error).message}`);
+  }
+};
+const text = (x: string | number | undefined) => (x === undefined ? undefined : String(x));
+
+function settingsOf(b: CreateSandboxBody) {
+  try {
+    return resolveRunSettings({
+      flags: {
+        timeout: text(b.timeout),
+        memory: text(b.memory),
+        cpus: text(b.cpus),
+        pids: text(b.pids),
+        disk: text(b.disk),
+        network: b.network,
+        seccomp: b.seccomp,
+        hostname: b.hostname,
+        workdir: b.workdir,
+        env: b.env ? Object.entries(b.env).map(([k, val]) => `${k}=${val}`) : undefined,
+      },
+    });
+  } catch (e) {
+    if (isCaveError(e) && e.code === "USAGE") throw new CaveError("BAD_REQUEST", e.message, e.hint ? { hint: e.hint } : {});
+    throw e;
+  }
+}
+
+async function readBody(req: Request, route: Route): Promise<unknown> {
+  if (!route.body) return undefined;
+  const raw = await req.text();
+  let data: unknown = {};
+  if (raw.trim() !== "") {
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      throw new CaveError("BAD_REQUEST", "the body is not valid JSON");
+    }
+  }
+  const r = v.safeParse(route.body, data);
+  if (!r.success) {
+    const issue = r.issues[0];
+    const field = issue ? v.getDotPath(issue) : null;
+    throw new CaveError("BAD_REQUEST", `${field ? `field ${field}` : "body"}: ${issue?.message ?? "invalid"}`);
+  }
+  return r.output;
+}
+
+export interface AppOptions {
+  boxes: Sandboxes;
+  keys: Keys;
+}
+
+/** The request handler (Bun.serve's fetch); tests call it in-process or through a real server. */
+export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promise<Response> {
+  const ok = (s: Sandbox) => json(200, s);
+  const handlers: Record<keyof typeof ROUTES, Handler> = {
+    healthz: async () => json(200, { ok: true }),
+    readyz: async () => {
+      try {
+        await boxes.db.query("SELECT 1");
+        return json(200, { ok: true });
+      } catch (e) {
+        return json(503, { error: { code: "NOT_READY", message: `the database does not answer: ${(e as Error).message}` } });
+      }
+    },
+    create: async (_req, _p, body) => {
+      const b = body as CreateSandboxBody;
+      return json(201, await boxes.create(settingsOf(b), b.name));
+    },
+    list: async () => json(200, await boxes.list()),
+    get: async (_req, p) => ok(await boxes.get(p.id as string)),
+    start: async (_req, p) => ok(await boxes.start(p.id as string)),
+    exec: async (_req, p, body) => {
+      const b = body as v.InferOutput<typeof ROUTES.exec.body>;
+      const timeoutMs = duration(b.timeout, "field timeout");
+      const r = await boxes.execCaptured(p.id as string, {
+        argv: b.cmd,
+        ...(b.env ? { env: b.env } : {}),
+        ...(b.workdir !== undefined ? { workdir: b.workdir } : {}),
+        ...(timeoutMs ? { timeoutMs } : {}),
+        ...(b.stdin !== undefined ? { stdin: b.stdin } : {}),
+      });
+      return json(200, r);
+    },
+    stop: async (_req, p, body) => {
+      const b = body as v.InferOutput<typeof ROUTES.stop.body>;
+      return ok(await boxes.stop(p.id as string, duration(b.grace, "field grace") ?? 10_000));
+    },
+    delete: async (req, p) => {
+      const force = new URL(req.url).searchParams.get("force");
+      await boxes.rm(p.id as string, { force: force === "true" || force === "1" });
+      return new Response(null, { status: 204 });
+    },
+  };
+  const table = Object.entries(ROUTES).map(([name, route]) => ({
+    name: name as keyof typeof ROUTES,
+    route: route as Route,
+    pattern: new RegExp(`^${route.path.replace("{id}", "(?<id>[A-Za-z0-9_.-]+)")}$`),
+  }));
+
+  return async (req) => {
+    try {
+      const { pathname } = new URL(req.url);
+      const matches = table.filter((t) => t.pattern.test(pathname));
+      if (matches.length === 0) throw new CaveError("NOT_FOUND", `no route ${pathname}`);
+      const hit = matches.find((t) => t.route.method === req.method);
+      if (!hit) throw new CaveError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${pathname}`);
+      if (hit.route.auth && !authorized(req.headers.get("authorization"), keys)) {
+        throw new CaveError("AUTH_REQUIRED", "a valid API key is required", { hint: "send Authorization: Bearer <key>" });
+      }
+      const params: Params = { ...(hit.pattern.exec(pathname)?.groups ?? {}) };
+      const body = await readBody(req, hit.route);
+      return await handlers[hit.name](req, params, body);
+    } catch (e) {
+      return errorResponse(e);
+    }
+  };
+}

@@ -1,0 +1,184 @@
+// `cave serve` through the compiled binary on port 0: the HTTP lifecycle with auth and the
+// error contract, state checked in the database, a server restart in the middle, and the
+// CLI working on the same sandboxes.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Engine } from "../../src/db/engine.ts";
+import { openStore } from "../../src/db/store/index.ts";
+import { CAVE, cave } from "../helpers/cave.ts";
+
+const root = process.getuid?.() === 0;
+const loop = existsSync("/dev/loop-control");
+const mkfs = Bun.which("mkfs.ext4", { PATH: "/usr/sbin:/sbin:/usr/bin:/bin" }) !== null;
+const skip = !root || !loop || !mkfs;
+const why = !root ? "needs root" : !loop ? "needs loop devices" : "needs mkfs.ext4 (e2fsprogs)";
+
+const KEY = `test-key-${"x".repeat(24)}`;
+let dir: string;
+let data: string;
+
+interface Server {
+  url: string;
+  stderr: () => string;
+  stop: () => Promise<number>;
+}
+
+/** Starts `cave serve --port 0` and waits for the line that says where it listens. */
+async function startServer(env: Record<string, string> = { CAVE_ADMIN_KEY: KEY }): Promise<Server> {
+  const proc = Bun.spawn([CAVE, "serve", "--port", "0"], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CAVE_DATA_DIR: data, ...env },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  let err = "";
+  const reader = proc.stderr.getReader();
+  const decoder = new TextDecoder();
+  while (!/listening on (\S+)/.test(err)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`cave serve exited: ${err}`);
+    err += decoder.decode(value);
+  }
+  const url = (/listening on (\S+)/.exec(err) as RegExpExecArray)[1] as string;
+  void (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      err += decoder.decode(value);
+    }
+  })();
+  return {
+    url,
+    stderr: () => err,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      return await proc.exited;
+    },
+  };
+}
+
+const auth = { authorization: `Bearer ${KEY}` };
+async function call(s: Server, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) {
+  const res = await fetch(`${s.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function query(sql: string, params: unknown[] = []): Promise<unknown[][]> {
+  const db = await Engine.open(openStore(join(data, "cave.db")));
+  try {
+    return (await db.query(sql, params)).rows;
+  } finally {
+    db.close();
+  }
+}
+
+describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0"})`, () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "cave-serve-"));
+    chmodSync(dir, 0o755);
+    data = join(dir, "data");
+  });
+  afterAll(async () => {
+    if (existsSync(data)) {
+      const ls = await cave(["ls", "--json"], { cwd: dir, env: { CAVE_DATA_DIR: data } });
+      for (const s of JSON.parse(ls.stdout || "[]") as { id: string }[]) await cave(["rm", "--force", s.id], { cwd: dir, env: { CAVE_DATA_DIR: data } });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("create → start → exec (several, some concurrent) → stop → delete over HTTP, surviving a server restart, with the state in the database", async () => {
+    let s = await startServer();
+    try {
+      const created = await call(s, "POST", "/v1/sandboxes", { name: "api", disk: "32M", memory: "256M" });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      expect(created.body).toMatchObject({ id, name: "api", status: "created", initPid: null });
+      expect((await call(s, "POST", `/v1/sandboxes/${id}/start`)).body.status).toBe("running");
+
+      const one = await call(s, "POST", `/v1/sandboxes/api/exec`, { cmd: ["sh", "-c", "cat > /root/in; tr a-z A-Z < /root/in; echo oops >&2; exit 4"], stdin: "hello\n" });
+      expect(one.status).toBe(200);
+      expect(one.body).toMatchObject({ exitCode: 4, signal: null, reason: "exit", stdout: "HELLO\n", stderr: "oops\n" });
+      const many = await Promise.all([1, 2, 3, 4, 5].map((n) => call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["sh", "-c", `sleep 0.2; echo ${n}`], env: { N: String(n) } })));
+      expect(many.map((r) => [r.status, r.body.exitCode, r.body.stdout])).toEqual([1, 2, 3, 4, 5].map((n) => [200, 0, `${n}\n`]));
+
+      // A restart of the server: the sandbox keeps running and is found again.
+      expect(await s.stop()).toBe(0);
+      s = await startServer();
+      const got = await call(s, "GET", `/v1/sandboxes/${id}`);
+      expect([got.status, got.body.status]).toEqual([200, "running"]);
+      const again = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["cat", "/root/in"], timeout: "5s" });
+      expect([again.body.exitCode, again.body.stdout]).toEqual([0, "hello\n"]);
+
+      // The CLI sees and drives the same sandbox.
+      const viaCli = await cave(["exec", "api", "--", "cat", "/root/in"], { cwd: dir, env: { CAVE_DATA_DIR: data } });
+      expect([viaCli.exitCode, viaCli.stdout]).toEqual([0, "hello\n"]);
+
+      const execs = await query("SELECT exit_code, reason FROM cave_executions WHERE sandbox_id = $1 ORDER BY id", [id]);
+      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"]]);
+
+      const stopped = await call(s, "POST", `/v1/sandboxes/${id}/stop`, { grace: "2s" });
+      expect([stopped.status, stopped.body.status, stopped.body.initPid]).toEqual([200, "stopped", null]);
+      const del = await call(s, "DELETE", `/v1/sandboxes/${id}`);
+      expect(del.status).toBe(204);
+      expect(await query("SELECT count(*) FROM cave_sandboxes WHERE id = $1", [id])).toEqual([[0]]);
+      expect((await call(s, "GET", "/v1/sandboxes")).body).toEqual([]);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+
+  test("errors are JSON with a code: 401 without the key, 400 naming the bad field, 404 for an unknown id, 409 in the wrong state", async () => {
+    const s = await startServer();
+    try {
+      expect(await call(s, "GET", "/healthz", undefined, {})).toEqual({ status: 200, body: { ok: true } });
+      expect(await call(s, "GET", "/readyz", undefined, {})).toEqual({ status: 200, body: { ok: true } });
+      const noKey = await call(s, "GET", "/v1/sandboxes", undefined, {});
+      expect([noKey.status, noKey.body.error.code]).toEqual([401, "AUTH_REQUIRED"]);
+      const wrongKey = await call(s, "GET", "/v1/sandboxes", undefined, { authorization: "Bearer nope" });
+      expect(wrongKey.status).toBe(401);
+      const bad = await call(s, "POST", "/v1/sandboxes", { memory: "lots" });
+      expect([bad.status, bad.body.error.code]).toEqual([400, "BAD_REQUEST"]);
+      expect(bad.body.error.message).toContain("lots");
+      const unknownField = await call(s, "POST", "/v1/sandboxes", { colour: "red" });
+      expect([unknownField.status, unknownField.body.error.message]).toEqual([400, expect.stringContaining("colour")]);
+      const missing = await call(s, "GET", "/v1/sandboxes/000000000000");
+      expect([missing.status, missing.body.error.code]).toEqual([404, "SANDBOX_NOT_FOUND"]);
+      const id = (await call(s, "POST", "/v1/sandboxes", { disk: "32M" })).body.id as string;
+      const notRunning = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["true"] });
+      expect([notRunning.status, notRunning.body.error.code]).toEqual([409, "SANDBOX_STATE"]);
+      const noCmd = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: [] });
+      expect([noCmd.status, noCmd.body.error.message]).toEqual([400, expect.stringContaining("cmd")]);
+      expect((await call(s, "DELETE", `/v1/sandboxes/${id}`)).status).toBe(204);
+    } finally {
+      await s.stop();
+    }
+  }, 30_000);
+
+  test("without CAVE_ADMIN_KEY the first start makes a key, shows it once and keeps only its hash", async () => {
+    const own = join(dir, "keyed");
+    const prev = data;
+    data = own;
+    try {
+      const first = await startServer({});
+      const key = /admin API key \(shown once; only its hash is kept\): (cave_[0-9a-f]{64})/.exec(first.stderr())?.[1];
+      expect(key).toBeDefined();
+      expect((await call(first, "GET", "/v1/sandboxes", undefined, { authorization: `Bearer ${key}` })).status).toBe(200);
+      await first.stop();
+      const second = await startServer({});
+      expect(second.stderr()).not.toContain("admin API key");
+      expect((await call(second, "GET", "/v1/sandboxes", undefined, { authorization: `Bearer ${key}` })).status).toBe(200);
+      await second.stop();
+      const stored = await query("SELECT hash FROM cave_api_keys");
+      expect(stored).toEqual([[new Bun.CryptoHasher("sha256").update(key as string).digest("hex")]]);
+    } finally {
+      data = prev;
+    }
+  }, 30_000);
+});
