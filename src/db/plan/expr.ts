@@ -423,6 +423,12 @@ export class ExprBinder {
       throw new DbError(SQLSTATE.undefinedFunction, `function ${signature} does not exist`, { position });
     }
     const over = v.over ? this.window(v.over, position) : null;
+    if (over && !def.window && !isAgg)
+      throw new DbError(SQLSTATE.wrongObjectType, `OVER specified, but ${name} is not a window function nor an aggregate function`, {
+        position,
+      });
+    if (over && list?.duplicate_treatment === "Distinct")
+      throw new DbError(SQLSTATE.featureNotSupported, "DISTINCT is not implemented for window functions", { position });
     if (over && !this.place.windows) throw new DbError(SQLSTATE.windowingError, `window functions are not allowed in ${this.place.noAggregates ?? "this place"}`, { position });
     if (def.window && !over) throw new DbError(SQLSTATE.windowingError, `window function ${name} requires an OVER clause`, { position });
     if (isAgg && !over && this.place.noAggregates)
