@@ -1,5 +1,6 @@
 // Aggregate: group rows by keys (none: one group) for the aggregate calls above it.
 import type { BExpr } from "../expr-types.ts";
+import { display } from "./display.ts";
 import type { RelOp } from "./index.ts";
 
 export interface AggregateOp {
@@ -9,5 +10,5 @@ export interface AggregateOp {
 }
 
 export function explainAggregate(op: AggregateOp): string {
-  return op.groupBy.length ? `HashAggregate (${op.groupBy.length} key${op.groupBy.length === 1 ? "" : "s"})` : "Aggregate";
+  return op.groupBy.length ? `HashAggregate: group by ${op.groupBy.map(display).join(", ")}` : "Aggregate";
 }

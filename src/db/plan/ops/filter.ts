@@ -1,5 +1,6 @@
 // Filter: keep rows where the condition is true (WHERE below an aggregate, HAVING above it).
 import type { BExpr } from "../expr-types.ts";
+import { display } from "./display.ts";
 import type { RelOp } from "./index.ts";
 
 export interface FilterOp {
@@ -8,6 +9,6 @@ export interface FilterOp {
   cond: BExpr;
 }
 
-export function explainFilter(_op: FilterOp): string {
-  return "Filter";
+export function explainFilter(op: FilterOp): string {
+  return `Filter: ${display(op.cond)}`;
 }

@@ -1,5 +1,6 @@
 // Limit: LIMIT / OFFSET over a query's rows.
 import type { BExpr } from "../expr-types.ts";
+import { display } from "./display.ts";
 import type { QueryOp } from "./index.ts";
 
 export interface LimitOp {
@@ -10,5 +11,5 @@ export interface LimitOp {
 }
 
 export function explainLimit(op: LimitOp): string {
-  return `Limit${op.offset ? " with offset" : ""}`;
+  return `Limit${op.limit ? ` ${display(op.limit)}` : ""}${op.offset ? ` offset ${display(op.offset)}` : ""}`;
 }

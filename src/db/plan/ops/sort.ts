@@ -1,5 +1,6 @@
 // Sort: ORDER BY keys over a query's rows.
 import type { SortKey } from "../expr-types.ts";
+import { displayKeys } from "./display.ts";
 import type { QueryOp } from "./index.ts";
 
 export interface SortOp {
@@ -9,5 +10,5 @@ export interface SortOp {
 }
 
 export function explainSort(op: SortOp): string {
-  return `Sort (${op.keys.length} key${op.keys.length === 1 ? "" : "s"})`;
+  return `Sort: ${displayKeys(op.keys)}`;
 }
