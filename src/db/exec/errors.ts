@@ -93,6 +93,11 @@ export function toDbError(e: unknown): DbError {
   if (/already exists/.test(message)) return new DbError(SQLSTATE.duplicateTable, message, { cause: e });
   if (/syntax error|incomplete input|unrecognized token/.test(message)) return new DbError(SQLSTATE.syntaxError, message, { cause: e });
   if (/datatype mismatch/.test(message)) return new DbError(SQLSTATE.datatypeMismatch, message, { cause: e });
+  if (code === "SQLITE_BUSY_SNAPSHOT")
+    return new DbError(SQLSTATE.serializationFailure, "could not serialize access due to concurrent update", {
+      cause: e,
+      hint: "Another connection wrote what this transaction read; retry the transaction.",
+    });
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
     return new DbError(SQLSTATE.lockNotAvailable, "could not obtain lock: the database is busy", { cause: e, hint: "Retry the transaction." });
   if (code.startsWith("SQLITE_READONLY")) return new DbError("25006", "cannot execute in a read-only database", { cause: e });

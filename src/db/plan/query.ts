@@ -47,7 +47,10 @@ export class QueryPlanner {
   /** A full query (WITH, body, ORDER BY, LIMIT) in a fresh scope under `scope`. */
   query(q: Ast, scope: Scope): PlannedQuery {
     if (tagOf(q) === "Query") q = q.Query;
-    if ((q.fetch && (q.fetch.percent || q.fetch.with_ties)) || (q.locks ?? []).length || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
+    // FOR UPDATE / FOR SHARE are accepted without row locks: transactions are serializable, so
+    // if another connection changes what this one read, this one's first write fails with
+    // 40001 instead of Postgres's wait (docs/compatibility.md).
+    if ((q.fetch && (q.fetch.percent || q.fetch.with_ties)) || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
       throw featureNotSupported("this query clause", this.ctx.positionOf(firstLoc(q)));
     let ctes: { name: string; columns: string[] | null; query: QueryOp }[] | null = null;
     let recursive = false;

@@ -83,3 +83,26 @@ describeOnEveryStore("transactions", (fx) => {
     expect((await failureOf(fx.engine.query("CREATE EXTENSION postgis")))[0]).toBe("0A000");
   });
 });
+
+test("a write after another connection changed what the transaction read is 40001, and FOR UPDATE is accepted", async () => {
+  const { Engine } = await import("../../../src/db/engine.ts");
+  const { tempStore } = await import("../../helpers/store.ts");
+  const { openStore } = await import("../../../src/db/store/index.ts");
+  const t = tempStore("file");
+  const a = await Engine.open(t.store);
+  const b = await Engine.open(openStore(t.path));
+  try {
+    await a.query("CREATE TABLE acct (id int PRIMARY KEY, n int)");
+    await a.query("INSERT INTO acct VALUES (1, 10)");
+    await a.query("BEGIN");
+    expect((await a.query("SELECT n FROM acct WHERE id = 1 FOR UPDATE")).rows).toEqual([[10]]);
+    await b.query("UPDATE acct SET n = 20 WHERE id = 1");
+    expect((await failureOf(a.query("UPDATE acct SET n = n + 1 WHERE id = 1")))[0]).toBe("40001");
+    expect((await a.query("ROLLBACK")).command).toBe("ROLLBACK");
+    expect((await b.query("SELECT n FROM acct")).rows).toEqual([[20]]);
+  } finally {
+    a.close();
+    b.close();
+    t.dispose();
+  }
+});
