@@ -17,6 +17,7 @@ export function statusFor(code: string): number {
   if (code === "SANDBOX_NOT_FOUND" || code === "NOT_FOUND") return 404;
   if (code === "SANDBOX_STATE" || code === "SANDBOX_EXISTS" || code === "SANDBOX_NOT_RUNNING") return 409;
   if (code.startsWith("AUTH_")) return 401;
+  if (code === "SANDBOX_LIMIT") return 429;
   if (code === "USAGE" || code === "BAD_REQUEST" || code.startsWith("CONFIG_")) return 400;
   if (code === "METHOD_NOT_ALLOWED") return 405;
   return 500;

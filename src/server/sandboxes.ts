@@ -131,15 +131,19 @@ export class Sandboxes {
     /** The data directory's database; `cave serve` keeps its API keys there too. */
     readonly db: Engine,
     readonly dataDir: string,
+    /** The most sandboxes running at once (all cave processes on this data directory). */
+    readonly maxRunning: number,
   ) {}
 
-  /** Opens the state in `dataDir` (the database at `url`, by default <dataDir>/cave.db). */
-  static async open(opts: { dataDir: string; url?: string }): Promise<Sandboxes> {
+  /** Opens the state in `dataDir` (the database at `url`, by default <dataDir>/cave.db). At most
+   *  `maxRunning` sandboxes run at once (default: CAVE_MAX_SANDBOXES, else 32). */
+  static async open(opts: { dataDir: string; url?: string; maxRunning?: number }): Promise<Sandboxes> {
+    const max = opts.maxRunning ?? maxFromEnv(process.env.CAVE_MAX_SANDBOXES);
     ensureDataDir(opts.dataDir);
     mkdirSync(join(opts.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
     const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db")));
     for (const sql of SCHEMA) await db.query(sql);
-    return new Sandboxes(db, opts.dataDir);
+    return new Sandboxes(db, opts.dataDir, max);
   }
 
   close(): void {
@@ -152,17 +156,9 @@ export class Sandboxes {
 
   /** Serializes start/stop/rm of one sandbox across cave processes (flock on <dir>/lock). */
   private async locked<T>(id: string, f: () => Promise<T>): Promise<T> {
-    const path = join(this.dir(id), "lock");
     if (!existsSync(this.dir(id))) throw notFound(id);
-    const fd = openSync(path, "a", 0o600);
-    try {
-      libc.lockExclusive(fd);
-      return await f();
-    } finally {
-      closeSync(fd);
-    }
+    return withLock(join(this.dir(id), "lock"), f);
   }
-
   async create(config: SandboxConfig, name?: string): Promise<Sandbox> {
     if (name !== undefined && !NAME.test(name)) {
       throw new CaveError("USAGE", `invalid sandbox name ${JSON.stringify(name)}`, { hint: "use 1–63 letters, digits, '_', '.' or '-', starting with a letter or digit" });
@@ -246,9 +242,17 @@ export class Sandboxes {
 
   async start(ref: string): Promise<Sandbox> {
     const s = await this.get(ref);
-    return this.locked(s.id, async () => {
+    // The count and the start happen under one lock for the whole data directory, so two
+    // starts cannot both take the last place.
+    return withLock(join(this.dataDir, "sandboxes", "start.lock"), () => this.locked(s.id, async () => {
       const cur = await this.get(s.id);
       if (cur.status === "running") throw stateError(cur, "it is running already");
+      const running = (await this.list()).filter((x) => x.status === "running").length;
+      if (running >= this.maxRunning) {
+        throw new CaveError("SANDBOX_LIMIT", `${running} sandboxes are running, the most allowed at once (${this.maxRunning})`, {
+          hint: "stop one first, or raise the limit with CAVE_MAX_SANDBOXES (cave serve --max-sandboxes)",
+        });
+      }
       const c = cur.config;
       const init = await startPersistent(
         {
@@ -269,7 +273,7 @@ export class Sandboxes {
         [cur.id, init.pid, init.startTime],
       );
       return this.get(cur.id);
-    });
+    }));
   }
 
   /** Runs a command in a running sandbox and records it; the command's stdio is this process's. */
@@ -365,6 +369,25 @@ export class Sandboxes {
       finishedAt: (row[8] as string | null) ?? null,
     }));
   }
+}
+
+async function withLock<T>(path: string, f: () => Promise<T>): Promise<T> {
+  const fd = openSync(path, "a", 0o600);
+  try {
+    libc.lockExclusive(fd);
+    return await f();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function maxFromEnv(v: string | undefined): number {
+  if (v === undefined || v === "") return 32;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new CaveError("CONFIG_INVALID", `CAVE_MAX_SANDBOXES=${v} is not a whole number of 1 or more`, { hint: "unset it (32) or give e.g. 100" });
+  }
+  return n;
 }
 
 async function stopLost(id: string): Promise<"gone"> {

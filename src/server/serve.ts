@@ -10,6 +10,8 @@ export interface ServeOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** The most sandboxes running at once (default: CAVE_MAX_SANDBOXES, else 32). */
+  maxSandboxes?: number;
 }
 
 export interface Running {
@@ -18,7 +20,7 @@ export interface Running {
 }
 
 export async function serve(opts: ServeOptions): Promise<Running> {
-  const boxes = await Sandboxes.open({ dataDir: opts.dataDir });
+  const boxes = await Sandboxes.open({ dataDir: opts.dataDir, ...(opts.maxSandboxes ? { maxRunning: opts.maxSandboxes } : {}) });
   await boxes.recover();
   const keys = await loadKeys(boxes.db);
   if (keys.created) {

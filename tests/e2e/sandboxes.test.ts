@@ -206,6 +206,22 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     rmSync(join(data, "sandboxes", id), { recursive: true, force: true });
   }, 30_000);
 
+  test("past CAVE_MAX_SANDBOXES running at once, start is refused with a clear error and nothing starts", async () => {
+    const limited = (args: string[]) => cave(args, { cwd: dir, env: { CAVE_DATA_DIR: data, CAVE_MAX_SANDBOXES: "1" } });
+    const a = (await box(["create", "--disk", "32M"])).stdout.trim();
+    const b = (await box(["create", "--disk", "32M"])).stdout.trim();
+    expect((await limited(["start", a])).exitCode).toBe(0);
+    const refused = await limited(["start", b]);
+    expect([refused.exitCode, refused.stdout]).toEqual([125, ""]);
+    expect(refused.stderr).toBe(
+      "cave: 1 sandboxes are running, the most allowed at once (1)\n  hint: stop one first, or raise the limit with CAVE_MAX_SANDBOXES (cave serve --max-sandboxes)\n",
+    );
+    expect(await query("SELECT status FROM cave_sandboxes WHERE id = $1", [b])).toEqual([["created"]]);
+    expect((await box(["rm", "--force", a])).exitCode).toBe(0);
+    expect((await limited(["start", b])).exitCode).toBe(0);
+    expect((await box(["rm", "--force", b])).exitCode).toBe(0);
+  }, 30_000);
+
   test("unknown ids and names are refused with a hint", async () => {
     const r = await box(["start", "nope"]);
     expect(r.exitCode).toBe(125);

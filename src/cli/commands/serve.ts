@@ -11,6 +11,7 @@ export default defineCommand({
     ...boxArgs,
     host: { type: "string", description: "Address to listen on (default 127.0.0.1)." },
     port: { type: "string", description: "Port to listen on; 0 picks a free one (default 8080)." },
+    "max-sandboxes": { type: "string", description: "The most sandboxes running at once (default: CAVE_MAX_SANDBOXES, else 32)." },
   },
   async run({ args }) {
     const port = Number(args.port ?? 8080);
@@ -20,8 +21,10 @@ export default defineCommand({
     const configPath = args.config || findProjectConfig(process.cwd());
     const dataDirConfig = configPath ? loadConfigFile(configPath).db?.data_dir : undefined;
     const { dataDir } = resolveDbLocation({ flags: { dataDir: args["data-dir"] }, config: dataDirConfig ? { data_dir: dataDirConfig } : undefined });
+    const max = args["max-sandboxes"] === undefined ? undefined : Number(args["max-sandboxes"]);
+    if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new CaveError("USAGE", `invalid --max-sandboxes ${args["max-sandboxes"]}`, { hint: "give a whole number of 1 or more" });
     const { serve } = await import("../../server/serve.ts");
-    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir });
+    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir, ...(max ? { maxSandboxes: max } : {}) });
     writeStderr(`cave: listening on ${running.url}\n`);
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
