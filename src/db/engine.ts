@@ -7,7 +7,7 @@ import { emitDdl, emitDml } from "./emit/statement.ts";
 import { DbError, SQLSTATE } from "./errors.ts";
 import { convertRows, converterFor, type Converter } from "./exec/convert.ts";
 import { toDbError } from "./exec/errors.ts";
-import { bindValues, checkParamCount, requiredParams, run } from "./exec/execute.ts";
+import { checkParamCount, requiredParams, run } from "./exec/execute.ts";
 import type { Ast, Loc } from "./parse/ast.ts";
 import { parseSql } from "./parse/parser.ts";
 import { explainTree } from "./plan/ops/index.ts";
@@ -166,13 +166,12 @@ export class Engine implements SqlEngine {
     positionOf: (loc: Loc | null | undefined) => number,
     params: readonly unknown[],
   ): Promise<QueryResult> {
-    const parsed = { positionOf };
     let result: QueryResult | null = null;
     for (const stmt of statements) {
       for (let attempt = 0; ; attempt++) {
         const catalogWasCached = this.catalog !== null;
         try {
-          const prepared = await this.prepare(stmt, parsed.positionOf);
+          const prepared = await this.prepare(stmt, positionOf);
           if (statements.length === 1 && this.cacheable(prepared.plan)) {
             if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
             this.cache.set(sql, prepared);
@@ -359,5 +358,3 @@ export class Engine implements SqlEngine {
     this.store.close();
   }
 }
-
-export { bindValues };
