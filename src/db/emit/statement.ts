@@ -203,6 +203,12 @@ export function emitDdl(plan: DdlPlan): EmittedSql[] {
             steps.push({ sql: `ALTER TABLE ${t()} RENAME COLUMN ${quoteIdent(a.from)} TO ${quoteIdent(a.to)}`, slots: [] });
             steps.push(consts(`UPDATE ${quoteIdent(CATALOG_TABLE)} SET name = ?1 WHERE rel = ?2 AND name = ?3`, [a.to, table, a.from]));
             break;
+          case "add_unique":
+            steps.push({ sql: `CREATE UNIQUE INDEX ${quoteIdent(a.name)} ON ${t()} (${a.columns.map(quoteIdent).join(", ")})`, slots: [] });
+            break;
+          case "drop_index":
+            steps.push({ sql: `DROP INDEX ${quoteIdent(a.name)}`, slots: [] });
+            break;
           case "rename_table":
             steps.push({ sql: `ALTER TABLE ${t()} RENAME TO ${quoteIdent(a.to)}`, slots: [] });
             steps.push(consts(`UPDATE ${quoteIdent(CATALOG_TABLE)} SET rel = ?1 WHERE rel = ?2`, [a.to, table]));

@@ -87,7 +87,11 @@ export type AlterAction =
   | { action: "add_column"; column: ColumnDef; ifNotExists: boolean }
   | { action: "drop_column"; column: string; ifExists: boolean }
   | { action: "rename_column"; from: string; to: string }
-  | { action: "rename_table"; to: string };
+  | { action: "rename_table"; to: string }
+  /** ADD [CONSTRAINT name] UNIQUE (cols): a unique index under the constraint's name. */
+  | { action: "add_unique"; name: string; columns: string[] }
+  /** DROP CONSTRAINT of a unique constraint added that way. */
+  | { action: "drop_index"; name: string };
 
 export interface AlterTablePlan {
   kind: "alter_table";
@@ -496,6 +500,32 @@ export class DdlPlanner {
           checkName(ctx, to, position);
           if (ctx.catalog.relation(to)) throw new DbError(SQLSTATE.duplicateTable, `relation "${to}" already exists`, { position });
           actions.push({ action: "rename_table", to });
+          break;
+        }
+        case "AddConstraint": {
+          const k = v.constraint;
+          if (tagOf(k) !== "Unique")
+            throw featureNotSupported(`ALTER TABLE … ADD ${tagOf(k) === "ForeignKey" ? "FOREIGN KEY" : tagOf(k).toUpperCase()} (SQLite cannot add it to an existing table)`, position);
+          const columns = ((k.Unique.columns ?? []) as Ast[]).map((c) => {
+            const n = identName(c?.column?.expr?.Identifier ?? c?.expr?.Identifier ?? c);
+            if (!info.columns.some((x) => x.name === n))
+              throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" named in key does not exist`, { position });
+            return n;
+          });
+          const name = k.Unique.name ? identName(k.Unique.name) : `${info.name}_${columns.join("_")}_key`;
+          if (ctx.catalog.index(name) || ctx.catalog.relation(name))
+            throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+          actions.push({ action: "add_unique", name, columns });
+          break;
+        }
+        case "DropConstraint": {
+          const name = identName(v.name);
+          const idx = ctx.catalog.index(name);
+          if (!idx || idx.table !== info.name) {
+            if (v.if_exists) break;
+            throw new DbError(SQLSTATE.undefinedObject, `constraint "${name}" of relation "${info.name}" does not exist`, { position });
+          }
+          actions.push({ action: "drop_index", name: idx.name });
           break;
         }
         default:

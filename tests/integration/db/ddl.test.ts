@@ -174,4 +174,18 @@ describeOnEveryStore("DDL", (fx) => {
     await run(fx.engine, "DROP TABLE t CASCADE");
     expect((await failureOf(fx.engine.query("SELECT * FROM w")))[0]).toBe("42P01");
   });
+
+  test("ALTER TABLE adds and drops UNIQUE constraints; other added constraints are 0A000", async () => {
+    await run(fx.engine, "CREATE TABLE t (a int, b int)", "INSERT INTO t VALUES (1, 1), (1, 2)");
+    expect((await failureOf(fx.engine.query("ALTER TABLE t ADD UNIQUE (a)")))[0]).toBe("23505");
+    await run(fx.engine, "ALTER TABLE t ADD CONSTRAINT t_ab UNIQUE (a, b)");
+    expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (1, 1)")))[0]).toBe("23505");
+    await run(fx.engine, "ALTER TABLE t DROP CONSTRAINT t_ab", "INSERT INTO t VALUES (1, 1)");
+    expect((await failureOf(fx.engine.query("ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0)")))[0]).toBe("0A000");
+    expect(await failureOf(fx.engine.query("ALTER TABLE t DROP CONSTRAINT nope"))).toEqual([
+      "42704",
+      'constraint "nope" of relation "t" does not exist',
+      13,
+    ]);
+  });
 });
