@@ -64,7 +64,7 @@ export type StopBody = v.InferOutput<typeof StopSchema>;
 type Schema = v.GenericSchema;
 /** Every route: the server dispatches on it and openapi.yaml's paths are generated from it. */
 export interface Route {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   summary: string;
   body?: Schema;
@@ -82,5 +82,7 @@ export const ROUTES = {
   start: { method: "POST", path: "/v1/sandboxes/{id}/start", summary: "Start its init.", response: SandboxSchema, status: 200, auth: true },
   exec: { method: "POST", path: "/v1/sandboxes/{id}/exec", summary: "Run a command inside; answers when it ends.", body: ExecSchema, response: ExecResultSchema, status: 200, auth: true },
   stop: { method: "POST", path: "/v1/sandboxes/{id}/stop", summary: "SIGTERM everything inside, SIGKILL after the grace period.", body: StopSchema, response: SandboxSchema, status: 200, auth: true },
+  putFile: { method: "PUT", path: "/v1/sandboxes/{id}/files", summary: "Write the request body (bytes) to the file at ?path=/abs inside.", status: 204, auth: true },
+  getFile: { method: "GET", path: "/v1/sandboxes/{id}/files", summary: "The bytes of the file at ?path=/abs inside (application/octet-stream).", status: 200, auth: true },
   delete: { method: "DELETE", path: "/v1/sandboxes/{id}", summary: "Remove it with its disk and history (?force=true stops it first).", status: 204, auth: true },
 } as const satisfies Record<string, Route>;

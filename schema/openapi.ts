@@ -45,13 +45,19 @@ function paths(): Record<string, Record<string, unknown>> {
     const op: Record<string, unknown> = { operationId: name, summary: r.summary };
     if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: "Sandbox id or name.", schema: { type: "string" } }];
     if (name === "delete") (op.parameters as unknown[]).push({ name: "force", in: "query", required: false, description: "true: stop a running sandbox first.", schema: { type: "boolean" } });
+    if (name === "putFile" || name === "getFile") (op.parameters as unknown[]).push({ name: "path", in: "query", required: true, description: "Absolute path inside the sandbox.", schema: { type: "string" } });
+    if (name === "putFile") op.requestBody = { required: true, content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } } };
     if (r.body) op.requestBody = { required: false, content: { "application/json": { schema: ref(r.body) } } };
     const responses: Record<string, unknown> = {
-      [String(r.status)]: r.response ? { description: "OK", content: { "application/json": { schema: ref(r.response) } } } : { description: r.status === 204 ? "Done." : "OK" },
+      [String(r.status)]: r.response
+        ? { description: "OK", content: { "application/json": { schema: ref(r.response) } } }
+        : name === "getFile"
+          ? { description: "The file's bytes.", content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } } }
+          : { description: r.status === 204 ? "Done." : "OK" },
     };
     if (r.auth) {
       for (const [code, description] of Object.entries(ERROR_STATUSES)) {
-        if (code === "400" && !r.body) continue;
+        if (code === "400" && !r.body && !r.path.endsWith("/files")) continue;
         if ((code === "404" || code === "409") && !r.path.includes("{id}")) continue;
         responses[code] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
       }

@@ -25,6 +25,7 @@ const main: CommandDef = {
     rm: () => import("./commands/sandbox/rm.ts").then((m) => m.default),
     ls: () => import("./commands/sandbox/ls.ts").then((m) => m.default),
     inspect: () => import("./commands/sandbox/inspect.ts").then((m) => m.default),
+    cp: () => import("./commands/sandbox/cp.ts").then((m) => m.default),
     serve: () => import("./commands/serve.ts").then((m) => m.default),
   },
 };

@@ -213,6 +213,13 @@ export interface CapturedResult extends RunResult {
   truncated?: boolean;
 }
 
+/** execCaptured's result with stdout as bytes (files copied out are not text). */
+export interface RawResult extends RunResult {
+  stdout: Uint8Array;
+  stderr: string;
+  truncated: boolean;
+}
+
 /**
  * Runs one command inside a running persistent sandbox: a child of cave joins the cgroup and
  * the namespaces of its init, then runs the command through the same exec stage as `cave run`
@@ -226,7 +233,13 @@ export async function execPersistent(init: InitHandle, id: string, spec: ExecSpe
 /** execPersistent with the command's stdin fed from `io.stdin` and stdout/stderr collected. */
 export async function execCaptured(init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions, io: ExecIo = {}): Promise<CapturedResult> {
   const { result, stdout, stderr, truncated } = await execWith(init, id, spec, opts, io);
-  return { ...result, stdout, stderr, ...(truncated ? { truncated } : {}) };
+  return { ...result, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8"), ...(truncated ? { truncated } : {}) };
+}
+
+/** execCaptured with stdout kept as bytes. */
+export async function execRaw(init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions, io: ExecIo = {}): Promise<RawResult> {
+  const { result, stdout, stderr, truncated } = await execWith(init, id, spec, opts, io);
+  return { ...result, stdout, stderr: stderr.toString("utf8"), truncated };
 }
 
 async function execWith(
@@ -235,7 +248,7 @@ async function execWith(
   spec: ExecSpec,
   opts: RunOptions,
   io: ExecIo | null,
-): Promise<{ result: RunResult; stdout: string; stderr: string; truncated: boolean }> {
+): Promise<{ result: RunResult; stdout: Buffer; stderr: Buffer; truncated: boolean }> {
   const t0 = performance.now();
   const initPidfd = openInit(init);
   if (initPidfd === null) {
@@ -279,7 +292,7 @@ async function execWith(
     for (const fd of [statusW, syncR, ...(childFds ?? [])]) closeOwned(opened, fd);
     const { pid, pidfd } = spawned;
     if (pid < 0) {
-      return { result: setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`), stdout: "", stderr: "", truncated: false };
+      return { result: setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false };
     }
     try {
       let joinError: unknown = null;
@@ -297,7 +310,7 @@ async function execWith(
       const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0);
       const [o, e] = await Promise.all(out);
       await fed;
-      return { result, stdout: o?.text ?? "", stderr: e?.text ?? "", truncated: Boolean(o?.truncated || e?.truncated) };
+      return { result, stdout: o?.bytes ?? Buffer.alloc(0), stderr: e?.bytes ?? Buffer.alloc(0), truncated: Boolean(o?.truncated || e?.truncated) };
     } finally {
       ensureReaped(pidfd);
       libc.close(pidfd);
@@ -316,7 +329,7 @@ function closeOwned(list: number[], fd: number): void {
 }
 
 /** Reads a pipe to EOF without blocking the event loop; keeps the first `max` bytes. */
-async function collect(fd: number, max: number): Promise<{ text: string; truncated: boolean }> {
+async function collect(fd: number, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
@@ -333,7 +346,7 @@ async function collect(fd: number, max: number): Promise<{ text: string; truncat
       size += value.byteLength;
     }
   }
-  return { text: Buffer.concat(chunks).toString("utf8"), truncated };
+  return { bytes: Buffer.concat(chunks), truncated };
 }
 
 /** Writes the command's stdin; the caller closes fd (EOF) once this settles. A command that

@@ -14,7 +14,8 @@ type Handler = (req: Request, params: Params, body: unknown) => Promise<Response
 
 /** CaveError codes → HTTP statuses; anything else is a 500. */
 export function statusFor(code: string): number {
-  if (code === "SANDBOX_NOT_FOUND" || code === "NOT_FOUND") return 404;
+  if (code === "SANDBOX_NOT_FOUND" || code === "NOT_FOUND" || code === "SANDBOX_FILE_NOT_FOUND") return 404;
+  if (code === "SANDBOX_FILE_TOO_LARGE") return 413;
   if (code === "SANDBOX_STATE" || code === "SANDBOX_EXISTS" || code === "SANDBOX_NOT_RUNNING") return 409;
   if (code.startsWith("AUTH_")) return 401;
   if (code === "SANDBOX_LIMIT") return 429;
@@ -92,6 +93,13 @@ async function readBody(req: Request, route: Route): Promise<unknown> {
   return r.output;
 }
 
+function filePath(req: Request): string {
+  const path = new URL(req.url).searchParams.get("path");
+  if (!path) throw new CaveError("BAD_REQUEST", "query parameter path is required (an absolute path inside the sandbox)");
+  if (!path.startsWith("/")) throw new CaveError("BAD_REQUEST", `query parameter path must be absolute: ${JSON.stringify(path)}`);
+  return path;
+}
+
 export interface AppOptions {
   boxes: Sandboxes;
   keys: Keys;
@@ -132,6 +140,14 @@ export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promis
     stop: async (_req, p, body) => {
       const b = body as v.InferOutput<typeof ROUTES.stop.body>;
       return ok(await boxes.stop(p.id as string, duration(b.grace, "field grace") ?? 10_000));
+    },
+    putFile: async (req, p) => {
+      await boxes.writeFile(p.id as string, filePath(req), new Uint8Array(await req.arrayBuffer()));
+      return new Response(null, { status: 204 });
+    },
+    getFile: async (req, p) => {
+      const data = await boxes.readFile(p.id as string, filePath(req));
+      return new Response(data, { status: 200, headers: { "content-type": "application/octet-stream" } });
     },
     delete: async (req, p) => {
       const force = new URL(req.url).searchParams.get("force");

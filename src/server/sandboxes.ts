@@ -14,7 +14,7 @@ import { ensureDataDir } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
 import { boxCgroupManager, listBoxCgroups, probeCgroups } from "../sandbox/cgroups/index.ts";
 import { createDiskImage } from "../sandbox/disk.ts";
-import { type CapturedResult, execCaptured, execPersistent, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
+import { type CapturedResult, execCaptured, execPersistent, execRaw, type RawResult, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
 import type { ExecSpec, Rlimit } from "../sandbox/plan.ts";
 import type { RunOptions, RunResult } from "../sandbox/run.ts";
 import { buildSeccompFilter } from "../sandbox/seccomp/index.ts";
@@ -286,6 +286,26 @@ export class Sandboxes {
     return this.recorded(ref, req, (init, id, spec, opts) => execCaptured(init, id, spec, opts, req.stdin !== undefined ? { stdin: req.stdin } : {}));
   }
 
+  /** Copies bytes into the sandbox at an absolute path (created or replaced, as root inside). */
+  async writeFile(ref: string, path: string, data: Uint8Array): Promise<void> {
+    checkPath(path);
+    const r = await this.recorded(ref, { argv: ["sh", "-c", 'cat > "$1"', "cave-cp", path] }, (init, id, spec, opts) =>
+      execRaw(init, id, spec, opts, { stdin: data }),
+    );
+    if (r.exitCode !== 0) throw fileError(path, r);
+  }
+
+  /** The bytes of a file inside the sandbox (at most `maxBytes`, default 256 MiB). */
+  async readFile(ref: string, path: string, maxBytes = 256 << 20): Promise<Uint8Array> {
+    checkPath(path);
+    // Exit 44 says "not there" without reading the command's stderr.
+    const argv = ["sh", "-c", `[ -f "$1" ] || exit ${NO_FILE}; exec cat -- "$1"`, "cave-cp", path];
+    const r = await this.recorded(ref, { argv }, (init, id, spec, opts) => execRaw(init, id, spec, opts, { maxOutputBytes: maxBytes }));
+    if (r.exitCode !== 0) throw fileError(path, r);
+    if (r.truncated) throw new CaveError("SANDBOX_FILE_TOO_LARGE", `${path} is larger than ${maxBytes} bytes`, { hint: "copy it in parts, or compress it inside first" });
+    return r.stdout;
+  }
+
   private async recorded<R extends RunResult>(
     ref: string,
     req: ExecRequest,
@@ -393,6 +413,21 @@ function maxFromEnv(v: string | undefined): number {
 async function stopLost(id: string): Promise<"gone"> {
   boxCgroupManager(id, undefined, probeCgroups())?.destroy();
   return "gone";
+}
+
+const NO_FILE = 44;
+
+function checkPath(path: string): void {
+  if (!path.startsWith("/") || path.includes("\0")) {
+    throw new CaveError("USAGE", `the path inside the sandbox must be absolute: ${JSON.stringify(path)}`, { hint: "e.g. ID:/root/file" });
+  }
+}
+
+function fileError(path: string, r: RawResult): CaveError {
+  const why = r.stderr.trim().split("\n").pop() ?? "";
+  if (r.reason !== "exit") return new CaveError("SANDBOX_FILE", `copying ${path} failed: ${r.message ?? r.reason}`, { hint: "is the sandbox still running?" });
+  if (r.exitCode === NO_FILE) return new CaveError("SANDBOX_FILE_NOT_FOUND", `no file ${path} in the sandbox`, { hint: "check the path; only regular files are copied" });
+  return new CaveError("SANDBOX_FILE", `copying ${path} failed: ${why || `exit ${r.exitCode}`}`, { hint: "check the path and its permissions inside" });
 }
 
 function notFound(ref: string): CaveError {

@@ -3,7 +3,7 @@
 // state is checked in the database itself; the exec'd commands get the same key checks as
 // `cave run`'s security suite.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../src/db/engine.ts";
@@ -170,6 +170,24 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
       expect(jsonResult(r)).toMatchObject({ exitCode: 124, reason: "timeout", signal: "SIGKILL" });
       const left = await sh("for i in $(seq 50); do pgrep -x sleep >/dev/null || break; sleep 0.05; done; pgrep -x sleep | wc -l");
       expect(left.stdout).toBe("0\n");
+    });
+
+    test("cave cp copies bytes in and out unchanged, and a missing file is an error that says so", async () => {
+      const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) % 256);
+      const local = join(dir, "blob.bin");
+      writeFileSync(local, bytes);
+      const into = await box(["cp", local, `${id}:/root/blob.bin`]);
+      expect([into.exitCode, into.stderr]).toEqual([0, ""]);
+      expect((await sh("wc -c < /root/blob.bin")).stdout).toBe("300000\n");
+      const back = join(dir, "back.bin");
+      const out = await box(["cp", `${id}:/root/blob.bin`, back]);
+      expect([out.exitCode, out.stderr]).toEqual([0, ""]);
+      expect(Buffer.compare(readFileSync(back), Buffer.from(bytes))).toBe(0);
+      const viaStdio = await box(["cp", "-", `${id}:/tmp/note`], "from stdin\n");
+      expect(viaStdio.exitCode).toBe(0);
+      expect((await box(["cp", `${id}:/tmp/note`, "-"])).stdout).toBe("from stdin\n");
+      const missing = await box(["cp", `${id}:/root/nope`, back]);
+      expect([missing.exitCode, missing.stderr]).toEqual([125, "cave: no file /root/nope in the sandbox\n  hint: check the path; only regular files are copied\n"]);
     });
 
     test("--env and --workdir apply to the exec", async () => {

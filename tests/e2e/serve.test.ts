@@ -108,6 +108,16 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       const many = await Promise.all([1, 2, 3, 4, 5].map((n) => call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["sh", "-c", `sleep 0.2; echo ${n}`], env: { N: String(n) } })));
       expect(many.map((r) => [r.status, r.body.exitCode, r.body.stdout])).toEqual([1, 2, 3, 4, 5].map((n) => [200, 0, `${n}\n`]));
 
+      // Files in and out, as bytes.
+      const blob = new Uint8Array(70_000).map((_, i) => (i * 13) % 256);
+      const put = await fetch(`${s.url}/v1/sandboxes/${id}/files?path=/root/blob`, { method: "PUT", headers: auth, body: blob });
+      expect(put.status).toBe(204);
+      const got0 = await fetch(`${s.url}/v1/sandboxes/${id}/files?path=/root/blob`, { headers: auth });
+      expect([got0.status, got0.headers.get("content-type")]).toEqual([200, "application/octet-stream"]);
+      expect(Buffer.compare(Buffer.from(await got0.arrayBuffer()), Buffer.from(blob))).toBe(0);
+      const none = await call(s, "GET", `/v1/sandboxes/${id}/files?path=/root/none`);
+      expect([none.status, none.body.error.code]).toEqual([404, "SANDBOX_FILE_NOT_FOUND"]);
+
       // A restart of the server: the sandbox keeps running and is found again.
       expect(await s.stop()).toBe(0);
       s = await startServer();
@@ -121,7 +131,8 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect([viaCli.exitCode, viaCli.stdout]).toEqual([0, "hello\n"]);
 
       const execs = await query("SELECT exit_code, reason FROM cave_executions WHERE sandbox_id = $1 ORDER BY id", [id]);
-      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"]]);
+      // the first, the five concurrent ones, the copies (put, get, a get of a missing file: 44), then one after the restart and the CLI's
+      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"], [44, "exit"], [0, "exit"], [0, "exit"]]);
 
       const stopped = await call(s, "POST", `/v1/sandboxes/${id}/stop`, { grace: "2s" });
       expect([stopped.status, stopped.body.status, stopped.body.initPid]).toEqual([200, "stopped", null]);
