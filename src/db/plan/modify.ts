@@ -35,6 +35,14 @@ function targetTable(ctx: PlanContext, name: Ast, node: Ast, verb: string): Rela
 
 /** A value for a column of type `type`: literals converted now, parameters typed. */
 function coerceTo(e: BExpr, type: string, position: number, ctx: PlanContext): BExpr {
+  const value = coerceValue(e, type, position, ctx);
+  // numeric(p,s) keeps s decimal places, rounding as Postgres does on the way in.
+  const scale = /^numeric\(\d+,(\d+)\)$/.exec(type)?.[1];
+  if (scale === undefined || value.k === "null") return value;
+  return { k: "func", sql: `round($1, ${Number(scale)})`, args: [value], type };
+}
+
+function coerceValue(e: BExpr, type: string, position: number, ctx: PlanContext): BExpr {
   const base = type.replace(/\(.*$/, "");
   if (e.k === "param") {
     noteParamType(ctx, e.index, base);

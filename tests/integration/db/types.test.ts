@@ -131,4 +131,15 @@ describeOnEveryStore("types", (fx) => {
       [{ doc: { a: [1] }, ok: true }],
     ]);
   });
+
+  test("numeric(p,s) rounds values written to it to s places", async () => {
+    await run(fx.engine, "CREATE TABLE t (id int, price numeric(10,2))", "INSERT INTO t VALUES (1, 19.999), (2, NULL)");
+    await fx.engine.query("INSERT INTO t VALUES (3, $1)", [2.345]);
+    expect((await fx.engine.query("UPDATE t SET price = price * 1.111 WHERE id = 1 RETURNING price")).rows).toEqual([[22.22]]);
+    expect((await fx.engine.query("SELECT id, price FROM t ORDER BY id")).rows).toEqual([
+      [1, 22.22],
+      [2, null],
+      [3, 2.35],
+    ]);
+  });
 });
