@@ -6,7 +6,7 @@ CC       ?= gcc
 CFLAGS   := -O2 -Wall -Wextra -Werror -fPIC -shared -fno-stack-protector
 SOURCES  := $(shell find src ffi schema -name '*.ts' 2>/dev/null) package.json
 
-.PHONY: all build deps test unit integration e2e security lint bench bench-db clean schema api-schema conformance
+.PHONY: all build deps test unit integration e2e security lint bench bench-db clean schema api-schema api-validate conformance
 
 all: build
 
@@ -39,6 +39,10 @@ schema: deps
 
 # openapi.yaml is generated with the rest (tests/unit/schema fails when it is stale).
 api-schema: schema
+
+# openapi.yaml against the OpenAPI 3.1 schemas, with @seriousme/openapi-schema-validator.
+api-validate: deps
+	$(BUN) scripts/validate-openapi.ts
 
 # Every suite; integration, security and e2e start real sandboxes (CI runs as root).
 test: build

@@ -25,6 +25,13 @@ describe("openapi.yaml", () => {
     expect(doc.components.schemas.RunResult?.required).toEqual(["exitCode", "signal", "reason", "durationMs"]);
   });
 
+  test("is a valid OpenAPI 3.1 document for a validator from npm, which does reject a broken one (the control)", async () => {
+    const { Validator } = await import("@seriousme/openapi-schema-validator");
+    expect(await new Validator().validate(generateOpenApi())).toEqual({ valid: true });
+    const broken = generateOpenApi().replace("openapi: 3.1.0", "openapi: 3.1.0\nbogus: true");
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
   test("has a path for every route the server dispatches, and every $ref resolves to a component", () => {
     const doc = Bun.YAML.parse(generateOpenApi()) as { paths: Record<string, Record<string, { operationId: string }>>; components: { schemas: Record<string, unknown> } };
     const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]) => `${m.toUpperCase()} ${path} ${op.operationId}`));
