@@ -45,6 +45,9 @@ function paths(): Record<string, Record<string, unknown>> {
     const op: Record<string, unknown> = { operationId: name, summary: r.summary };
     if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: "Sandbox id or name.", schema: { type: "string" } }];
     if (name === "delete") (op.parameters as unknown[]).push({ name: "force", in: "query", required: false, description: "true: stop a running sandbox first.", schema: { type: "boolean" } });
+    if (name === "exec") {
+      (op.parameters as unknown[]).push({ name: "stream", in: "query", required: false, description: "ndjson: answer at once and stream the output as it comes.", schema: { type: "string", enum: ["ndjson"] } });
+    }
     if (name === "putFile" || name === "getFile") (op.parameters as unknown[]).push({ name: "path", in: "query", required: true, description: "Absolute path inside the sandbox.", schema: { type: "string" } });
     if (name === "putFile") op.requestBody = { required: true, content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } } };
     if (r.body) op.requestBody = { required: false, content: { "application/json": { schema: ref(r.body) } } };
@@ -61,6 +64,16 @@ function paths(): Record<string, Record<string, unknown>> {
         if ((code === "404" || code === "409") && !r.path.includes("{id}")) continue;
         responses[code] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
       }
+    }
+    if (name === "exec") {
+      const ok = responses["200"] as { content: Record<string, unknown> };
+      ok.content["application/x-ndjson"] = {
+        schema: {
+          type: "string",
+          description:
+            'With ?stream=ndjson, one JSON object per line: {"type":"stdout"|"stderr","data":"…"} as output comes, then {"type":"exit", …ExecResult without stdout/stderr} or {"type":"error","error":{code,message}}.',
+        },
+      };
     }
     op.responses = responses;
     if (r.auth) op.security = [{ bearer: [] }];

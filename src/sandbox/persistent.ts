@@ -205,6 +205,8 @@ export interface ExecIo {
   stdin?: Uint8Array | string;
   /** Largest output kept per stream; more is drained and dropped (the result says so). */
   maxOutputBytes?: number;
+  /** Called with each chunk of output as it comes; then nothing is kept (no size limit). */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Uint8Array) => void;
 }
 
 export interface CapturedResult extends RunResult {
@@ -305,7 +307,10 @@ async function execWith(
       }
       const max = io?.maxOutputBytes ?? 16 << 20;
       // Bun's fd streams do not close their fds: `opened` closes them once they are done.
-      const out = stdio ? [collect(stdio[1][0], max), collect(stdio[2][0], max)] : [];
+      const on = io?.onOutput;
+      const out = stdio
+        ? [collect(stdio[1][0], max, on && ((c) => on("stdout", c))), collect(stdio[2][0], max, on && ((c) => on("stderr", c)))]
+        : [];
       const fed = stdio ? feed(stdio[0][1], io?.stdin, opened) : Promise.resolve();
       const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0);
       const [o, e] = await Promise.all(out);
@@ -329,7 +334,7 @@ function closeOwned(list: number[], fd: number): void {
 }
 
 /** Reads a pipe to EOF without blocking the event loop; keeps the first `max` bytes. */
-async function collect(fd: number, max: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+async function collect(fd: number, max: number, onChunk?: (chunk: Uint8Array) => void): Promise<{ bytes: Buffer; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
@@ -337,6 +342,10 @@ async function collect(fd: number, max: number): Promise<{ bytes: Buffer; trunca
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (onChunk) {
+      onChunk(value);
+      continue;
+    }
     if (size + value.byteLength > max) {
       truncated = true;
       if (size < max) chunks.push(value.subarray(0, max - size));

@@ -93,6 +93,40 @@ async function readBody(req: Request, route: Route): Promise<unknown> {
   return r.output;
 }
 
+/**
+ * An exec streamed as NDJSON: `{"type":"stdout"|"stderr","data":"…"}` lines as output comes
+ * (UTF-8 decoded per stream, a character split across chunks kept whole), then one
+ * `{"type":"exit", exitCode, signal, reason, durationMs, message?, executionId}` line, or
+ * `{"type":"error","error":{code,message}}` if the exec could not run.
+ */
+function ndjsonExec(run: (onOutput: (s: "stdout" | "stderr", chunk: Uint8Array) => void) => Promise<{ stdout: string; stderr: string }>): Response {
+  const enc = new TextEncoder();
+  const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const line = (o: unknown) => controller.enqueue(enc.encode(`${JSON.stringify(o)}\n`));
+      run((s, chunk) => {
+        const data = decoders[s].decode(chunk, { stream: true });
+        if (data) line({ type: s, data });
+      })
+        .then((r) => {
+          for (const s of ["stdout", "stderr"] as const) {
+            const rest = decoders[s].decode();
+            if (rest) line({ type: s, data: rest });
+          }
+          const { stdout: _o, stderr: _e, ...result } = r;
+          line({ type: "exit", ...result });
+        })
+        .catch((e) => {
+          const err = isCaveError(e) ? { code: e.code, message: e.message } : { code: "INTERNAL", message: String(e) };
+          line({ type: "error", error: err });
+        })
+        .finally(() => controller.close());
+    },
+  });
+  return new Response(body, { status: 200, headers: { "content-type": "application/x-ndjson" } });
+}
+
 function filePath(req: Request): string {
   const path = new URL(req.url).searchParams.get("path");
   if (!path) throw new CaveError("BAD_REQUEST", "query parameter path is required (an absolute path inside the sandbox)");
@@ -125,17 +159,22 @@ export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promis
     list: async () => json(200, await boxes.list()),
     get: async (_req, p) => ok(await boxes.get(p.id as string)),
     start: async (_req, p) => ok(await boxes.start(p.id as string)),
-    exec: async (_req, p, body) => {
+    exec: async (req, p, body) => {
       const b = body as v.InferOutput<typeof ROUTES.exec.body>;
       const timeoutMs = duration(b.timeout, "field timeout");
-      const r = await boxes.execCaptured(p.id as string, {
+      const request = {
         argv: b.cmd,
         ...(b.env ? { env: b.env } : {}),
         ...(b.workdir !== undefined ? { workdir: b.workdir } : {}),
         ...(timeoutMs ? { timeoutMs } : {}),
         ...(b.stdin !== undefined ? { stdin: b.stdin } : {}),
-      });
-      return json(200, r);
+      };
+      const stream = new URL(req.url).searchParams.get("stream");
+      if (stream === null) return json(200, await boxes.execCaptured(p.id as string, request));
+      if (stream !== "ndjson") throw new CaveError("BAD_REQUEST", `query parameter stream: only ndjson is supported, not ${JSON.stringify(stream)}`);
+      // The sandbox is looked up before the 200 goes out, so an unknown id is still a 404.
+      await boxes.get(p.id as string);
+      return ndjsonExec((onOutput) => boxes.execCaptured(p.id as string, { ...request, onOutput }));
     },
     stop: async (_req, p, body) => {
       const b = body as v.InferOutput<typeof ROUTES.stop.body>;

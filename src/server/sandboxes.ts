@@ -14,7 +14,7 @@ import { ensureDataDir } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
 import { boxCgroupManager, listBoxCgroups, probeCgroups } from "../sandbox/cgroups/index.ts";
 import { createDiskImage } from "../sandbox/disk.ts";
-import { type CapturedResult, execCaptured, execPersistent, execRaw, type RawResult, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
+import { type CapturedResult, type ExecIo, execCaptured, execPersistent, execRaw, type RawResult, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
 import type { ExecSpec, Rlimit } from "../sandbox/plan.ts";
 import type { RunOptions, RunResult } from "../sandbox/run.ts";
 import { buildSeccompFilter } from "../sandbox/seccomp/index.ts";
@@ -282,8 +282,12 @@ export class Sandboxes {
   }
 
   /** Runs a command with `stdin` fed to it and its stdout and stderr collected (the API's exec). */
-  async execCaptured(ref: string, req: ExecRequest & { stdin?: string }): Promise<CapturedResult & { executionId: number }> {
-    return this.recorded(ref, req, (init, id, spec, opts) => execCaptured(init, id, spec, opts, req.stdin !== undefined ? { stdin: req.stdin } : {}));
+  async execCaptured(
+    ref: string,
+    req: ExecRequest & { stdin?: string; onOutput?: ExecIo["onOutput"] },
+  ): Promise<CapturedResult & { executionId: number }> {
+    const io: ExecIo = { ...(req.stdin !== undefined ? { stdin: req.stdin } : {}), ...(req.onOutput ? { onOutput: req.onOutput } : {}) };
+    return this.recorded(ref, req, (init, id, spec, opts) => execCaptured(init, id, spec, opts, io));
   }
 
   /** Copies bytes into the sandbox at an absolute path (created or replaced, as root inside). */

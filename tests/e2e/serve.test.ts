@@ -118,6 +118,27 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       const none = await call(s, "GET", `/v1/sandboxes/${id}/files?path=/root/none`);
       expect([none.status, none.body.error.code]).toEqual([404, "SANDBOX_FILE_NOT_FOUND"]);
 
+      // Streamed: the first line comes while the command still sleeps, the exit line last.
+      const res = await fetch(`${s.url}/v1/sandboxes/${id}/exec?stream=ndjson`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ cmd: ["sh", "-c", "echo first; sleep 1; echo second >&2; exit 2"] }),
+      });
+      expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/x-ndjson"]);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const firstChunk = new TextDecoder().decode((await reader.read()).value);
+      expect(firstChunk).toBe('{"type":"stdout","data":"first\\n"}\n');
+      let rest = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += new TextDecoder().decode(value);
+      }
+      const lines = rest.trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines[0]).toEqual({ type: "stderr", data: "second\n" });
+      expect(lines[1]).toMatchObject({ type: "exit", exitCode: 2, reason: "exit", signal: null });
+      expect(lines.length).toBe(2);
+
       // A restart of the server: the sandbox keeps running and is found again.
       expect(await s.stop()).toBe(0);
       s = await startServer();
@@ -131,8 +152,8 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect([viaCli.exitCode, viaCli.stdout]).toEqual([0, "hello\n"]);
 
       const execs = await query("SELECT exit_code, reason FROM cave_executions WHERE sandbox_id = $1 ORDER BY id", [id]);
-      // the first, the five concurrent ones, the copies (put, get, a get of a missing file: 44), then one after the restart and the CLI's
-      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"], [44, "exit"], [0, "exit"], [0, "exit"]]);
+      // the first, the five concurrent ones, the copies (put, get, a get of a missing file: 44), the streamed one, then one after the restart and the CLI's
+      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"], [44, "exit"], [2, "exit"], [0, "exit"], [0, "exit"]]);
 
       const stopped = await call(s, "POST", `/v1/sandboxes/${id}/stop`, { grace: "2s" });
       expect([stopped.status, stopped.body.status, stopped.body.initPid]).toEqual([200, "stopped", null]);
