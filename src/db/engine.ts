@@ -21,6 +21,8 @@ interface Prepared {
   plan: Plan;
   emitted: EmittedSql[];
   required: number;
+  /** Where each $n first appears, for "there is no parameter $n". */
+  paramPositions: number[];
   converters: Converter[];
 }
 
@@ -208,7 +210,7 @@ export class Engine implements SqlEngine {
     if (this.failed && !(tag === "Rollback" || tag === "Commit"))
       throw new DbError(SQLSTATE.failedTransaction, "current transaction is aborted, commands ignored until end of transaction block");
     const catalog = await this.currentCatalog();
-    const { plan, paramTypes } = planStatement(stmt, catalog, positionOf);
+    const { plan, paramTypes, paramPositions } = planStatement(stmt, catalog, positionOf);
     let emitted: EmittedSql[] = [];
     let converters: Converter[] = [];
     switch (plan.kind) {
@@ -233,13 +235,13 @@ export class Engine implements SqlEngine {
       case "show":
         break;
     }
-    return { version: this.version, plan, emitted, required: requiredParams(emitted), converters };
+    return { version: this.version, plan, emitted, required: requiredParams(emitted), paramPositions, converters };
   }
 
   private async execute(p: Prepared, params: readonly unknown[]): Promise<QueryResult> {
     const plan = p.plan;
     if (plan.kind !== "tx" && plan.kind !== "explain" && plan.kind !== "noop" && plan.kind !== "show")
-      checkParamCount(p.required, params.length);
+      checkParamCount(p.required, params.length, p.paramPositions);
     switch (plan.kind) {
       case "query":
       case "insert":

@@ -17,7 +17,13 @@ export function requiredParams(emitted: EmittedSql[]): number {
   return n;
 }
 
-export function checkParamCount(required: number, given: number): void {
+export function checkParamCount(required: number, given: number, positions: readonly number[] = []): void {
+  if (given === 0 && required > 0) {
+    // No parameters at all (a plain query): Postgres rejects the first placeholder itself.
+    const first = positions.findIndex((p) => p !== undefined);
+    const index = first >= 0 ? first + 1 : required;
+    throw new DbError("42P02", `there is no parameter $${index}`, { position: positions[index - 1] ?? 0 });
+  }
   if (required !== given)
     throw new DbError("08P01", `bind message supplies ${given} parameters, but prepared statement "" requires ${required}`);
 }

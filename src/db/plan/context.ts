@@ -7,6 +7,8 @@ export interface PlanContext {
   positionOf(loc: Loc | null | undefined): number;
   /** Postgres type inferred for each user parameter ($1 → index 0); "" when unknown. */
   paramTypes: string[];
+  /** Where each user parameter first appears ($1 → [0]), for errors about it. */
+  paramPositions: number[];
   /** Emitted aliases in use anywhere in the statement. */
   aliases: Set<string>;
 }

@@ -242,7 +242,7 @@ export class DdlPlanner {
     checkName(ctx, table, position);
     const existing = ctx.catalog.relation(table);
     if (existing && ct.if_not_exists) return { kind: "noop", command: "CREATE TABLE" };
-    if (existing) throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`, { position });
+    if (existing) throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`);
     if (ct.query) {
       const q = this.planner.query(ct.query, new Scope(null));
       if (ctx.paramTypes.length) throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
@@ -351,7 +351,7 @@ export class DdlPlanner {
     checkName(ctx, name, position);
     if (ctx.catalog.index(name) || ctx.catalog.relation(name)) {
       if (ci.if_not_exists) return { kind: "noop", command: "CREATE INDEX" };
-      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
     }
     return { kind: "create_index", name, table: info.name, unique: !!ci.unique, ifNotExists: !!ci.if_not_exists, keys, where };
   }
@@ -365,7 +365,7 @@ export class DdlPlanner {
     const existing = ctx.catalog.relation(name);
     if (existing && cv.if_not_exists && !cv.or_replace) return { kind: "noop", command: "CREATE VIEW" };
     if (existing && !cv.or_replace)
-      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
     if (existing && existing.kind !== "view")
       throw new DbError(SQLSTATE.wrongObjectType, `"${name}" is not a view`, { position });
     const q = this.planner.query(cv.query, new Scope(null));
@@ -392,7 +392,7 @@ export class DdlPlanner {
         const idx = ctx.catalog.index(name);
         if (!idx) {
           if (d.if_exists) continue;
-          throw new DbError(SQLSTATE.undefinedObject, `index "${name}" does not exist`, { position: at });
+          throw new DbError(SQLSTATE.undefinedObject, `index "${name}" does not exist`);
         }
         names.push(idx.name);
         continue;
@@ -400,7 +400,7 @@ export class DdlPlanner {
       const info: RelationInfo | undefined = ctx.catalog.relation(name);
       if (!info) {
         if (d.if_exists) continue;
-        throw new DbError(SQLSTATE.undefinedTable, `${object} "${name}" does not exist`, { position: at });
+        throw new DbError(SQLSTATE.undefinedTable, `${object} "${name}" does not exist`);
       }
       if (info.kind !== object)
         throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a ${object}`, {
@@ -463,7 +463,7 @@ export class DdlPlanner {
           const name = identName(v.column_def.name);
           const exists = info.columns.some((c) => c.name === name);
           if (exists && !v.if_not_exists)
-            throw new DbError(SQLSTATE.duplicateColumn, `column "${name}" of relation "${info.name}" already exists`, { position });
+            throw new DbError(SQLSTATE.duplicateColumn, `column "${name}" of relation "${info.name}" already exists`);
           const all = [...info.columns.map((c) => ({ name: c.name, type: c.type })), { name, type: typeText(typeFromAst(v.column_def.data_type)) }];
           const { col } = this.column(v.column_def, info.name, all);
           if (col.primaryKey || col.unique || col.identity)
@@ -491,14 +491,14 @@ export class DdlPlanner {
           if (!info.columns.some((x) => x.name === from))
             throw new DbError(SQLSTATE.undefinedColumn, `column "${from}" does not exist`, { position });
           if (info.columns.some((x) => x.name === to))
-            throw new DbError(SQLSTATE.duplicateColumn, `column "${to}" of relation "${info.name}" already exists`, { position });
+            throw new DbError(SQLSTATE.duplicateColumn, `column "${to}" of relation "${info.name}" already exists`);
           actions.push({ action: "rename_column", from, to });
           break;
         }
         case "RenameTable": {
           const to = relationName(ctx, v.table_name?.Table ?? v.table_name?.To ?? v.table_name, a);
           checkName(ctx, to, position);
-          if (ctx.catalog.relation(to)) throw new DbError(SQLSTATE.duplicateTable, `relation "${to}" already exists`, { position });
+          if (ctx.catalog.relation(to)) throw new DbError(SQLSTATE.duplicateTable, `relation "${to}" already exists`);
           actions.push({ action: "rename_table", to });
           break;
         }
@@ -514,7 +514,7 @@ export class DdlPlanner {
           });
           const name = k.Unique.name ? identName(k.Unique.name) : `${info.name}_${columns.join("_")}_key`;
           if (ctx.catalog.index(name) || ctx.catalog.relation(name))
-            throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`, { position });
+            throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
           actions.push({ action: "add_unique", name, columns });
           break;
         }

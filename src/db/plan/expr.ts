@@ -5,7 +5,7 @@ import { canonicalType, isIntegerType, sqliteDeclType, typeFromAst, typeText } f
 import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast } from "../parse/ast.ts";
 import { firstLoc, tagOf } from "../parse/ast.ts";
-import { coerceLiteral } from "./coerce.ts";
+import { coerceLiteral, typeDisplayName } from "./coerce.ts";
 import type { PlanContext } from "./context.ts";
 import { noteParamType } from "./context.ts";
 import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
@@ -256,6 +256,7 @@ export class ExprBinder {
         if (index < 1 || index > 65535)
           throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`, { position: this.pos(node) });
         const type = this.ctx.paramTypes[index - 1] ?? "";
+        this.ctx.paramPositions[index - 1] ??= this.pos(node);
         return { k: "param", index, type: type || "unknown" };
       }
       default:
@@ -412,7 +413,7 @@ export class ExprBinder {
       args.push(inner.bind(expr));
     }
     const types = args.map((a) => a.type);
-    const signature = `${nameParts.join(".")}(${types.map((t) => (t === "unknown" ? "unknown" : t)).join(", ")})`;
+    const signature = `${nameParts.join(".")}(${types.map((t) => typeDisplayName(t.replace(/\(.*$/, ""))).join(", ")})`;
     if (!def || (star && name !== "count")) {
       throw new DbError(SQLSTATE.undefinedFunction, `function ${signature} does not exist`, {
         position,

@@ -51,12 +51,14 @@ export interface PlannedStatement {
   plan: Plan;
   /** Postgres types inferred for the user's parameters ($1 → [0]). */
   paramTypes: string[];
+  /** Where each parameter first appears. */
+  paramPositions: number[];
 }
 
 export function planStatement(stmt: Ast, catalog: Catalog, positionOf: (loc: Loc | null | undefined) => number): PlannedStatement {
-  const ctx: PlanContext = { catalog, positionOf, paramTypes: [], aliases: new Set() };
+  const ctx: PlanContext = { catalog, positionOf, paramTypes: [], paramPositions: [], aliases: new Set() };
   const plan = planIn(ctx, stmt);
-  return { plan, paramTypes: ctx.paramTypes };
+  return { plan, paramTypes: ctx.paramTypes, paramPositions: ctx.paramPositions };
 }
 
 function planIn(ctx: PlanContext, stmt: Ast): Plan {
@@ -122,7 +124,7 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       const name = ((v.variable ?? []) as Ast[]).map((p) => String(p.value).toLowerCase()).join(" ");
       const value = SETTINGS[name];
       if (value === undefined)
-        throw new DbError(SQLSTATE.undefinedObject, `unrecognized configuration parameter "${name}"`, { position });
+        throw new DbError(SQLSTATE.undefinedObject, `unrecognized configuration parameter "${name}"`);
       return { kind: "show", name: name === "transaction isolation level" ? "transaction_isolation" : name, value };
     }
     case "Comment":

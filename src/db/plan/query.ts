@@ -153,7 +153,7 @@ export class QueryPlanner {
         if (!["union", "intersect", "except"].includes(kind)) throw featureNotSupported(`set operation ${v.op}`, 0);
         if (left.columns.length !== right.columns.length)
           throw new DbError(SQLSTATE.syntaxError, `each ${kind.toUpperCase()} query must have the same number of columns`, {
-            position: this.ctx.positionOf(firstLoc(v.right)),
+            position: this.ctx.positionOf(firstLoc(v.right?.Select?.projection ?? v.right)),
           });
         const q = String(v.set_quantifier ?? "None");
         if (q !== "None" && q !== "All" && q !== "Distinct") throw featureNotSupported(`${kind.toUpperCase()} ${q}`, 0);

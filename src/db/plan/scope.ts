@@ -35,9 +35,10 @@ export class Scope {
 
   constructor(readonly parent: Scope | null) {}
 
-  add(entry: ScopeEntry, position: number): void {
+  add(entry: ScopeEntry, _position: number): void {
     if (this.entries.some((e) => e.alias === entry.alias)) {
-      throw new DbError(SQLSTATE.duplicateAlias, `table name "${entry.alias}" specified more than once`, { position });
+      // Postgres reports no position for this one.
+      throw new DbError(SQLSTATE.duplicateAlias, `table name "${entry.alias}" specified more than once`);
     }
     this.entries.push(entry);
   }

@@ -139,7 +139,7 @@ describeOnEveryStore("SELECT", (fx) => {
   });
 
   test("an unknown function is 42883 with its argument types", async () => {
-    expect(await failureOf(fx.engine.query("SELECT nope(1, 'a')"))).toEqual(["42883", "function nope(int4, unknown) does not exist", 8]);
+    expect(await failureOf(fx.engine.query("SELECT nope(1, 'a')"))).toEqual(["42883", "function nope(integer, unknown) does not exist", 8]);
   });
 
   test("a view over a join reads through", async () => {

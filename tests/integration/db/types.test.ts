@@ -142,4 +142,8 @@ describeOnEveryStore("types", (fx) => {
       [3, 2.35],
     ]);
   });
+
+  test("a placeholder with no parameters at all is 42P02 at its position, as in a plain Postgres query", async () => {
+    expect(await failureOf(fx.engine.query("SELECT 1, $1::int"))).toEqual(["42P02", "there is no parameter $1", 11]);
+  });
 });
