@@ -50,6 +50,18 @@ export const ExecResultSchema = v.object({
   executionId: v.number(),
 });
 
+export const ExecutionSchema = v.object({
+  id: v.number(),
+  sandboxId: v.string(),
+  argv: v.array(v.string()),
+  exitCode: v.nullable(v.number()),
+  signal: v.nullable(v.string()),
+  reason: v.nullable(v.string()),
+  durationMs: v.nullable(v.number()),
+  startedAt: v.string(),
+  finishedAt: v.nullable(v.string()),
+});
+
 export const ErrorSchema = v.object({
   error: v.object({
     code: v.pipe(v.string(), v.description("Stable code: SANDBOX_NOT_FOUND, SANDBOX_STATE, BAD_REQUEST, AUTH_REQUIRED, …")),
@@ -82,6 +94,7 @@ export const ROUTES = {
   start: { method: "POST", path: "/v1/sandboxes/{id}/start", summary: "Start its init.", response: SandboxSchema, status: 200, auth: true },
   exec: { method: "POST", path: "/v1/sandboxes/{id}/exec", summary: "Run a command inside; answers when it ends.", body: ExecSchema, response: ExecResultSchema, status: 200, auth: true },
   stop: { method: "POST", path: "/v1/sandboxes/{id}/stop", summary: "SIGTERM everything inside, SIGKILL after the grace period.", body: StopSchema, response: SandboxSchema, status: 200, auth: true },
+  executions: { method: "GET", path: "/v1/sandboxes/{id}/executions", summary: "Its latest executions, newest first (?limit=N, default 100).", response: v.array(ExecutionSchema), status: 200, auth: true },
   putFile: { method: "PUT", path: "/v1/sandboxes/{id}/files", summary: "Write the request body (bytes) to the file at ?path=/abs inside.", status: 204, auth: true },
   getFile: { method: "GET", path: "/v1/sandboxes/{id}/files", summary: "The bytes of the file at ?path=/abs inside (application/octet-stream).", status: 200, auth: true },
   delete: { method: "DELETE", path: "/v1/sandboxes/{id}", summary: "Remove it with its disk and history (?force=true stops it first).", status: 204, auth: true },

@@ -3,7 +3,7 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { stringify } from "yaml";
 import pkg from "../package.json" with { type: "json" };
-import { CreateSandboxSchema, ErrorSchema, ExecResultSchema, ExecSchema, ROUTES, type Route, SandboxSchema, StopSchema } from "./api.ts";
+import { CreateSandboxSchema, ErrorSchema, ExecResultSchema, ExecSchema, ExecutionSchema, ROUTES, type Route, SandboxSchema, StopSchema } from "./api.ts";
 import { ConfigSchema } from "./config.ts";
 import { RunResultSchema } from "./result.ts";
 
@@ -19,6 +19,7 @@ const NAMED = new Map<unknown, string>([
   [StopSchema, "StopRequest"],
   [SandboxSchema, "Sandbox"],
   [ExecResultSchema, "ExecResult"],
+  [ExecutionSchema, "Execution"],
   [ErrorSchema, "Error"],
 ]);
 
@@ -45,6 +46,7 @@ function paths(): Record<string, Record<string, unknown>> {
     const op: Record<string, unknown> = { operationId: name, summary: r.summary };
     if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: "Sandbox id or name.", schema: { type: "string" } }];
     if (name === "delete") (op.parameters as unknown[]).push({ name: "force", in: "query", required: false, description: "true: stop a running sandbox first.", schema: { type: "boolean" } });
+    if (name === "executions") (op.parameters as unknown[]).push({ name: "limit", in: "query", required: false, description: "How many (default 100).", schema: { type: "integer", minimum: 1 } });
     if (name === "exec") {
       (op.parameters as unknown[]).push({ name: "stream", in: "query", required: false, description: "ndjson: answer at once and stream the output as it comes.", schema: { type: "string", enum: ["ndjson"] } });
     }

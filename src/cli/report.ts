@@ -4,10 +4,12 @@ import { isCaveError } from "../core/errors.ts";
 import { writeStderr } from "../core/log.ts";
 
 /** Exit codes of cave's own failures (a sandboxed command's codes pass through). */
-export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70, DB: 1 } as const;
+export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70, DB: 1, REMOTE: 1 } as const;
 
 export function exitCodeFor(code: string): number {
-  if (code === "USAGE" || code.startsWith("CONFIG_")) return CLI_EXIT.USAGE;
+  // A remote cave serve's BAD_REQUEST is the user's input too; a refused key is theirs to fix.
+  if (code === "USAGE" || code.startsWith("CONFIG_") || code === "BAD_REQUEST" || code.startsWith("AUTH_")) return CLI_EXIT.USAGE;
+  if (code.startsWith("REMOTE_")) return CLI_EXIT.REMOTE;
   if (code.startsWith("SANDBOX_")) return CLI_EXIT.SETUP;
   // A statement the database refused (syntax, constraint…): the user's input, not cave's bug.
   if (code.startsWith("DB_")) return CLI_EXIT.DB;

@@ -180,6 +180,12 @@ export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promis
       const b = body as v.InferOutput<typeof ROUTES.stop.body>;
       return ok(await boxes.stop(p.id as string, duration(b.grace, "field grace") ?? 10_000));
     },
+    executions: async (req, p) => {
+      const raw = new URL(req.url).searchParams.get("limit");
+      const limit = raw === null ? 100 : Number(raw);
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new CaveError("BAD_REQUEST", `query parameter limit: a whole number of 1 or more, not ${JSON.stringify(raw)}`);
+      return json(200, await boxes.executions(p.id as string, limit));
+    },
     putFile: async (req, p) => {
       await boxes.writeFile(p.id as string, filePath(req), new Uint8Array(await req.arrayBuffer()));
       return new Response(null, { status: 204 });

@@ -8,7 +8,9 @@ import { boxArgs } from "./sandbox/_shared.ts";
 export default defineCommand({
   meta: { name: "serve", description: "Serve the sandbox API over HTTP (bearer-key auth; see openapi.yaml)." },
   args: {
-    ...boxArgs,
+    "data-dir": boxArgs["data-dir"],
+    config: boxArgs.config,
+    debug: boxArgs.debug,
     host: { type: "string", description: "Address to listen on (default 127.0.0.1)." },
     port: { type: "string", description: "Port to listen on; 0 picks a free one (default 8080)." },
     "max-sandboxes": { type: "string", description: "The most sandboxes running at once (default: CAVE_MAX_SANDBOXES, else 32)." },

@@ -21,7 +21,7 @@ describe("openapi.yaml", () => {
   test("carries the config and run-result shapes as components", () => {
     const doc = Bun.YAML.parse(generateOpenApi()) as { openapi: string; components: { schemas: Record<string, { required?: string[] }> } };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.components.schemas)).toEqual(["CaveConfig", "RunResult", "CreateSandbox", "ExecRequest", "StopRequest", "Sandbox", "ExecResult", "Error"]);
+    expect(Object.keys(doc.components.schemas)).toEqual(["CaveConfig", "RunResult", "CreateSandbox", "ExecRequest", "StopRequest", "Sandbox", "ExecResult", "Execution", "Error"]);
     expect(doc.components.schemas.RunResult?.required).toEqual(["exitCode", "signal", "reason", "durationMs"]);
   });
 

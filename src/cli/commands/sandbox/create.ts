@@ -26,30 +26,38 @@ const command: CommandDef = {
     if (command.length > 0) {
       throw new CaveError("USAGE", `cave create takes no command (got ${command[0]})`, { hint: "start it with cave start ID, then cave exec ID -- CMD" });
     }
-    const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
-    const file = configPath ? loadConfigFile(configPath) : undefined;
-    const s = resolveRunSettings({
-      file: file?.run,
-      flags: {
-        timeout: str(options.timeout),
-        memory: str(options.memory),
-        cpus: str(options.cpus),
-        pids: str(options.pids),
-        disk: str(options.disk),
-        network: str(options.network),
-        seccomp: str(options.seccomp),
-        hostname: str(options.hostname),
-        workdir: str(options.workdir),
-        rootfs: str(options.rootfs),
-        env: arr(options.env),
-        bind: arr(options.bind),
-        capAdd: arr(options["cap-add"]),
-        rlimit: arr(options.rlimit),
-      },
-    });
-    const boxes = await openSandboxes({ "data-dir": str(options["data-dir"]), config: str(options.config) });
+    const settings = () => {
+      const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
+      const file = configPath ? loadConfigFile(configPath) : undefined;
+      return resolveRunSettings({
+        file: file?.run,
+        flags: {
+          timeout: str(options.timeout),
+          memory: str(options.memory),
+          cpus: str(options.cpus),
+          pids: str(options.pids),
+          disk: str(options.disk),
+          network: str(options.network),
+          seccomp: str(options.seccomp),
+          hostname: str(options.hostname),
+          workdir: str(options.workdir),
+          rootfs: str(options.rootfs),
+          env: arr(options.env),
+          bind: arr(options.bind),
+          capAdd: arr(options["cap-add"]),
+          rlimit: arr(options.rlimit),
+        },
+      });
+    };
+    // What a remote cave serve takes, from the same flags (checked there).
+    const body: Record<string, unknown> = {};
+    for (const k of ["memory", "cpus", "pids", "disk", "timeout", "network", "seccomp", "hostname", "workdir"] as const) if (str(options[k]) !== undefined) body[k] = str(options[k]);
+    const env = arr(options.env);
+    if (env) body.env = Object.fromEntries(env.map((kv) => [kv.slice(0, Math.max(0, kv.indexOf("="))), kv.slice(kv.indexOf("=") + 1)]));
+    const localOnly = (["bind", "cap-add", "rlimit", "rootfs", "config"] as const).filter((k) => options[k] !== undefined).map((k) => `--${k}`);
+    const boxes = await openSandboxes({ "data-dir": str(options["data-dir"]), config: str(options.config), url: str(options.url), key: str(options.key) });
     try {
-      const sb = await boxes.create(s, str(options.name));
+      const sb = await boxes.create({ settings, body, localOnly, name: str(options.name) });
       console.log(options.json ? toJson(sb) : sb.id);
     } finally {
       boxes.close();

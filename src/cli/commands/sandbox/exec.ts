@@ -50,10 +50,8 @@ export async function execMain(rawArgs: string[]): Promise<never> {
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   const timeoutMs = typeof options.timeout === "string" ? parseDuration(options.timeout) : undefined;
-  const boxes = await openSandboxes({
-    "data-dir": typeof options["data-dir"] === "string" ? options["data-dir"] : undefined,
-    config: typeof options.config === "string" ? options.config : undefined,
-  });
+  const str = (k: string) => (typeof options[k] === "string" ? (options[k] as string) : undefined);
+  const boxes = await openSandboxes({ "data-dir": str("data-dir"), config: str("config"), url: str("url"), key: str("key") });
   let exitCode: number;
   try {
     const r = await boxes.exec(id, {

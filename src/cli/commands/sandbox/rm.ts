@@ -13,7 +13,7 @@ export default defineCommand({
     const boxes = await openSandboxes(args);
     try {
       const s = await boxes.get(args.id);
-      await boxes.rm(s.id, { force: args.force === true });
+      await boxes.rm(s.id, args.force === true);
       console.log(s.id);
     } finally {
       boxes.close();
