@@ -26,6 +26,11 @@ function toJson(v: unknown): unknown {
   }
 }
 
+/** Postgres prints fractional seconds without trailing zeros: 12:00:00+00, 12:00:00.25+00. */
+function toTimestampText(v: unknown): unknown {
+  return typeof v === "string" ? v.replace(/(\d{2}:\d{2}:\d{2})(\.\d*?)0*(?=\+|$)/, (_m, hms: string, frac: string) => (frac === "." ? hms : hms + frac)) : v;
+}
+
 export type Converter = ((v: unknown) => unknown) | null;
 
 /** The converter for one result column, or null when values pass through unchanged. */
@@ -40,6 +45,9 @@ export function converterFor(type: string): Converter {
     case "json":
     case "jsonb":
       return toJson;
+    case "timestamptz":
+    case "timestamp":
+      return toTimestampText;
     case "bytea":
       return (v) => (v instanceof Uint8Array && v.constructor !== Uint8Array ? new Uint8Array(v) : v);
     default:

@@ -317,7 +317,8 @@ export class ExprBinder {
       if (r.k !== "str") throw featureNotSupported(`${op === "Question" ? "?" : "#>"} with a computed path`, this.pos(node));
       const path = op === "Question" ? `$.${jsonKey(r.value)}` : jsonPath(r.value, this.pos(node));
       const p: BExpr = { k: "str", value: path, type: "text" };
-      if (op === "Question") return { k: "func", sql: "(json_type($1, $2) IS NOT NULL)", args: [l, p], type: "bool" };
+      if (op === "Question")
+        return { k: "func", sql: "(CASE WHEN $1 IS NULL THEN NULL ELSE json_type($1, $2) IS NOT NULL END)", args: [l, p], type: "bool" };
       return op === "HashArrow"
         ? { k: "bin", op: "->", l, r: p, type: l.type === "json" ? "json" : "jsonb" }
         : { k: "bin", op: "->>", l, r: p, type: "text" };

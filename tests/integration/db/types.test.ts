@@ -40,12 +40,12 @@ describeOnEveryStore("types", (fx) => {
     expect(r[1]).toEqual(["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]);
   });
 
-  test("timestamptz is stored in UTC with Postgres's +00 suffix and compares in time order", async () => {
+  test("timestamptz is kept in UTC, printed as Postgres prints it (+00, no trailing zeros), and compares in time order", async () => {
     await run(fx.engine, "CREATE TABLE t (at timestamptz, made timestamptz DEFAULT now())");
     await fx.engine.query("INSERT INTO t (at) VALUES ('2024-05-01 12:00:00+02'), ($1)", [new Date("2024-05-01T09:30:00.250Z")]);
     expect((await fx.engine.query("SELECT at FROM t ORDER BY at")).rows).toEqual([
-      ["2024-05-01 09:30:00.250+00"],
-      ["2024-05-01 10:00:00.000+00"],
+      ["2024-05-01 09:30:00.25+00"],
+      ["2024-05-01 10:00:00+00"],
     ]);
     expect((await fx.engine.query("SELECT count(*) FROM t WHERE made > '2020-01-01'::timestamptz")).rows).toEqual([[2]]);
   });
@@ -88,14 +88,14 @@ describeOnEveryStore("types", (fx) => {
     await run(fx.engine, "CREATE TABLE t (at timestamptz)", "INSERT INTO t VALUES ('2024-05-01 12:34:56.789+02')");
     expect(
       (await fx.engine.query("SELECT EXTRACT(YEAR FROM at), EXTRACT(hour FROM at), EXTRACT(epoch FROM at), date_trunc('hour', at) FROM t")).rows,
-    ).toEqual([[2024, 10, 1714559696.789, "2024-05-01 10:00:00.000+00"]]);
+    ).toEqual([[2024, 10, 1714559696.789, "2024-05-01 10:00:00+00"]]);
   });
 
   test("a timestamptz plus or minus a literal interval moves by calendar units", async () => {
     await run(fx.engine, "CREATE TABLE t (at timestamptz)", "INSERT INTO t VALUES ('2024-05-01 12:00:00+00')");
     expect(
       (await fx.engine.query("SELECT at - interval '1 day', at + '2 hours 30 minutes'::interval, at + interval '1 mon', at - INTERVAL '3' DAY FROM t")).rows,
-    ).toEqual([["2024-04-30 12:00:00.000+00", "2024-05-01 14:30:00.000+00", "2024-06-01 12:00:00.000+00", "2024-04-28 12:00:00.000+00"]]);
+    ).toEqual([["2024-04-30 12:00:00+00", "2024-05-01 14:30:00+00", "2024-06-01 12:00:00+00", "2024-04-28 12:00:00+00"]]);
     expect(await failureOf(fx.engine.query("SELECT interval '1 fortnight'"))).toEqual([
       "22007",
       'invalid input syntax for type interval: "1 fortnight"',
