@@ -104,6 +104,10 @@ function select(p: ProjectOp, w: SqlWriter): string {
 export function fromClause(op: FromOp, w: SqlWriter): string {
   switch (op.op) {
     case "scan":
+      if (op.args) {
+        const e = ex(w);
+        return `${op.table}(${op.args.map((a) => e.emit(a)).join(", ")}) AS ${quoteIdent(op.alias)}`;
+      }
       return op.alias === op.table ? quoteIdent(op.table) : `${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
     case "derived":
       if (op.lateral) throw featureNotSupported("LATERAL subqueries");

@@ -5,6 +5,7 @@ import { isReservedName } from "../catalog/catalog.ts";
 import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast } from "../parse/ast.ts";
 import { firstLoc, tagOf } from "../parse/ast.ts";
+import { typeDisplayName } from "./coerce.ts";
 import type { PlanContext } from "./context.ts";
 import { uniqueAlias } from "./context.ts";
 import { ExprBinder, type ExprPlace, hasAggregate, identName } from "./expr.ts";
@@ -262,7 +263,7 @@ export class QueryPlanner {
       : [];
     switch (tag) {
       case "Table": {
-        if (v.args) throw featureNotSupported("table functions", position);
+        if (v.args) return this.tableFunction(v, scope, position, aliasNode, colAliases);
         const name = relationName(this.ctx, v.name, rel);
         const userAlias = aliasNode ? identName(aliasNode.name) : name;
         const cte = objectName(v.name).length === 1 ? scope.cte(name) : undefined;
@@ -323,6 +324,42 @@ export class QueryPlanner {
       default:
         throw featureNotSupported(`FROM item ${tag}`, position);
     }
+  }
+
+  /**
+   * generate_series(start, stop [, step]) in FROM: SQLite's table-valued function of that name,
+   * its `value` column renamed to Postgres's (the function's name, or the alias's column).
+   */
+  private tableFunction(v: Ast, scope: Scope, position: number, aliasNode: Ast, colAliases: string[]): FromOp {
+    const parts = objectName(v.name);
+    const name = parts[parts.length - 1] ?? "";
+    if (name !== "generate_series" || parts.length > 2)
+      throw featureNotSupported(`table function ${parts.join(".")}`, position);
+    const b = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "functions in FROM" }));
+    const args = ((v.args?.args ?? []) as Ast[]).map((a) => {
+      const expr = a?.Unnamed?.Expr;
+      if (!expr) throw featureNotSupported("this argument form", position);
+      return b.bindTyped(expr, "int8");
+    });
+    if (args.length < 2 || args.length > 3)
+      throw new DbError(SQLSTATE.undefinedFunction, `function generate_series(${args.map((a) => typeDisplayName(a.type)).join(", ")}) does not exist`, {
+        position,
+      });
+    const type = args.some((a) => a.type === "numeric" || a.type === "float8") ? "numeric" : args.some((a) => a.type === "int8") ? "int8" : "int4";
+    const userAlias = aliasNode ? identName(aliasNode.name) : name;
+    const column = colAliases[0] ?? (aliasNode && !colAliases.length ? userAlias : name);
+    const inner = uniqueAlias(this.ctx, name);
+    const emitAlias = uniqueAlias(this.ctx, userAlias);
+    const columns = [{ name: column, type }];
+    const query: ProjectOp = {
+      op: "project",
+      input: { op: "scan", table: "generate_series", alias: inner, source: "function", columns: [{ name: "value", type }], args },
+      items: [{ expr: { k: "col", qual: inner, name: "value", type }, name: column }],
+      distinct: false,
+      windows: [],
+    };
+    scope.add({ alias: userAlias, emitAlias, columns }, position);
+    return { op: "derived", alias: emitAlias, query, columns, lateral: false };
   }
 
   /** Wraps a planned query so its output columns carry new names. */

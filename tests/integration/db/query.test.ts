@@ -184,4 +184,14 @@ describeOnEveryStore("SELECT", (fx) => {
     expect(await rows("SELECT id FROM users WHERE id = ANY (SELECT user_id FROM posts) ORDER BY id")).toEqual([[1], [2]]);
     expect((await failureOf(fx.engine.query("SELECT id FROM users WHERE id = ANY($1)", [5])))[0]).toBe("42804");
   });
+
+  test("generate_series in FROM numbers rows, with Postgres's column naming", async () => {
+    expect(await fx.engine.query("SELECT * FROM generate_series(1, 3)")).toEqual({
+      command: "SELECT 3",
+      columns: [{ name: "generate_series", type: "int4" }],
+      rows: [[1], [2], [3]],
+      rowCount: 3,
+    });
+    expect(await rows("SELECT sum(n) FROM generate_series(1, $1, 2) AS s(n)", [9])).toEqual([[25]]);
+  });
 });

@@ -5,11 +5,13 @@ export interface ScanOp {
   table: string;
   /** The alias the emitted SQL uses for it. */
   alias: string;
-  source: "table" | "view" | "cte";
+  source: "table" | "view" | "cte" | "function";
   columns: { name: string; type: string }[];
+  /** Arguments of a table function (generate_series). */
+  args?: import("../expr-types.ts").BExpr[];
 }
 
 export function explainScan(op: ScanOp): string {
-  const kind = op.source === "table" ? "Seq Scan" : op.source === "view" ? "View Scan" : "CTE Scan";
+  const kind = { table: "Seq Scan", view: "View Scan", cte: "CTE Scan", function: "Function Scan" }[op.source];
   return `${kind} on ${op.table}${op.alias !== op.table ? ` ${op.alias}` : ""}`;
 }
