@@ -26,6 +26,7 @@ const main: CommandDef = {
     ls: () => import("./commands/sandbox/ls.ts").then((m) => m.default),
     inspect: () => import("./commands/sandbox/inspect.ts").then((m) => m.default),
     cp: () => import("./commands/sandbox/cp.ts").then((m) => m.default),
+    logs: () => import("./commands/sandbox/logs.ts").then((m) => m.default),
     serve: () => import("./commands/serve.ts").then((m) => m.default),
   },
 };

@@ -190,6 +190,18 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
       expect([missing.exitCode, missing.stderr]).toEqual([125, "cave: no file /root/nope in the sandbox\n  hint: check the path; only regular files are copied\n"]);
     });
 
+    test("cave logs lists each exec oldest first with its status, duration and command, quoted for a shell", async () => {
+      expect((await sh("exit 3")).exitCode).toBe(3);
+      const r = await box(["logs", id, "--limit", "1"]);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^\d{4}-\d\d-\d\d [\d:.]+\+00  #\d+  exit 3  [\d.]+ms  sh -c 'exit 3'\n$/);
+      const json = (await box(["logs", id, "--json", "--limit", "2"])).stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(json.map((e: { argv: string[]; exitCode: number }) => [e.argv.at(-1), e.exitCode])).toEqual([
+        [expect.any(String), expect.any(Number)],
+        ["exit 3", 3],
+      ]);
+    });
+
     test("--env and --workdir apply to the exec", async () => {
       const r = await box(["exec", id, "--env", "A=1", "--workdir", "/tmp", "--", "sh", "-c", "echo $A; pwd"]);
       expect([r.exitCode, r.stdout]).toEqual([0, "1\n/tmp\n"]);
