@@ -397,12 +397,8 @@ export class QueryPlanner {
 
     if (s.selection) {
       const cond = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "WHERE" })).bind(s.selection);
-      if (!input) input = null;
-      input = input ? { op: "filter", input, cond } : null;
-      if (!input) {
-        // WHERE without FROM: keep the condition on a one-row relation.
-        input = { op: "filter", input: { op: "values", rows: [[]], columns: [] }, cond };
-      }
+      // WHERE without FROM filters the one row of a relation with no columns.
+      input = { op: "filter", input: input ?? { op: "values", rows: [[]], columns: [] }, cond };
     }
 
     const sel = new ExprBinder(this.ctx, scope, this.place({ windows: true, namedWindows }));
