@@ -31,6 +31,24 @@ function toTimestampText(v: unknown): unknown {
   return typeof v === "string" ? v.replace(/(\d{2}:\d{2}:\d{2})(\.\d*?)0*(?=\+|$)/, (_m, hms: string, frac: string) => (frac === "." ? hms : hms + frac)) : v;
 }
 
+/** An interval held as seconds, printed as Postgres prints intervals: "1 day 02:00:00.5". */
+export function intervalText(v: unknown): unknown {
+  if (typeof v !== "number" && typeof v !== "bigint") return v;
+  let s = Number(v);
+  const sign = s < 0 ? "-" : "";
+  s = Math.abs(s);
+  const days = Math.floor(s / 86400);
+  s -= days * 86400;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s - h * 3600) / 60);
+  const sec = Math.round((s - h * 3600 - m * 60) * 1e6) / 1e6;
+  const [whole, frac] = String(sec).split(".");
+  const clock = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${whole!.padStart(2, "0")}${frac ? `.${frac}` : ""}`;
+  const dayPart = days ? `${sign}${days} day${days === 1 ? "" : "s"}` : "";
+  if (dayPart && clock === "00:00:00") return dayPart;
+  return dayPart ? `${dayPart} ${sign}${clock}` : `${sign}${clock}`;
+}
+
 export type Converter = ((v: unknown) => unknown) | null;
 
 /** The converter for one result column, or null when values pass through unchanged. */
@@ -48,6 +66,8 @@ export function converterFor(type: string): Converter {
     case "timestamptz":
     case "timestamp":
       return toTimestampText;
+    case "interval":
+      return intervalText;
     case "bytea":
       return (v) => (v instanceof Uint8Array && v.constructor !== Uint8Array ? new Uint8Array(v) : v);
     default:

@@ -289,7 +289,21 @@ export class ExprBinder {
     // A parameter compared with a typed expression takes its type.
     if (l.k === "param" && r.type !== "unknown") noteParamType(this.ctx, l.index, r.type);
     if (r.k === "param" && l.type !== "unknown") noteParamType(this.ctx, r.index, l.type);
-    if (COMPARE[op]) return { k: "bin", op: COMPARE[op]!, l, r, type: "bool" };
+    if (COMPARE[op]) {
+      // A computed interval (timestamp - timestamp) is seconds; a literal one compared with it
+      // becomes seconds too.
+      const secs = (x: BExpr, other: BExpr): BExpr =>
+        x.k === "str" && x.type === "interval" && other.type === "interval" && other.k !== "str"
+          ? { k: "num", text: String(intervalSeconds(x.value, this.pos(node))), type: "numeric" }
+          : x;
+      return { k: "bin", op: COMPARE[op]!, l: secs(l, r), r: secs(r, l), type: "bool" };
+    }
+    if (op === "Minus" && l.type === "date" && r.type === "date")
+      return { k: "func", sql: "CAST(julianday($1) - julianday($2) AS INTEGER)", args: [l, r], type: "int4" };
+    if (op === "Minus" && isTimestamp(l.type) && isTimestamp(r.type)) {
+      const at = "unixepoch((CASE WHEN $N LIKE '%+00' THEN substr($N, 1, length($N) - 3) ELSE $N END), 'subsec')";
+      return { k: "func", sql: `(${at.replaceAll("$N", "$1")} - ${at.replaceAll("$N", "$2")})`, args: [l, r], type: "interval" };
+    }
     if (op === "And" || op === "Or") return { k: "bin", op: op.toUpperCase(), l, r, type: "bool" };
     if ((op === "Plus" || op === "Minus") && (r.type === "interval" || (l.type === "interval" && op === "Plus"))) {
       const [ts, iv] = r.type === "interval" ? [l, r] : [r, l];
@@ -545,7 +559,12 @@ export class ExprBinder {
     const f = field.toLowerCase();
     if (fmt[f]) return { k: "func", sql: `CAST(strftime('${fmt[f]}', ${ts}) AS INTEGER)`, args: [e], type: "numeric" };
     if (f === "second") return { k: "func", sql: `CAST(strftime('%f', ${ts}) AS REAL)`, args: [e], type: "numeric" };
-    if (f === "epoch") return { k: "func", sql: `unixepoch(${ts}, 'subsec')`, args: [e], type: "numeric" };
+    if (f === "epoch") {
+      // A computed interval already is seconds.
+      if (e.type === "interval" && e.k !== "str") return { ...e, type: "numeric" };
+      if (e.type === "interval" && e.k === "str") return { k: "num", text: String(intervalSeconds(e.value, this.pos(node))), type: "numeric" };
+      return { k: "func", sql: `unixepoch(${ts}, 'subsec')`, args: [e], type: "numeric" };
+    }
     throw featureNotSupported(`EXTRACT(${field})`, this.pos(node));
   }
 
@@ -699,4 +718,20 @@ function jsonPath(text: string, position: number): string {
   const inner = t.slice(1, -1).trim();
   const parts = inner === "" ? [] : inner.split(",").map((x) => x.trim().replace(/^"(.*)"$/s, "$1"));
   return `$${parts.map((p) => (/^-?\d+$/.test(p) ? `[${p}]` : `.${jsonKey(p)}`)).join("")}`;
+}
+
+function isTimestamp(t: string): boolean {
+  return t === "timestamptz" || t === "timestamp";
+}
+
+const SECONDS: Record<string, number> = { years: 365.25 * 86400, months: 30 * 86400, days: 86400, hours: 3600, minutes: 60, seconds: 1 };
+
+/** An interval literal in seconds, as Postgres's EXTRACT(epoch) counts it (a month is 30 days). */
+export function intervalSeconds(text: string, position: number): number {
+  let total = 0;
+  for (const m of intervalModifiers(text, position)) {
+    const [n, unit] = m.split(" ");
+    total += Number(n) * (SECONDS[unit!] ?? 0);
+  }
+  return total;
 }

@@ -632,6 +632,10 @@ export function outputName(node: Ast, e: BExpr): string {
       return "btrim";
     case "Position":
       return "position";
+    case "Extract":
+      return "extract";
+    case "Interval":
+      return "interval";
     case "Ceil":
       return "ceil";
     case "Floor":

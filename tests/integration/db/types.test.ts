@@ -146,4 +146,26 @@ describeOnEveryStore("types", (fx) => {
   test("a placeholder with no parameters at all is 42P02 at its position, as in a plain Postgres query", async () => {
     expect(await failureOf(fx.engine.query("SELECT 1, $1::int"))).toEqual(["42P02", "there is no parameter $1", 11]);
   });
+
+  test("timestamp minus timestamp is an interval printed as Postgres prints it, and EXTRACT(epoch) reads it", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (a timestamptz, b timestamptz, d date)",
+      "INSERT INTO t VALUES ('2024-05-02 14:00:00.5+00', '2024-05-01 12:00:00+00', '2024-05-03'), ('2024-05-01 12:00:05+00', '2024-05-01 12:00:10+00', NULL)",
+    );
+    expect(await fx.engine.query("SELECT a - b, EXTRACT(epoch FROM a - b), a - b > interval '1 hour', d - '2024-05-01'::date FROM t")).toEqual({
+      command: "SELECT 2",
+      columns: [
+        { name: "?column?", type: "interval" },
+        { name: "extract", type: "numeric" },
+        { name: "?column?", type: "bool" },
+        { name: "?column?", type: "int4" },
+      ],
+      rows: [
+        ["1 day 02:00:00.5", 93600.5, true, 2],
+        ["-00:00:05", -5, false, null],
+      ],
+      rowCount: 2,
+    });
+  });
 });
