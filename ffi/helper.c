@@ -194,6 +194,7 @@ enum op_kind {
   OP_PTY = 22,           /* open a pty in the sandbox's devpts; master goes to the parent */
   OP_SETNS_FD = 23,      /* a=fd (a pidfd kept open) b=nstype: join another process's namespaces */
   OP_DEVNULL_STDIO = 24, /* a=path of /dev/null: make it fds 0..2 (a detached init holds no caller's fds) */
+  OP_HANDOFF = 25,       /* e=slot: its fd goes to cave-init (argv[2]) instead of being closed */
 };
 #define OPF_IGNORE_EXIST 1
 #define OPF_TOLERATE_EINVAL 2 /* mount_setattr: the filesystem cannot do this (idmap) */
@@ -246,6 +247,7 @@ struct cave_spec {
   u64 stacks;             /* out (x86_64): the mmap'd stacks of init, the userns holder and the command */
   i64 init_fd;            /* FLAG_DETACHED: a memfd holding cave-init */
   i64 stdio[3];           /* >= 0: becomes the command's fd 0, 1, 2 (pipes of `cave serve`) */
+  i64 handoff_fd;         /* set by OP_HANDOFF: the user namespace cave-init enters itself */
 };
 #define STACK_INIT (256 * 1024)
 #define STACK_SMALL (64 * 1024)
@@ -551,6 +553,11 @@ static long run_op(struct cave_spec *s, const struct cave_op *op, long *slots, i
     if (r > 0) r = 0;
     break;
   }
+  case OP_HANDOFF:
+    s->handoff_fd = slots[op->e];
+    slots[op->e] = -1;
+    r = s->handoff_fd >= 0 ? 0 : -9 /* EBADF */;
+    break;
   case OP_PTY: {
     long slave = -1;
     r = open_pty((int)s->status_fd, &slave);
@@ -710,22 +717,29 @@ static __attribute__((noreturn)) void init_main(const struct cave_spec *s) {
   }
 }
 
+static void decimal(long v, char *out) {
+  char digits[24];
+  int n = 0, k = 0;
+  do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n) out[k++] = digits[--n];
+  out[k] = 0;
+}
+
 /* A persistent sandbox's init becomes cave-init: a fresh, tiny address space instead of
-   Bun's. The status socket survives the exec (fd number in argv[1]); cave-init reports
-   MSG_STARTED on it once it holds the namespace, then closes it. */
+   Bun's. It is exec'd while still real root in the initial user namespace, so its memory
+   (and its /proc files) belongs to that namespace as run's init's does; it enters the sandbox's
+   user namespace itself (fd in argv[2]). The status socket survives the exec (argv[1]);
+   cave-init reports MSG_STARTED on it once it holds the namespace, then closes it. */
 static __attribute__((noreturn)) void exec_init(const struct cave_spec *s) {
   int st = (int)s->status_fd;
   long r;
-  char num[12];
-  int n = 0, k = 0;
-  char digits[12];
-  long v = st;
-  do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (n) num[k++] = digits[--n];
-  num[k] = 0;
-  const char *argv[3] = {"cave-init", num, 0};
+  char num[24], ns[24];
+  decimal(st, num);
+  decimal(s->handoff_fd, ns);
+  const char *argv[4] = {"cave-init", num, s->handoff_fd >= 0 ? ns : 0, 0};
   const char *envp[1] = {0};
   if ((r = SYS(NR_fcntl, st, 2 /* F_SETFD */, 0)) < 0) die(st, -6, r);
+  if (s->handoff_fd >= 0 && (r = SYS(NR_fcntl, s->handoff_fd, 2, 0)) < 0) die(st, -6, r);
   r = SYS(NR_execveat, s->init_fd, "", argv, envp, AT_EMPTY_PATH);
   die(st, -7, r);
 }
@@ -772,6 +786,7 @@ void cave_release(struct cave_spec *s) {
 /* Returns the child's pid (and spec->pidfd), or -errno. Called from the JS thread. */
 long cave_spawn(struct cave_spec *s) {
   s->pidfd = -1;
+  s->handoff_fd = -1;
   s->stacks = 0;
   long pid = spawn_clone(s);
   s->pid = pid;

@@ -31,13 +31,14 @@ export type NativeOp =
   | { kind: "write"; path: string; data: string }
   | { kind: "pty" }
   | { kind: "setns_fd"; fd: number; nstype: number }
-  | { kind: "devnull_stdio"; path: string };
+  | { kind: "devnull_stdio"; path: string }
+  | { kind: "handoff"; slot: number };
 
 const OPCODE: Record<NativeOp["kind"], number> = {
   mount: 1, mkdir: 2, symlink: 3, chdir: 4, pivot_root: 5, sethostname: 6, unshare: 7, sync: 8,
   setid: 9, create_file: 10, mount_setattr: 11, open_tree: 12, move_mount: 13, chown: 14,
   setrlimit: 15, lo_up: 16, umount: 17, userns: 18, setns: 19, chmod: 20, write: 21, pty: 22,
-  setns_fd: 23, devnull_stdio: 24,
+  setns_fd: 23, devnull_stdio: 24, handoff: 25,
 };
 
 /** Messages the child writes on the status pipe (struct cave_msg). */
@@ -174,6 +175,7 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
       case "write": s(1, op.path); s(2, op.data); u(o + 3, Buffer.byteLength(op.data)); break;
       case "setns_fd": u(o + 1, op.fd); u(o + 2, op.nstype); break;
       case "devnull_stdio": s(1, op.path); break;
+      case "handoff": u(o + 5, op.slot); break;
       default: {
         const never: never = op;
         throw new Error(`unknown op ${JSON.stringify(never)}`);
@@ -185,7 +187,7 @@ export function nativeSpawn(req: SpawnRequest): Spawned {
   for (const [i, a] of req.argv.entries()) arena.str(argv, i, a);
   const envp = new BigUint64Array(req.env.length + 1);
   for (const [i, e] of req.env.entries()) arena.str(envp, i, e);
-  const spec = new BigUint64Array(24);
+  const spec = new BigUint64Array(25);
   arena.str(spec, 10, req.path);
   arena.str(spec, 11, req.workdir);
   const strings = arena.seal();

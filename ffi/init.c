@@ -25,6 +25,10 @@ typedef unsigned long u64;
 #define NR_prctl 157
 #define NR_exit_group 231
 #define NR_close_range 436
+#define NR_setns 308
+#define NR_setgroups 116
+#define NR_setresgid 119
+#define NR_setresuid 117
 static long sys6(long n, long a, long b, long c, long d, long e, long f) {
   long ret;
   register long r10 __asm__("r10") = d;
@@ -45,6 +49,10 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 #define NR_prctl 167
 #define NR_exit_group 94
 #define NR_close_range 436
+#define NR_setns 268
+#define NR_setgroups 159
+#define NR_setresgid 149
+#define NR_setresuid 147
 static long sys6(long n, long a, long b, long c, long d, long e, long f) {
   register long x8 __asm__("x8") = n;
   register long x0 __asm__("x0") = a;
@@ -90,7 +98,10 @@ static long reap(void) {
   }
 }
 
-/* argv[1]: the status socket, on which one MSG_STARTED record says init is in charge. */
+/* argv[1]: the status socket, on which one MSG_STARTED record says init is in charge.
+   argv[2]: the sandbox's user namespace, entered here so that this process's memory was
+   made (by execve) in the initial user namespace: the sandbox's root cannot trace it or
+   read its /proc files, as with `cave run`'s init. */
 static long parse_fd(const char *s) {
   long v = 0;
   if (!s || !*s) return -1;
@@ -106,6 +117,7 @@ void __attribute__((noreturn, used)) init_c(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
   long st = argc > 1 ? parse_fd(argv[1]) : -1;
+  long userns = argc > 2 ? parse_fd(argv[2]) : -1;
   /* Fail closed: an init that cannot block signals, drop privileges or close fds exits
      (its exit ends the namespace) and cave reports the sandbox as not running. */
   if (SYS(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &all, 0, 8) < 0) quit(120);
@@ -114,6 +126,15 @@ void __attribute__((noreturn, used)) init_c(long *sp) {
   for (long sig = 1; sig <= 64; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) SYS(NR_rt_sigaction, sig, &dfl, 0, 8);
   if (SYS(NR_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) < 0) quit(121);
+  if (userns >= 0) {
+    if (SYS(NR_setns, userns, 0x10000000 /* CLONE_NEWUSER */) < 0) quit(126);
+    SYS(NR_close, userns);
+    /* EPERM: setgroups is denied in the sandbox's user namespace; there are none to drop */
+    long r = SYS(NR_setgroups, 0, 0);
+    if (r < 0 && r != -1) quit(126);
+    if (SYS(NR_setresgid, 0, 0, 0) < 0 || SYS(NR_setresuid, 0, 0, 0) < 0) quit(126);
+    if (SYS(NR_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) < 0) quit(121);
+  }
   for (long cap = 0; cap < 64; cap++) {
     long r = SYS(NR_prctl, 24 /* PR_CAPBSET_DROP */, cap, 0, 0, 0);
     if (r == -22) break;

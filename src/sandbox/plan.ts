@@ -262,7 +262,11 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): Plan {
   // (~10 ms), which overlaps with all the mounting above.
   sync("wait for the parent to place the sandbox in its cgroup", { kind: "join-cgroup" });
   add("create the cgroup namespace", { kind: "unshare", flags: NS.CGROUP });
-  if (privileged) {
+  if (privileged && spec.persistent) {
+    // cave-init enters it after its exec, so that its memory belongs to the initial user
+    // namespace (as run's init's does) and the sandbox's root can neither trace nor read it.
+    add("hand the sandbox user namespace to cave-init", { kind: "handoff", slot: SLOT_USERNS });
+  } else if (privileged) {
     add("enter the sandbox user namespace", { kind: "setns", slot: SLOT_USERNS, nstype: NS.USER });
     add("become root in the user namespace", { kind: "setid", uid: 0, gid: 0 });
   }

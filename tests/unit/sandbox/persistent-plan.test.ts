@@ -25,9 +25,14 @@ test("a persistent sandbox mounts its ext4 image where cave run mounts the tmpfs
   const stage = box.ops.find((o) => o.op.kind === "mount" && o.op.target === "/tmp");
   expect(stage?.op).toEqual({ kind: "mount", src: "/dev/loop7", target: "/tmp", fstype: "ext4", flags: 2 | 4, data: null });
   expect(run.ops.some((o) => o.op.kind === "mount" && o.op.fstype === "ext4")).toBe(false);
-  // The same steps in the same order, plus /dev/null as init's stdio at the very end.
+  // The same steps in the same order, except that cave-init enters the user namespace itself
+  // (after its exec, so that its memory belongs to the initial one), plus /dev/null as stdio.
   const kinds = (p: typeof run) => p.ops.map((o) => o.op.kind);
-  expect(kinds(box)).toEqual([...kinds(run), "devnull_stdio"]);
+  const runKinds = kinds(run);
+  const userns = runKinds.indexOf("setns");
+  expect(runKinds.slice(userns, userns + 2)).toEqual(["setns", "setid"]);
+  expect(kinds(box)).toEqual([...runKinds.slice(0, userns), "handoff", ...runKinds.slice(userns + 2), "devnull_stdio"]);
+  expect(box.ops.find((o) => o.op.kind === "handoff")?.op).toEqual({ kind: "handoff", slot: 1 });
   expect(box.ops.at(-1)?.op).toEqual({ kind: "devnull_stdio", path: "/dev/null" });
   expect(box.cloneFlags).toBe(run.cloneFlags);
   expect(box.syncs).toEqual(run.syncs);
