@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cave, type CaveRun } from "../helpers/cave.ts";
+import type { CaveRun } from "../helpers/cave.ts";
 import { clean, each, outcome, PROBES, useProbes } from "./harness.ts";
 
 const probes = useProbes("escape", "fileops");
