@@ -102,6 +102,29 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
   right: { sqlite: "substr($1, -($2))", ret: text, minArgs: 2, maxArgs: 2 },
   repeat: { sqlite: "replace(printf('%.*c', $2, 'x'), 'x', $1)", ret: text, minArgs: 2, maxArgs: 2 },
   typeof: { sqlite: "typeof", ret: text, minArgs: 1, maxArgs: 1 },
+  // A missing third argument is written as NULL, so coalesce() gives the default fill.
+  lpad: {
+    sqlite:
+      "CASE WHEN length($1) >= $2 THEN substr($1, 1, $2) ELSE substr(replace(printf('%.*c', $2, 'x'), 'x', coalesce($3, ' ')), 1, $2 - length($1)) || $1 END",
+    ret: text,
+    minArgs: 2,
+    maxArgs: 3,
+  },
+  rpad: {
+    sqlite:
+      "CASE WHEN length($1) >= $2 THEN substr($1, 1, $2) ELSE $1 || substr(replace(printf('%.*c', $2, 'x'), 'x', coalesce($3, ' ')), 1, $2 - length($1)) END",
+    ret: text,
+    minArgs: 2,
+    maxArgs: 3,
+  },
+  starts_with: { sqlite: "(substr($1, 1, length($2)) = $2)", ret: () => "bool", minArgs: 2, maxArgs: 2 },
+  // The string as a JSON array split at the delimiter; fields past the end are ''.
+  split_part: {
+    sqlite: "coalesce(json_extract('[' || replace(json_quote($1), $2, '\",\"') || ']', '$[' || ($3 - 1) || ']'), '')",
+    ret: text,
+    minArgs: 3,
+    maxArgs: 3,
+  },
   now: { sqlite: NOW, ret: () => "timestamptz", maxArgs: 0 },
   current_timestamp: { sqlite: NOW, ret: () => "timestamptz", maxArgs: 0 },
   transaction_timestamp: { sqlite: NOW, ret: () => "timestamptz", maxArgs: 0 },

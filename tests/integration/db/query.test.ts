@@ -194,4 +194,12 @@ describeOnEveryStore("SELECT", (fx) => {
     });
     expect(await rows("SELECT sum(n) FROM generate_series(1, $1, 2) AS s(n)", [9])).toEqual([[25]]);
   });
+
+  test("string functions written over SQLite's built-ins give Postgres's results", async () => {
+    expect(
+      await rows(
+        "SELECT lpad('7', 3, '0'), lpad('hello', 3), rpad('ab', 5, 'xy'), starts_with('hello', 'he'), split_part('a,b,c', ',', 2), split_part('a,b', ',', 5), left('hello', 2), right('hello', 3), repeat('ab', 2), strpos('hello', 'l')",
+      ),
+    ).toEqual([["007", "hel", "abxyx", true, "b", "", "he", "llo", "abab", 3]]);
+  });
 });
