@@ -9,7 +9,7 @@ import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { attachLoop, waitDetached } from "./disk.ts";
 import { buildExecPlan, buildPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec, type SandboxSpec } from "./plan.ts";
-import { ensureReaped, EXIT, fmtMs, hostFacts, Messages, type Msg, setupFailure, signalName, SLICE_MS, stepName, type RunOptions, type RunResult } from "./run.ts";
+import { ensureReaped, EXIT, fmtMs, hostFacts, Messages, type Msg, setupFailure, signalName, SLICE_MS, stepName, supervise, type RunOptions, type RunResult } from "./run.ts";
 
 /** Identifies a running init across processes: pids are reused, start times are not. */
 export interface InitHandle {
@@ -229,7 +229,76 @@ export interface RawResult extends RunResult {
  * The command's stdio is cave's own; see execCaptured for pipes.
  */
 export async function execPersistent(init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions): Promise<RunResult> {
+  if (spec.tty) return execTty(init, id, spec, opts);
   return (await execWith(init, id, spec, opts, null)).result;
+}
+
+/**
+ * An exec with a pseudo-terminal (cave exec in a terminal): the joiner opens it in the
+ * sandbox's devpts and passes the master back over the status socket (SCM_RIGHTS), which a
+ * stream cannot carry; so this one is supervised like `cave run`, in poll slices, which is
+ * fine for the one interactive command a CLI process runs.
+ */
+async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions): Promise<RunResult> {
+  const t0 = performance.now();
+  const initPidfd = openInit(init);
+  if (initPidfd === null) {
+    throw new CaveError("SANDBOX_NOT_RUNNING", `the sandbox's init (pid ${init.pid}) is gone`, { hint: "start the sandbox again" });
+  }
+  const [statusR, statusW] = libc.socketPair();
+  const [syncR, syncW] = libc.pipe();
+  let interrupted: string | null = null;
+  const onSignal = (sig: string) => {
+    interrupted ??= sig;
+  };
+  for (const sig of INTERRUPTS) process.on(sig, onSignal);
+  try {
+    const cgroup = boxCgroupManager(id, undefined, probeCgroups());
+    cgroup?.attach();
+    const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
+    const env = sandboxEnv(process.env, spec.env);
+    const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
+    const spawned = nativeSpawn({
+      cloneFlags: 0,
+      cgroupFd,
+      statusFd: statusW,
+      syncFd: syncR,
+      ops: plan.ops.map((o) => o.op),
+      keepFds: [statusW, syncR, initPidfd],
+      argv: spec.argv,
+      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      path: env.PATH ?? DEFAULT_PATH,
+      workdir: spec.workdir,
+      keepCaps: opts.keepCaps ?? 0n,
+      seccomp: opts.seccomp ?? null,
+      ttyFd: -1,
+      flags: SPAWN_FLAGS.NEW_SESSION | SPAWN_FLAGS.EXEC,
+    });
+    libc.close(statusW);
+    libc.close(syncR);
+    const { pid, pidfd } = spawned;
+    if (pid < 0) return setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`);
+    try {
+      let joinError: unknown = null;
+      if (cgroup && cgroupFd < 0) {
+        try {
+          cgroup.join(pid);
+        } catch (e) {
+          joinError = e;
+        }
+      }
+      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: 15 }, opts, t0, () => interrupted);
+    } finally {
+      ensureReaped(pidfd);
+      libc.close(pidfd);
+      spawned.release();
+    }
+  } finally {
+    for (const sig of INTERRUPTS) process.off(sig, onSignal);
+    libc.close(statusR);
+    libc.close(syncW);
+    libc.close(initPidfd);
+  }
 }
 
 /** execPersistent with the command's stdin fed from `io.stdin` and stdout/stderr collected. */

@@ -290,6 +290,8 @@ export interface ExecSpec {
   workdir: string;
   network: "none" | "host";
   rlimits: Rlimit[];
+  /** A pseudo-terminal of the sandbox's devpts for the command (cave exec in a terminal). */
+  tty?: boolean;
 }
 
 /**
@@ -316,6 +318,12 @@ export function buildExecPlan(spec: ExecSpec, initPidfd: number, privileged: boo
   for (const r of spec.rlimits) {
     const v = BigInt(r.value);
     ops.push({ step: `set rlimit ${r.name}=${r.value}`, op: { kind: "setrlimit", resource: RLIMIT[r.name], soft: v, hard: v } });
+  }
+  if (spec.tty) {
+    // As run's: opened as the sandbox's root, in its own devpts (the mount namespace is joined).
+    ops.push({ step: "open a terminal in the sandbox's /dev/pts", op: { kind: "pty" } });
+    ops.push({ step: "wait for the parent to size the terminal", op: { kind: "sync" } });
+    syncs.push({ kind: "size-terminal" });
   }
   return { cloneFlags: 0, ops, syncs, privileged };
 }

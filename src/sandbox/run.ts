@@ -288,16 +288,20 @@ export function ensureReaped(pidfd: number): void {
   }
 }
 
-interface Child {
+export interface Child {
   pid: number;
   pidfd: number;
   statusR: number;
   syncW: number;
   /** Joining the cgroup failed: the child is told at its sync point and never runs the command. */
   joinError: unknown;
+  /** What a timeout or interruption sends the child: 9 (default) kills run's init and the
+   *  namespace; exec's joiner takes 15 and kills the command's process group. */
+  killSignal?: number;
 }
 
-async function supervise(
+/** Supervises a cloned child in 50 ms poll slices (run, and exec with a terminal). */
+export async function supervise(
   plan: Plan,
   argv0: string,
   c: Child,
@@ -364,10 +368,10 @@ async function supervise(
       const left = deadline - performance.now();
       if (!killedFor && interrupted()) {
         killedFor = "interrupted";
-        libc.pidfdSendSignal(c.pidfd, 9);
+        libc.pidfdSendSignal(c.pidfd, c.killSignal ?? 9);
       } else if (!killedFor && left <= 0) {
         killedFor = "timeout";
-        libc.pidfdSendSignal(c.pidfd, 9);
+        libc.pidfdSendSignal(c.pidfd, c.killSignal ?? 9);
       }
       const fds: [number, number][] = [
         [c.pidfd, libc.POLLIN],
@@ -414,7 +418,7 @@ async function supervise(
       signal: "SIGKILL",
       reason: "timeout",
       durationMs,
-      message: `timed out after ${fmtMs(opts.timeoutMs)}; the sandbox was killed`,
+      message: `timed out after ${fmtMs(opts.timeoutMs)}; ${c.killSignal === 15 ? "the command's process group was killed" : "the sandbox was killed"}`,
     };
   }
   if (killedFor === "interrupted") {
@@ -425,7 +429,7 @@ async function supervise(
       signal: sig,
       reason: "interrupted",
       durationMs,
-      message: `cave received ${sig}; the sandbox was torn down`,
+      message: `cave received ${sig}; ${c.killSignal === 15 ? "the command's process group was killed" : "the sandbox was torn down"}`,
     };
   }
   if (execErr !== null) {

@@ -52,6 +52,8 @@ export interface ExecRequest {
   env?: Record<string, string>;
   workdir?: string;
   timeoutMs?: number;
+  /** Give the command a pseudo-terminal relayed to this process's terminal (the CLI in one). */
+  tty?: boolean;
 }
 
 const SCHEMA = [
@@ -332,7 +334,7 @@ export class Sandboxes {
       result = await run(
         init,
         s.id,
-        { argv: req.argv, env: { ...c.env, ...req.env }, workdir: req.workdir ?? c.workdir, network: c.network, rlimits: rlimitsOf(c) },
+        { argv: req.argv, env: { ...c.env, ...req.env }, workdir: req.workdir ?? c.workdir, network: c.network, rlimits: rlimitsOf(c), ...(req.tty ? { tty: true } : {}) },
         {
           timeoutMs: req.timeoutMs ?? c.timeoutMs,
           seccomp: buildSeccompFilter(c.seccomp),

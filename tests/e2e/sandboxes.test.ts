@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../src/db/engine.ts";
 import { openStore } from "../../src/db/store/index.ts";
-import { cave, jsonResult } from "../helpers/cave.ts";
+import { CAVE, cave, jsonResult } from "../helpers/cave.ts";
 
 const root = process.getuid?.() === 0;
 const loop = existsSync("/dev/loop-control");
@@ -201,6 +201,19 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
         ["exit 0", 0],
         ["exit 3", 3],
       ]);
+    });
+
+    test.skipIf(!Bun.which("script"))("in a terminal, the command gets a pseudo-terminal of the sandbox's own devpts (skipped without script)", async () => {
+      const cmd = `${CAVE} exec ${id} -- sh -c 'tty; test -t 0 && test -t 1 && echo both-terminals; exit 4'`;
+      const proc = Bun.spawn([Bun.which("script") as string, "-qec", cmd, "/dev/null"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CAVE_DATA_DIR: data },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect([code, out.replaceAll("\r", "")]).toEqual([4, expect.stringMatching(/^\/dev\/pts\/\d+\nboth-terminals\n$/)]);
     });
 
     test("--env and --workdir apply to the exec", async () => {

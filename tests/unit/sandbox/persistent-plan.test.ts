@@ -72,3 +72,9 @@ test("exec into a sandbox without root is refused with SANDBOX_UNSUPPORTED", () 
   }
   expect(isCaveError(err) && err.code).toBe("SANDBOX_UNSUPPORTED");
 });
+
+test("exec in a terminal opens the pty as the sandbox's root, after the user switch, then lets the parent size it", () => {
+  const p = buildExecPlan(exec({ tty: true }), 3, true);
+  expect(p.ops.map((o) => o.op.kind)).toEqual(["sync", "setns_fd", "setns_fd", "setid", "pty", "sync"]);
+  expect(p.syncs).toEqual([{ kind: "join-cgroup" }, { kind: "size-terminal" }]);
+});

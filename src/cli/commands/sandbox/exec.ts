@@ -4,6 +4,7 @@ import type { CommandDef } from "citty";
 import { CaveError } from "../../../core/errors.ts";
 import { writeStderr } from "../../../core/log.ts";
 import { parseDuration } from "../../../core/units.ts";
+import { isatty } from "../../../../ffi/libc.ts";
 import { splitCommandArgs } from "../../args.ts";
 import { boxArgs, openSandboxes } from "./_shared.ts";
 
@@ -59,6 +60,8 @@ export async function execMain(rawArgs: string[]): Promise<never> {
       env,
       ...(typeof options.workdir === "string" ? { workdir: options.workdir } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      // As cave run: a terminal of the sandbox's own when cave runs in one.
+      ...(isatty(0) && isatty(1) ? { tty: true } : {}),
     });
     exitCode = r.exitCode;
     if (options.json) {
