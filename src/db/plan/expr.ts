@@ -24,6 +24,9 @@ export interface ExprPlace {
   namedWindows?: Map<string, WindowSpec>;
 }
 
+/** Types whose values an untyped literal is converted to when compared with them. */
+const COERCED_FROM_TEXT = new Set(["bool", "uuid", "timestamptz", "timestamp", "date", "jsonb", "json", "int2", "int4", "int8", "float4", "float8", "numeric"]);
+
 const COMPARE: Record<string, string> = { Eq: "=", NotEq: "<>", Lt: "<", LtEq: "<=", Gt: ">", GtEq: ">=" };
 const ARITH: Record<string, string> = { Plus: "+", Minus: "-", Multiply: "*", Divide: "/", Modulo: "%" };
 const BITWISE: Record<string, string> = {
@@ -222,7 +225,19 @@ export class ExprBinder {
       noteParamType(this.ctx, e.index, type);
       return { ...e, type: type || e.type };
     }
-    return e;
+    return this.resolveUnknown(e, type, this.pos(node));
+  }
+
+  /**
+   * Postgres gives an untyped string literal the type of what it is compared with
+   * (`flag = 't'`, `id = 'A0EE…'`, `at > '2024-05-01 10:00+02'`): convert it now, 22P02 if
+   * it does not read as that type.
+   */
+  resolveUnknown(e: BExpr, type: string, position: number): BExpr {
+    if (e.k !== "str" || e.type !== "unknown") return e;
+    const base = type.replace(/\(.*$/, "");
+    if (!COERCED_FROM_TEXT.has(base)) return e;
+    return coerceLiteral(e, base, position, false) ?? e;
   }
 
   value(val: Ast, node: Ast): BExpr {
@@ -284,12 +299,14 @@ export class ExprBinder {
 
   binary(v: Ast, node: Ast): BExpr {
     const op = v.op as string;
-    const l = this.bind(v.left);
-    const r = this.bind(v.right);
+    let l = this.bind(v.left);
+    let r = this.bind(v.right);
     // A parameter compared with a typed expression takes its type.
     if (l.k === "param" && r.type !== "unknown") noteParamType(this.ctx, l.index, r.type);
     if (r.k === "param" && l.type !== "unknown") noteParamType(this.ctx, r.index, l.type);
     if (COMPARE[op]) {
+      l = this.resolveUnknown(l, r.type, this.pos(v.left));
+      r = this.resolveUnknown(r, l.type, this.pos(v.right));
       // A computed interval (timestamp - timestamp) is seconds; a literal one compared with it
       // becomes seconds too.
       const secs = (x: BExpr, other: BExpr): BExpr =>

@@ -168,4 +168,24 @@ describeOnEveryStore("types", (fx) => {
       rowCount: 2,
     });
   });
+
+  test("a string literal compared with a typed column takes the column's type, as in Postgres", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (id uuid, flag boolean, at timestamptz, n int)",
+      "INSERT INTO t VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, '2024-05-01 10:00:00+00', 5)",
+    );
+    expect(
+      (
+        await fx.engine.query(
+          "SELECT n FROM t WHERE flag = 't' AND id = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' AND at = '2024-05-01 12:00:00+02' AND flag IN ('yes', 'no')",
+        )
+      ).rows,
+    ).toEqual([[5]]);
+    expect(await failureOf(fx.engine.query("SELECT n FROM t WHERE n = 'x'"))).toEqual([
+      "22P02",
+      'invalid input syntax for type integer: "x"',
+      27,
+    ]);
+  });
 });
