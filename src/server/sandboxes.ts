@@ -3,7 +3,7 @@
 // disks under <data dir>/sandboxes/<id>/. The CLI uses it directly (no daemon): every cave
 // process that opens the data directory sees the same sandboxes, and a sandbox started by
 // one process is exec'd, stopped or removed by another. `cave serve` will use the same module.
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as libc from "../../ffi/libc.ts";
 import { capabilityMask } from "../core/capabilities.ts";
@@ -135,6 +135,8 @@ export class Sandboxes {
     readonly dataDir: string,
     /** The most sandboxes running at once (all cave processes on this data directory). */
     readonly maxRunning: number,
+    /** 8 hex digits of the data directory's real path (see key()). */
+    private readonly scope: string,
   ) {}
 
   /** Opens the state in `dataDir` (the database at `url`, by default <dataDir>/cave.db). At most
@@ -145,11 +147,18 @@ export class Sandboxes {
     mkdirSync(join(opts.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
     const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db")));
     for (const sql of SCHEMA) await db.query(sql);
-    return new Sandboxes(db, opts.dataDir, max);
+    const scope = new Bun.CryptoHasher("sha256").update(realpathSync(opts.dataDir)).digest("hex").slice(0, 8);
+    return new Sandboxes(db, opts.dataDir, max, scope);
   }
 
   close(): void {
     this.db.close();
+  }
+
+  /** The sandbox's key outside the database (its cgroup is box-<key>): the data directory's
+   *  scope and the id, so that two data directories on one host never judge each other's. */
+  private key(id: string): string {
+    return `${this.scope}-${id}`;
   }
 
   private dir(id: string): string {
@@ -227,12 +236,16 @@ export class Sandboxes {
   async recover(): Promise<string[]> {
     const removed: string[] = [];
     const probe = probeCgroups();
-    for (const id of listBoxCgroups(undefined, probe)) {
+    // Only this data directory's cgroups: another data directory's sandboxes are not ours to judge.
+    const mine = `${this.scope}-`;
+    for (const key of listBoxCgroups(undefined, probe)) {
+      if (!key.startsWith(mine)) continue;
+      const id = key.slice(mine.length);
       const kill = async () => {
         const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1`, [id]);
         const row = r.rows[0];
         if (row && (await this.reconcile(toSandbox(row))).status === "running") return;
-        boxCgroupManager(id, undefined, probe)?.destroy();
+        boxCgroupManager(key, undefined, probe)?.destroy();
         removed.push(id);
       };
       // A sandbox being started holds its lock until its row says running: wait for it.
@@ -268,7 +281,7 @@ export class Sandboxes {
           diskBytes: c.diskBytes,
           rlimits: rlimitsOf(c),
         },
-        { id: cur.id, limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img") },
+        { id: this.key(cur.id), limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img") },
       );
       await this.db.query(
         `UPDATE cave_sandboxes SET status = 'running', init_pid = $2, init_start_time = $3, started_at = now(), stopped_at = NULL WHERE id = $1`,
@@ -333,7 +346,7 @@ export class Sandboxes {
     try {
       result = await run(
         init,
-        s.id,
+        this.key(s.id),
         { argv: req.argv, env: { ...c.env, ...req.env }, workdir: req.workdir ?? c.workdir, network: c.network, rlimits: rlimitsOf(c), ...(req.tty ? { tty: true } : {}) },
         {
           timeoutMs: req.timeoutMs ?? c.timeoutMs,
@@ -359,7 +372,7 @@ export class Sandboxes {
       if (cur.status === "created" || cur.status === "stopped") throw stateError(cur, "it is not running");
       const init = await this.handle(cur.id);
       // A lost sandbox has no init to signal; stopping it removes what is left (its cgroup).
-      const how = init && cur.status === "running" ? await stopPersistent(init, cur.id, graceMs) : await stopLost(cur.id);
+      const how = init && cur.status === "running" ? await stopPersistent(init, this.key(cur.id), graceMs) : await stopLost(this.key(cur.id));
       await this.db.query(`UPDATE cave_sandboxes SET status = 'stopped', init_pid = NULL, init_start_time = NULL, stopped_at = now() WHERE id = $1`, [cur.id]);
       return { ...(await this.get(cur.id)), how };
     });

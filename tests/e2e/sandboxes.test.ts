@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../src/db/engine.ts";
 import { openStore } from "../../src/db/store/index.ts";
+import { listBoxCgroups } from "../../src/sandbox/cgroups/index.ts";
 import { CAVE, cave, jsonResult } from "../helpers/cave.ts";
 
 const root = process.getuid?.() === 0;
@@ -41,6 +42,11 @@ async function query(sql: string, params: unknown[] = []): Promise<unknown[][]> 
   } finally {
     db.close();
   }
+}
+
+/** The sandbox cgroups (box-<data dir scope>-<id>) of this id on the host, in any hierarchy. */
+function cgroupsOf(id: string): string[] {
+  return listBoxCgroups().filter((key) => key.endsWith(`-${id}`));
 }
 
 function alive(pid: number): boolean {
@@ -226,6 +232,7 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     const id = (await box(["create", "--disk", "32M"])).stdout.trim();
     expect((await box(["start", id])).exitCode).toBe(0);
     const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    expect(cgroupsOf(id).length).toBe(1);
     process.kill(pid, "SIGKILL");
     for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(10);
     const ls = JSON.parse((await box(["ls", "--json"])).stdout) as { id: string; status: string }[];
@@ -233,20 +240,25 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect(await query("SELECT status FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["lost"]]);
     const r = await box(["rm", id]);
     expect([r.exitCode, r.stderr]).toEqual([0, ""]);
-    expect(existsSync(`/sys/fs/cgroup/memory/cave/box-${id}`)).toBe(false);
+    expect(cgroupsOf(id)).toEqual([]);
   }, 30_000);
 
-  test("a sandbox cave no longer knows about (its row deleted) is killed by the next cave ls: nothing unknown keeps running", async () => {
+  test("a sandbox cave no longer knows about (its row deleted) is killed by the next cave ls of its data directory: nothing unknown keeps running", async () => {
     const id = (await box(["create", "--disk", "32M"])).stdout.trim();
     expect((await box(["start", id])).exitCode).toBe(0);
     const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    expect(cgroupsOf(id).length).toBe(1);
+    // Another data directory's cave ls leaves it alone: it is not that directory's to judge.
+    const other = join(dir, "other-data");
+    expect((await cave(["ls"], { cwd: dir, env: { CAVE_DATA_DIR: other } })).exitCode).toBe(0);
+    expect(alive(pid)).toBe(true);
     await query("DELETE FROM cave_sandboxes WHERE id = $1", [id]);
     const ls = await box(["ls", "--json"]);
     expect([ls.exitCode, ls.stderr]).toEqual([0, ""]);
     expect((JSON.parse(ls.stdout) as { id: string }[]).map((s) => s.id)).not.toContain(id);
     for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(10);
     expect(alive(pid)).toBe(false);
-    expect(existsSync(`/sys/fs/cgroup/memory/cave/box-${id}`)).toBe(false);
+    expect(cgroupsOf(id)).toEqual([]);
     rmSync(join(data, "sandboxes", id), { recursive: true, force: true });
   }, 30_000);
 

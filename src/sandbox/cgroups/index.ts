@@ -95,18 +95,18 @@ export function createCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: 
 /** Names of persistent sandboxes' cgroups: `box-<id>`. They have no owner pid (the CLI that
  *  started one has exited), so cleanupStale, which only looks at `cave-<pid>-<id>`, leaves them
  *  to the sandbox lifecycle. */
-export const BOX_PATTERN = /^box-[a-z0-9]{1,32}$/;
+export const BOX_PATTERN = /^box-[a-z0-9][a-z0-9-]{0,47}$/;
 
 /** The manager of a persistent sandbox's cgroup `box-<id>` (made by create(), or attach()ed to
  *  when it exists), or null where cgroups cannot be used. */
 export function boxCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: Probe): CgroupManager | null {
   const name = `box-${id}`;
-  if (!BOX_PATTERN.test(name)) throw new CaveError("SANDBOX_CGROUP", `invalid sandbox id ${JSON.stringify(id)}`, { hint: "sandbox ids are 1–32 lowercase letters and digits" });
+  if (!BOX_PATTERN.test(name)) throw new CaveError("SANDBOX_CGROUP", `invalid sandbox key ${JSON.stringify(id)}`, { hint: "keys are 1–48 lowercase letters, digits and '-'" });
   return managerFor(probed ?? probe(fs), name, fs);
 }
 
-/** The ids of every `box-<id>` cgroup on the host (any hierarchy), for the lifecycle to
- *  remove those no known running sandbox owns. */
+/** The keys of every `box-<key>` cgroup on the host (any hierarchy), for the lifecycle to
+ *  remove those of its own that no known running sandbox owns. */
 export function listBoxCgroups(fs: CgroupFs = hostFs, probed?: Probe): string[] {
   const p = probed ?? probe(fs);
   if (p.version === null) return [];
