@@ -412,7 +412,11 @@ async function collect(fd: number, max: number, onChunk?: (chunk: Uint8Array) =>
     const { done, value } = await reader.read();
     if (done) break;
     if (onChunk) {
-      onChunk(value);
+      try {
+        onChunk(value);
+      } catch {
+        // the consumer failed (a client gone): keep draining, or the command blocks on a full pipe
+      }
       continue;
     }
     if (size + value.byteLength > max) {

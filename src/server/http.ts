@@ -102,9 +102,19 @@ async function readBody(req: Request, route: Route): Promise<unknown> {
 function ndjsonExec(run: (onOutput: (s: "stdout" | "stderr", chunk: Uint8Array) => void) => Promise<{ stdout: string; stderr: string }>): Response {
   const enc = new TextEncoder();
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  let gone = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      const line = (o: unknown) => controller.enqueue(enc.encode(`${JSON.stringify(o)}\n`));
+      // A client that hangs up mid-stream must not break the exec (or the server): its lines
+      // are dropped from then on, and the command runs to its end or its timeout.
+      const line = (o: unknown) => {
+        if (gone) return;
+        try {
+          controller.enqueue(enc.encode(`${JSON.stringify(o)}\n`));
+        } catch {
+          gone = true;
+        }
+      };
       run((s, chunk) => {
         const data = decoders[s].decode(chunk, { stream: true });
         if (data) line({ type: s, data });
@@ -121,7 +131,17 @@ function ndjsonExec(run: (onOutput: (s: "stdout" | "stderr", chunk: Uint8Array) 
           const err = isCaveError(e) ? { code: e.code, message: e.message } : { code: "INTERNAL", message: String(e) };
           line({ type: "error", error: err });
         })
-        .finally(() => controller.close());
+        .finally(() => {
+          if (gone) return;
+          try {
+            controller.close();
+          } catch {
+            // cancelled meanwhile
+          }
+        });
+    },
+    cancel() {
+      gone = true;
     },
   });
   return new Response(body, { status: 200, headers: { "content-type": "application/x-ndjson" } });

@@ -139,6 +139,24 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect(lines[1]).toMatchObject({ type: "exit", exitCode: 2, reason: "exit", signal: null });
       expect(lines.length).toBe(2);
 
+      // A client that hangs up mid-stream breaks neither the exec (it is recorded when it ends) nor the server.
+      const abort = new AbortController();
+      const hungUp = await fetch(`${s.url}/v1/sandboxes/${id}/exec?stream=ndjson`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ cmd: ["sh", "-c", "echo before; sleep 0.5; echo after; exit 6"] }),
+        signal: abort.signal,
+      });
+      await (hungUp.body as ReadableStream<Uint8Array>).getReader().read();
+      abort.abort();
+      expect((await call(s, "GET", "/healthz", undefined, {})).status).toBe(200);
+      for (let i = 0; i < 100; i++) {
+        const [last] = await query("SELECT exit_code FROM cave_executions WHERE sandbox_id = $1 ORDER BY id DESC LIMIT 1", [id]);
+        if (last?.[0] === 6) break;
+        await Bun.sleep(20);
+      }
+      expect(await query("SELECT exit_code, reason FROM cave_executions WHERE sandbox_id = $1 ORDER BY id DESC LIMIT 1", [id])).toEqual([[6, "exit"]]);
+
       // A restart of the server: the sandbox keeps running and is found again.
       expect(await s.stop()).toBe(0);
       s = await startServer();
@@ -152,8 +170,8 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect([viaCli.exitCode, viaCli.stdout]).toEqual([0, "hello\n"]);
 
       const execs = await query("SELECT exit_code, reason FROM cave_executions WHERE sandbox_id = $1 ORDER BY id", [id]);
-      // the first, the five concurrent ones, the copies (put, get, a get of a missing file: 44), the streamed one, then one after the restart and the CLI's
-      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"], [44, "exit"], [2, "exit"], [0, "exit"], [0, "exit"]]);
+      // the first, the five concurrent ones, the copies (put, get, a get of a missing file: 44), the streamed ones, then one after the restart and the CLI's
+      expect(execs).toEqual([[4, "exit"], ...[1, 2, 3, 4, 5].map(() => [0, "exit"]), [0, "exit"], [0, "exit"], [44, "exit"], [2, "exit"], [6, "exit"], [0, "exit"], [0, "exit"]]);
 
       const stopped = await call(s, "POST", `/v1/sandboxes/${id}/stop`, { grace: "2s" });
       expect([stopped.status, stopped.body.status, stopped.body.initPid]).toEqual([200, "stopped", null]);
