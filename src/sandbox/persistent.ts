@@ -380,6 +380,9 @@ async function execWith(
       const out = stdio
         ? [collect(stdio[1][0], max, on && ((c) => on("stdout", c))), collect(stdio[2][0], max, on && ((c) => on("stderr", c)))]
         : [];
+      // Awaited below; until then a failure must not count as an unhandled rejection (which
+      // would take a server down).
+      for (const p of out) p.catch(() => {});
       const fed = stdio ? feed(stdio[0][1], io?.stdin, opened) : Promise.resolve();
       const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0);
       const [o, e] = await Promise.all(out);
