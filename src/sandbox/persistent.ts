@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { initBinaryFd, MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { CaveError } from "../core/errors.ts";
-import { boxCgroupManager, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
+import { boxCgroupManager, detectCgroups, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { attachLoop, waitDetached } from "./disk.ts";
 import { buildExecPlan, buildPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec, type SandboxSpec } from "./plan.ts";
 import { ensureReaped, EXIT, fmtMs, hostFacts, Messages, type Msg, setupFailure, signalName, SLICE_MS, stepName, supervise, type RunOptions, type RunResult } from "./run.ts";
@@ -107,8 +107,17 @@ export async function startPersistent(spec: SandboxSpec, opts: StartOptions): Pr
 }
 
 function prepareBoxCgroup(id: string, limits: Limits): CgroupManager | null {
-  const cgroup = boxCgroupManager(id, undefined, probeCgroups());
-  if (!cgroup) return null;
+  const probe = probeCgroups();
+  const cgroup = boxCgroupManager(id, undefined, probe);
+  if (!cgroup) {
+    // cave run falls back to rlimits here; a persistent sandbox's commands come from many
+    // processes over time, which rlimits cannot bound together: refuse rather than run unbounded.
+    const bounded = [limits.memoryBytes, limits.cpus, limits.pids].some((x) => x !== Number.POSITIVE_INFINITY);
+    if (!bounded) return null;
+    throw new CaveError("SANDBOX_CGROUP", `a persistent sandbox needs cgroups for its limits: ${detectCgroups(undefined, probe).reason ?? "none usable"}`, {
+      hint: "run on a host with cgroups (v2, or v1 with memory, cpu and pids), or create the sandbox with --memory none --cpus none --pids none",
+    });
+  }
   // A cgroup left by a sandbox that was lost (its init killed from outside) goes first.
   cgroup.destroy();
   cgroup.create(limits);
