@@ -71,7 +71,7 @@ export function reapIfChild(pid: number): void {
 }
 
 export interface StartOptions {
-  /** The sandbox's id: its cgroup is `box-<id>`. */
+  /** The sandbox's key (the lifecycle makes it unique per data directory): its cgroup is `box-<key>`. */
   id: string;
   limits: Limits;
   /** The ext4 image holding the writable layer (disk.ts). */
