@@ -129,10 +129,28 @@ export class Engine implements SqlEngine {
       }
       return await this.parseAndRun(sql, params);
     } catch (e) {
-      const err = toDbError(e);
+      const err = this.nameUniqueIndex(toDbError(e));
       if (this.store.inTransaction()) this.failed = true;
       throw err;
     }
+  }
+
+  /**
+   * SQLite names the columns of a violated unique key, not the key: when a unique index of
+   * the catalog covers exactly those columns, the message names it, as Postgres does.
+   */
+  private nameUniqueIndex(err: DbError): DbError {
+    if (err.sqlstate !== SQLSTATE.uniqueViolation || !this.catalog) return err;
+    const m = /^UNIQUE constraint failed: (.*)$/.exec(String((err.cause as { message?: unknown } | undefined)?.message ?? ""));
+    if (!m) return err;
+    const cols = m[1]!.split(", ").map((c) => c.split("."));
+    const table = cols[0]?.[0];
+    const names = cols.map((c) => c[1] ?? "").join(",");
+    for (const idx of this.catalog.indexes.values()) {
+      if (idx.table !== table || !idx.unique || idx.name.startsWith("sqlite_autoindex_") || idx.columns.join(",") !== names) continue;
+      return new DbError(SQLSTATE.uniqueViolation, `duplicate key value violates unique constraint "${idx.name}"`, { cause: err.cause });
+    }
+    return err;
   }
 
   private async parseAndRun(sql: string, params: readonly unknown[]): Promise<QueryResult> {

@@ -30,6 +30,9 @@ export interface RelationInfo {
 export interface IndexInfo {
   name: string;
   table: string;
+  /** Indexed columns in order (empty for expression indexes). */
+  columns: string[];
+  unique: boolean;
 }
 
 export class Catalog {
@@ -87,6 +90,16 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
     "SELECT m.name, p.name, p.pk, p.dflt_value FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p WHERE m.type = 'table' ORDER BY m.name, p.pk",
     [],
   );
+  const idx = await store.execute(
+    "SELECT m.name, i.name FROM sqlite_schema AS m JOIN pragma_index_info(m.name) AS i WHERE m.type = 'index' ORDER BY m.name, i.seqno",
+    [],
+  );
+  const indexCols = new Map<string, string[]>();
+  for (const [index, col] of idx.rows as [string, string | null][]) {
+    let list = indexCols.get(index);
+    if (!list) indexCols.set(index, (list = []));
+    if (col !== null) list.push(col);
+  }
   const pkOf = new Map<string, string[]>();
   const defaults = new Map<string, string>();
   for (const [rel, col, pk, dflt] of info.rows as [string, string, number | bigint, string | null][]) {
@@ -106,7 +119,7 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
   const indexes: IndexInfo[] = [];
   for (const [type, name, tblName, sql] of schema.rows as [string, string, string, string | null][]) {
     if (type === "index") {
-      indexes.push({ name, table: tblName });
+      indexes.push({ name, table: tblName, columns: indexCols.get(name) ?? [], unique: /^\s*CREATE\s+UNIQUE\b/i.test(sql ?? "") || name.startsWith("sqlite_autoindex_") });
       continue;
     }
     let columns = byRel.get(name);

@@ -193,8 +193,17 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
     let target: string[] = [];
     if (oc.conflict_target) {
       const ct = tagOf(oc.conflict_target);
-      if (ct !== "Columns") throw featureNotSupported("ON CONFLICT ON CONSTRAINT", position);
-      target = (oc.conflict_target.Columns as Ast[]).map((c) => columnOf(info, identName(c), ctx.positionOf(c.span?.start)).name);
+      if (ct === "OnConstraint") {
+        // The primary key is <table>_pkey; unique indexes go by their own names.
+        const name = objectName(oc.conflict_target.OnConstraint).pop()!;
+        const idx = ctx.catalog.index(name);
+        if (name === `${info.name}_pkey` && info.primaryKey.length) target = [...info.primaryKey];
+        else if (idx && idx.table === info.name && idx.unique && idx.columns.length) target = [...idx.columns];
+        else
+          throw new DbError(SQLSTATE.undefinedObject, `constraint "${name}" for table "${info.name}" does not exist`, { position });
+      } else if (ct !== "Columns") throw featureNotSupported("this ON CONFLICT target", position);
+      else
+        target = (oc.conflict_target.Columns as Ast[]).map((c) => columnOf(info, identName(c), ctx.positionOf(c.span?.start)).name);
     }
     const action = oc.action;
     if (action === "DoNothing") onConflict = { target, action: "nothing" };

@@ -139,4 +139,23 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
       [2, 7, "q"],
     ]);
   });
+
+  test("ON CONFLICT ON CONSTRAINT names the primary key or a unique index, and violations name the index", async () => {
+    await run(
+      fx.engine,
+      "CREATE TABLE t (id int PRIMARY KEY, a int, b int)",
+      "CREATE UNIQUE INDEX t_ab ON t (a, b)",
+      "INSERT INTO t VALUES (1, 1, 1)",
+    );
+    expect(await failureOf(fx.engine.query("INSERT INTO t VALUES (2, 1, 1)"))).toEqual([
+      "23505",
+      'duplicate key value violates unique constraint "t_ab"',
+      0,
+    ]);
+    expect((await fx.engine.query("INSERT INTO t VALUES (1, 5, 5) ON CONFLICT ON CONSTRAINT t_pkey DO UPDATE SET a = excluded.a RETURNING *")).rows).toEqual([
+      [1, 5, 1],
+    ]);
+    expect((await fx.engine.query("INSERT INTO t VALUES (3, 5, 1) ON CONFLICT ON CONSTRAINT t_ab DO NOTHING")).command).toBe("INSERT 0 0");
+    expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (4, 0, 0) ON CONFLICT ON CONSTRAINT nope DO NOTHING")))[0]).toBe("42704");
+  });
 });
