@@ -79,7 +79,8 @@ export async function ensureCatalogTable(store: Store): Promise<void> {
 
 export async function loadCatalog(store: Store, version: number): Promise<Catalog> {
   const schema = await store.execute(
-    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cave\\_%' ESCAPE '\\'",
+    // SQLite's own autoindexes (inline UNIQUE / PRIMARY KEY) are kept: ON CONFLICT ON CONSTRAINT needs them.
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('table', 'view', 'index') AND (name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') AND name NOT LIKE '\\_cave\\_%' ESCAPE '\\'",
     [],
   );
   const cols = await store.execute(

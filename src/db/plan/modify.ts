@@ -194,9 +194,14 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
     if (oc.conflict_target) {
       const ct = tagOf(oc.conflict_target);
       if (ct === "OnConstraint") {
-        // The primary key is <table>_pkey; unique indexes go by their own names.
+        // The primary key is <table>_pkey; unique indexes go by their own names, and inline
+        // UNIQUE constraints by Postgres's <table>_<columns>_key.
         const name = objectName(oc.conflict_target.OnConstraint).pop()!;
-        const idx = ctx.catalog.index(name);
+        const idx =
+          ctx.catalog.index(name) ??
+          [...ctx.catalog.indexes.values()].find(
+            (i) => i.table === info.name && i.unique && i.columns.length && `${info.name}_${i.columns.join("_")}_key` === name,
+          );
         if (name === `${info.name}_pkey` && info.primaryKey.length) target = [...info.primaryKey];
         else if (idx && idx.table === info.name && idx.unique && idx.columns.length) target = [...idx.columns];
         else

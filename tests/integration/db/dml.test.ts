@@ -157,5 +157,9 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
     ]);
     expect((await fx.engine.query("INSERT INTO t VALUES (3, 5, 1) ON CONFLICT ON CONSTRAINT t_ab DO NOTHING")).command).toBe("INSERT 0 0");
     expect((await failureOf(fx.engine.query("INSERT INTO t VALUES (4, 0, 0) ON CONFLICT ON CONSTRAINT nope DO NOTHING")))[0]).toBe("42704");
+    await run(fx.engine, "CREATE TABLE u (id int, email text UNIQUE)", "INSERT INTO u VALUES (1, 'a')");
+    expect((await fx.engine.query("INSERT INTO u VALUES (2, 'a') ON CONFLICT ON CONSTRAINT u_email_key DO UPDATE SET id = excluded.id RETURNING *")).rows).toEqual([
+      [2, "a"],
+    ]);
   });
 });
