@@ -4,6 +4,9 @@ import * as v from "valibot";
 import { RunResultSchema } from "./result.ts";
 
 const sizeOrNumber = (what: string) => v.pipe(v.union([v.string(), v.number()]), v.description(what));
+/** Environment names as a shell takes them: no '=' (it would split the entry), no NUL. */
+const envRecord = (what: string) =>
+  v.pipe(v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment name is letters, digits and _, not starting with a digit")), v.pipe(v.string(), v.check((x) => !x.includes("\0"), "no NUL in values")))), v.description(what));
 
 export const CreateSandboxSchema = v.strictObject({
   name: v.pipe(v.optional(v.string()), v.description("A unique name to use instead of the id.")),
@@ -16,12 +19,16 @@ export const CreateSandboxSchema = v.strictObject({
   seccomp: v.pipe(v.optional(v.picklist(["default", "strict", "none"])), v.description("Syscall filter profile.")),
   hostname: v.pipe(v.optional(v.string()), v.description("Hostname inside (default cave).")),
   workdir: v.pipe(v.optional(v.string()), v.description("Default working directory of each exec (default /).")),
-  env: v.pipe(v.optional(v.record(v.string(), v.string())), v.description("Environment added to each exec.")),
+  env: envRecord("Environment added to each exec."),
 });
 
 export const ExecSchema = v.strictObject({
-  cmd: v.pipe(v.array(v.string()), v.minLength(1), v.description("The command and its arguments, e.g. [\"sh\", \"-c\", \"…\"].")),
-  env: v.pipe(v.optional(v.record(v.string(), v.string())), v.description("Environment added for this command.")),
+  cmd: v.pipe(
+    v.array(v.pipe(v.string(), v.check((x) => !x.includes("\0"), "no NUL in arguments"))),
+    v.minLength(1),
+    v.description("The command and its arguments, e.g. [\"sh\", \"-c\", \"…\"]."),
+  ),
+  env: envRecord("Environment added for this command."),
   workdir: v.pipe(v.optional(v.string()), v.description("Working directory inside the sandbox.")),
   timeout: v.optional(sizeOrNumber("Wall-clock limit: 30s, 500ms (a number means seconds).")),
   stdin: v.pipe(v.optional(v.string()), v.description("Text fed to the command's stdin, then EOF.")),

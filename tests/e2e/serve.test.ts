@@ -205,6 +205,10 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect([notRunning.status, notRunning.body.error.code]).toEqual([409, "SANDBOX_STATE"]);
       const noCmd = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: [] });
       expect([noCmd.status, noCmd.body.error.message]).toEqual([400, expect.stringContaining("cmd")]);
+      const badEnv = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["true"], env: { "A=B": "x" } });
+      expect([badEnv.status, badEnv.body.error.message]).toEqual([400, expect.stringContaining("field env")]);
+      const nul = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["echo", "a\u0000b"] });
+      expect([nul.status, nul.body.error.message]).toEqual([400, "field cmd.1: no NUL in arguments"]);
       expect((await call(s, "DELETE", `/v1/sandboxes/${id}`)).status).toBe(204);
     } finally {
       await s.stop();
