@@ -243,6 +243,24 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect(cgroupsOf(id)).toEqual([]);
   }, 30_000);
 
+  test("an init whose start time does not match (its pid reused) is never joined or signalled: the sandbox reads as lost and exec refuses", async () => {
+    const id = (await box(["create", "--disk", "32M"])).stdout.trim();
+    expect((await box(["start", id])).exitCode).toBe(0);
+    const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    // As if that pid now belonged to another process: same number, another start time.
+    await query("UPDATE cave_sandboxes SET init_start_time = '1' WHERE id = $1", [id]);
+    const r = await box(["exec", id, "--", "true"]);
+    expect([r.exitCode, r.stderr]).toEqual([125, `cave: sandbox ${id} is lost: cannot exec into it\n  hint: start it first: cave start ${id}\n`]);
+    expect(await query("SELECT status FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["lost"]]);
+    // The process with that pid was not touched by exec; the next cave ls finds its cgroup
+    // owned by no running sandbox and ends it (nothing cave does not know about keeps running).
+    expect(alive(pid)).toBe(true);
+    expect((await box(["ls"])).exitCode).toBe(0);
+    for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(10);
+    expect(alive(pid)).toBe(false);
+    expect((await box(["rm", id])).exitCode).toBe(0);
+  }, 30_000);
+
   test("a sandbox cave no longer knows about (its row deleted) is killed by the next cave ls of its data directory: nothing unknown keeps running", async () => {
     const id = (await box(["create", "--disk", "32M"])).stdout.trim();
     expect((await box(["start", id])).exitCode).toBe(0);
