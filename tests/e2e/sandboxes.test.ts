@@ -243,6 +243,24 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect(cgroupsOf(id)).toEqual([]);
   }, 30_000);
 
+  test("stop sends SIGTERM to every process inside and waits: a process that exits on it ends cleanly; one that ignores it is killed after the grace period", async () => {
+    const id = (await box(["create", "--disk", "32M"])).stdout.trim();
+    expect((await box(["start", id])).exitCode).toBe(0);
+    // A background process that cleans up on SIGTERM (its stdio detached from this exec's).
+    const polite = "trap 'echo bye > /root/bye; exit 0' TERM; while :; do sleep 0.05; done";
+    expect((await box(["exec", id, "--", "sh", "-c", `sh -c "${polite}" >/dev/null 2>&1 </dev/null & echo started`])).stdout).toBe("started\n");
+    const stopped = await box(["stop", id, "--grace", "10s", "--json"]);
+    expect([stopped.exitCode, JSON.parse(stopped.stdout).how]).toEqual([0, "stopped"]);
+    expect((await box(["start", id])).exitCode).toBe(0);
+    expect((await box(["exec", id, "--", "cat", "/root/bye"])).stdout).toBe("bye\n");
+    // One that ignores SIGTERM is SIGKILLed when the grace period is over.
+    const stubborn = "trap '' TERM; while :; do sleep 0.05; done";
+    expect((await box(["exec", id, "--", "sh", "-c", `sh -c "${stubborn}" >/dev/null 2>&1 </dev/null & echo started`])).stdout).toBe("started\n");
+    const killed = await box(["stop", id, "--grace", "300ms", "--json"]);
+    expect([killed.exitCode, JSON.parse(killed.stdout).how, JSON.parse(killed.stdout).status]).toEqual([0, "killed", "stopped"]);
+    expect((await box(["rm", id])).exitCode).toBe(0);
+  }, 30_000);
+
   test("an init whose start time does not match (its pid reused) is never joined or signalled: the sandbox reads as lost and exec refuses", async () => {
     const id = (await box(["create", "--disk", "32M"])).stdout.trim();
     expect((await box(["start", id])).exitCode).toBe(0);
