@@ -393,7 +393,9 @@ async function execWith(
       // would take a server down).
       for (const p of out) p.catch(() => {});
       const fed = stdio ? feed(stdio[0][1], io?.stdin, opened) : Promise.resolve();
-      const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0);
+      // Only the CLI's own exec (stdio inherited) answers cave's SIGINT/SIGTERM; a server's
+      // shutdown is the server's to handle, and one listener per exec would pile up there.
+      const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0, io === null);
       const [o, e] = await Promise.all(out);
       await fed;
       return { result, stdout: o?.bytes ?? Buffer.alloc(0), stderr: e?.bytes ?? Buffer.alloc(0), truncated: Boolean(o?.truncated || e?.truncated) };
@@ -478,7 +480,14 @@ const KILL_BACKSTOP_MS = 5_000;
  * A timeout or an interruption of cave sends the joiner SIGTERM: it SIGKILLs the command's
  * process group and reports how it ended.
  */
-async function superviseExec(plan: ReturnType<typeof buildExecPlan>, argv0: string, c: ExecChild, timeoutMs: number, t0: number): Promise<RunResult> {
+async function superviseExec(
+  plan: ReturnType<typeof buildExecPlan>,
+  argv0: string,
+  c: ExecChild,
+  timeoutMs: number,
+  t0: number,
+  handleSignals: boolean,
+): Promise<RunResult> {
   let syncIndex = 0;
   let setupErr: { step: number; err: number; detail?: string } | null = null;
   let execErr: number | null = null;
@@ -497,7 +506,7 @@ async function superviseExec(plan: ReturnType<typeof buildExecPlan>, argv0: stri
     interruptSignal = sig;
     kill("interrupted");
   };
-  for (const s of INTERRUPTS) process.on(s, onSignal);
+  if (handleSignals) for (const s of INTERRUPTS) process.on(s, onSignal);
   const handle = (m: Msg) => {
     switch (m.type) {
       case MSG.SYNC: {
@@ -547,7 +556,7 @@ async function superviseExec(plan: ReturnType<typeof buildExecPlan>, argv0: stri
   } finally {
     clearTimeout(timer);
     clearTimeout(backstop);
-    for (const s of INTERRUPTS) process.off(s, onSignal);
+    if (handleSignals) for (const s of INTERRUPTS) process.off(s, onSignal);
   }
   const durationMs = performance.now() - t0;
   if (setupErr) {

@@ -222,6 +222,23 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
       expect([code, out.replaceAll("\r", "")]).toEqual([4, expect.stringMatching(/^\/dev\/pts\/\d+\nboth-terminals\n$/)]);
     });
 
+    test("SIGINT to cave exec kills the command's process group (exit 130) and leaves the sandbox running", async () => {
+      const proc = Bun.spawn([CAVE, "exec", id, "--", "sh", "-c", "sleep 31 & sleep 32"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp", CAVE_DATA_DIR: data },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const seen = await sh("for i in $(seq 100); do [ $(pgrep -c -x sleep) = 2 ] && break; sleep 0.05; done; pgrep -c -x sleep");
+      expect(seen.stdout).toBe("2\n");
+      proc.kill("SIGINT");
+      const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      expect([code, err]).toEqual([130, "cave: cave received SIGINT; the command's process group was killed\n"]);
+      const left = await sh("for i in $(seq 50); do pgrep -x sleep >/dev/null || break; sleep 0.05; done; pgrep -c -x sleep");
+      expect(left.stdout).toBe("0\n");
+    });
+
     test("--env and --workdir apply to the exec", async () => {
       const r = await box(["exec", id, "--env", "A=1", "--workdir", "/tmp", "--", "sh", "-c", "echo $A; pwd"]);
       expect([r.exitCode, r.stdout]).toEqual([0, "1\n/tmp\n"]);
