@@ -309,16 +309,24 @@ export class Engine implements SqlEngine {
     }
   }
 
+  /**
+   * A DDL statement and its catalog rows, all or nothing: in a savepoint inside the user's
+   * transaction, else in a transaction of its own (a remote store keeps only BEGIN … COMMIT on
+   * one connection; a bare SAVEPOINT there would not outlive its request).
+   */
   private async runDdl(steps: EmittedSql[]): Promise<StoreResult> {
-    await this.internal("SAVEPOINT cave_ddl");
+    const nested = this.store.inTransaction();
+    await this.internal(nested ? "SAVEPOINT cave_ddl" : "BEGIN");
     try {
       let last: StoreResult = { columns: [], columnTypes: [], rows: [], rowsAffected: 0, lastInsertRowid: null };
       for (const s of steps) last = await run(this.store, s, []);
-      await this.internal("RELEASE cave_ddl");
+      await this.internal(nested ? "RELEASE cave_ddl" : "COMMIT");
       return last;
     } catch (e) {
-      await this.internal("ROLLBACK TO cave_ddl");
-      await this.internal("RELEASE cave_ddl");
+      if (nested) {
+        await this.internal("ROLLBACK TO cave_ddl");
+        await this.internal("RELEASE cave_ddl");
+      } else if (this.store.inTransaction()) await this.internal("ROLLBACK");
       throw e;
     } finally {
       this.invalidate();
