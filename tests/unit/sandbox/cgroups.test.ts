@@ -2,7 +2,7 @@
 // fake CgroupFs: the one fake the conventions allow, for the cgroup version a machine lacks.
 import { describe, expect, test } from "bun:test";
 import { CaveError } from "../../../src/core/errors.ts";
-import { cleanupStale, createCgroupManager, detectCgroups, STALE_EMPTY_MS } from "../../../src/sandbox/cgroups/index.ts";
+import { boxCgroupManager, cleanupStale, createCgroupManager, detectCgroups, listBoxCgroups, STALE_EMPTY_MS } from "../../../src/sandbox/cgroups/index.ts";
 import type { CgroupFs, Limits } from "../../../src/sandbox/cgroups/types.ts";
 import { CgroupV1, type V1Hierarchy } from "../../../src/sandbox/cgroups/v1.ts";
 import { CgroupV2 } from "../../../src/sandbox/cgroups/v2.ts";
@@ -619,5 +619,62 @@ describe("cleanupStale", () => {
   test("a host without cgroups has nothing to clean", () => {
     const fs = new RecordingFs({ "/proc/self/mountinfo": "" }, []);
     expect(cleanupStale({ fs })).toEqual([]);
+  });
+});
+
+describe("persistent sandboxes' cgroups (box-<key>)", () => {
+  test("on v2 the box cgroup is made beside run's, attach() finds it again in another process, and fails closed once it is gone", () => {
+    const fs = v2Host();
+    const made = boxCgroupManager("0123abcd-5f00d", fs);
+    made?.create(LIMITS);
+    expect(made?.path()).toBe(`${V2}/cave/box-0123abcd-5f00d`);
+    const later = boxCgroupManager("0123abcd-5f00d", fs) as CgroupV2;
+    fs.log.length = 0;
+    later.attach();
+    later.join(4242);
+    expect(fs.log).toEqual([`write ${V2}/cave/box-0123abcd-5f00d/cgroup.procs 4242`]);
+    expect(listBoxCgroups(fs)).toEqual(["0123abcd-5f00d"]);
+    fs.files.set(`${V2}/cave/box-0123abcd-5f00d/cgroup.procs`, "");
+    later.destroy();
+    expect(listBoxCgroups(fs)).toEqual([]);
+    expect(() => (boxCgroupManager("0123abcd-5f00d", fs) as CgroupV2).attach()).toThrow("the cgroup box-0123abcd-5f00d is gone");
+  });
+
+  test("on v1 attach() takes over the leaves of every hierarchy, so join writes each; a gone cgroup fails closed", () => {
+    const fs = v1Host();
+    const m = new CgroupV1(fs, HIERARCHIES, "box-k-1");
+    m.create(LIMITS);
+    const other = new CgroupV1(fs, HIERARCHIES, "box-k-1");
+    fs.log.length = 0;
+    other.attach();
+    other.join(77);
+    expect(fs.log).toEqual(["memory", "cpu", "cpuacct", "pids", "freezer"].map((c) => `write ${leaf(c, "box-k-1")}/cgroup.procs 77`));
+    m.destroy();
+    let err: unknown;
+    try {
+      new CgroupV1(fs, HIERARCHIES, "box-k-1").attach();
+    } catch (e) {
+      err = e;
+    }
+    expect(err instanceof CaveError && [err.code, err.message]).toEqual(["SANDBOX_CGROUP", "the cgroup box-k-1 is gone (no memory, cpu, pids directory)"]);
+  });
+
+  test("cleanupStale leaves box cgroups alone: they have no owner pid, the lifecycle owns them", () => {
+    const fs = v2Host();
+    boxCgroupManager("feed-1", fs)?.create(LIMITS);
+    fs.files.set(`${V2}/cave/box-feed-1/cgroup.procs`, "123\n");
+    fs.log.length = 0;
+    expect(cleanupStale({ fs, now: Date.now() })).toEqual([]);
+    expect(fs.log).toEqual([]);
+  });
+
+  test("a key outside box-[a-z0-9-] is refused before any path is built from it", () => {
+    let err: unknown;
+    try {
+      boxCgroupManager("../../etc", v2Host());
+    } catch (e) {
+      err = e;
+    }
+    expect(err instanceof CaveError && err.code).toBe("SANDBOX_CGROUP");
   });
 });
