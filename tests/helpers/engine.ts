@@ -10,8 +10,9 @@ export interface EngineFixture {
 }
 
 export function describeOnEveryStore(name: string, body: (fx: EngineFixture) => void): void {
-  for (const kind of ["file", "memory"] as const) {
-    describe(`${name} (${kind === "file" ? "temp libSQL file" : ":memory:"})`, () => {
+  for (const kind of ["file", "memory", "remote"] as const) {
+    const label = { file: "temp libSQL file", memory: ":memory:", remote: "remote transport" }[kind];
+    describe(`${name} (${label})`, () => {
       const fx = {} as EngineFixture;
       let dispose = () => {};
       beforeEach(async () => {
