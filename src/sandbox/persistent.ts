@@ -296,7 +296,12 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
           joinError = e;
         }
       }
-      return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: 15 }, opts, t0, () => interrupted);
+      const oomBefore = cgroup ? cgroup.oomKills() : 0;
+      return oomVerdict(
+        await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: 15 }, opts, t0, () => interrupted),
+        cgroup,
+        oomBefore,
+      );
     } finally {
       ensureReaped(pidfd);
       libc.close(pidfd);
@@ -395,7 +400,12 @@ async function execWith(
       const fed = stdio ? feed(stdio[0][1], io?.stdin, opened) : Promise.resolve();
       // Only the CLI's own exec (stdio inherited) answers cave's SIGINT/SIGTERM; a server's
       // shutdown is the server's to handle, and one listener per exec would pile up there.
-      const result = await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0, io === null);
+      const oomBefore = cgroup ? cgroup.oomKills() : 0;
+      const result = oomVerdict(
+        await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0, io === null),
+        cgroup,
+        oomBefore,
+      );
       const [o, e] = await Promise.all(out);
       await fed;
       return { result, stdout: o?.bytes ?? Buffer.alloc(0), stderr: e?.bytes ?? Buffer.alloc(0), truncated: Boolean(o?.truncated || e?.truncated) };
@@ -408,6 +418,23 @@ async function execWith(
     for (const fd of opened) libc.close(fd);
     libc.close(initPidfd);
   }
+}
+
+/**
+ * A command SIGKILLed while the sandbox's OOM-kill count went up ran out of memory (as in
+ * `cave run`). The count is the whole sandbox's, so an exec killed for another reason at the
+ * same moment as another exec's OOM could be reported as OOM too: the message says "sandbox".
+ */
+function oomVerdict<R extends RunResult>(r: R, cgroup: CgroupManager | null, before: number): R {
+  if (!cgroup || r.signal !== "SIGKILL" || r.reason !== "signal") return r;
+  let after = before;
+  try {
+    after = cgroup.oomKills();
+  } catch {
+    return r; // the sandbox was stopped meanwhile: its cgroup is gone
+  }
+  if (after <= before) return r;
+  return { ...r, exitCode: 137, signal: "SIGKILL", reason: "oom", message: "out of memory: the sandbox went over its memory limit and the command was killed" };
 }
 
 function closeOwned(list: number[], fd: number): void {

@@ -84,6 +84,13 @@ describe.skipIf(skip)(`persistent sandboxes in-process (${skip ? `skipped: ${why
     expect(isAlive(init as InitHandle)).toBe(true);
   });
 
+  test("a command that goes over the sandbox's memory limit is OOM-killed: exit 137, reason oom, and the sandbox keeps running", async () => {
+    const r = await execCaptured(init as InitHandle, id, { ...sh(""), argv: ["python3", "-c", "x = b'a' * (512 << 20); print(len(x))"] }, { timeoutMs: 20_000, seccomp });
+    expect([r.exitCode, r.signal, r.reason, r.stdout]).toEqual([137, "SIGKILL", "oom", ""]);
+    expect(isAlive(init as InitHandle)).toBe(true);
+    expect((await execCaptured(init as InitHandle, id, sh("echo still here"), { timeoutMs: 10_000, seccomp })).stdout).toBe("still here\n");
+  });
+
   test("stop ends init within the grace period; a restart on the same image finds what was written", async () => {
     expect((await execCaptured(init as InitHandle, id, sh("echo kept > /root/file"), { timeoutMs: 10_000, seccomp })).exitCode).toBe(0);
     const old = init as InitHandle;

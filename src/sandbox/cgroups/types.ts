@@ -32,6 +32,9 @@ export interface CgroupManager {
   v2DirFd?(): number;
   /** Whether the kernel OOM-killed a process in the cgroup; still answers after destroy(). */
   oomKilled(): boolean;
+  /** How many processes the kernel has OOM-killed in the cgroup so far (a persistent sandbox's
+   *  exec compares the count before and after). */
+  oomKills(): number;
   /** SIGKILLs every process in the cgroup and its descendants; returns without waiting for exit. */
   killAll(): void;
   /** Kills, waits until the cgroup is empty, removes every directory it made; idempotent. */

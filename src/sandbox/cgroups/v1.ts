@@ -128,6 +128,10 @@ export class CgroupV1 implements CgroupManager {
     }
   }
 
+  oomKills(): number {
+    return this.readOomKills();
+  }
+
   oomKilled(): boolean {
     const mem = this.dirOf("memory");
     if (this.oomAtDestroy !== null && !this.fs.exists(mem)) return this.oomAtDestroy;

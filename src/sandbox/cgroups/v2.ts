@@ -97,6 +97,10 @@ export class CgroupV2 implements CgroupManager {
     return this.fd;
   }
 
+  oomKills(): number {
+    return this.readOomKills();
+  }
+
   oomKilled(): boolean {
     if (this.oomAtDestroy !== null && !this.fs.exists(this.dir)) return this.oomAtDestroy;
     return this.readOomKills() > 0;
