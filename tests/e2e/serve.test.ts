@@ -228,13 +228,15 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect((await remote(["start", "far"])).stdout).toBe(`${id}\n`);
       const r = await remote(["exec", "far", "--", "sh", "-c", "echo $GREETING; echo warn >&2; exit 9"]);
       expect([r.exitCode, r.stdout, r.stderr]).toEqual([9, "hi\n", "warn\n"]);
+      const piped = await remote(["exec", "far", "--", "tr", "a-z", "A-Z"], {}, "piped in\n");
+      expect([piped.exitCode, piped.stdout]).toEqual([0, "PIPED IN\n"]);
       const timedOut = await remote(["exec", "far", "--timeout", "300ms", "--", "sleep", "30"]);
       expect([timedOut.exitCode, timedOut.stderr]).toEqual([124, "cave: timed out after 300ms; the command's process group was killed\n"]);
       expect((await remote(["cp", "-", "far:/root/x"], {}, "over http\n")).exitCode).toBe(0);
       expect((await remote(["cp", "far:/root/x", "-"])).stdout).toBe("over http\n");
       const inspected = JSON.parse((await remote(["inspect", "far"])).stdout) as { status: string; executions: { exitCode: number }[] };
       expect(inspected.status).toBe("running");
-      expect(inspected.executions.map((e) => e.exitCode)).toEqual([0, 0, 124, 9]);
+      expect(inspected.executions.map((e) => e.exitCode)).toEqual([0, 0, 124, 0, 9]);
       expect(JSON.parse((await remote(["ls", "--json"])).stdout).map((x: { id: string }) => x.id)).toEqual([id]);
       const bind = await remote(["create", "--bind", "/tmp:/mnt"]);
       expect([bind.exitCode, bind.stderr]).toEqual([2, "cave: --bind cannot be given to a remote cave serve yet\n  hint: create it on the server's host, or leave those flags out\n"]);

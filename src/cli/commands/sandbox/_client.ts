@@ -108,7 +108,9 @@ export function remoteClient(url: string, key: string | undefined): SandboxClien
       await request("PUT", `/v1/sandboxes/${id(r)}/files?path=${encodeURIComponent(p)}`, d);
     },
     exec: async (r, req) => {
+      const stdin = await pipedStdin();
       const body = {
+        ...(stdin ? { stdin } : {}),
         cmd: req.argv,
         ...(req.env && Object.keys(req.env).length ? { env: req.env } : {}),
         ...(req.workdir !== undefined ? { workdir: req.workdir } : {}),
@@ -120,6 +122,22 @@ export function remoteClient(url: string, key: string | undefined): SandboxClien
     recover: async () => {},
     close: () => {},
   };
+}
+
+/**
+ * What was piped or redirected into cave (a pipe or a file), read whole, for a remote exec's
+ * stdin (the API takes it as text up front); nothing from a terminal or /dev/null. A pipe
+ * that never closes makes this wait, as it would a local `cat`.
+ */
+async function pipedStdin(): Promise<string> {
+  const { fstatSync } = await import("node:fs");
+  let st: ReturnType<typeof fstatSync>;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return "";
+  }
+  return st.isFIFO() || st.isFile() ? await Bun.stdin.text() : "";
 }
 
 /** Writes a streamed exec's output to stdout/stderr as it comes; resolves with the exit line. */
