@@ -14,6 +14,15 @@ function finish(w: SqlWriter, sql: string): EmittedSql {
   return { sql, slots: w.slots };
 }
 
+/** WITH … written in front of INSERT / UPDATE / DELETE. */
+function withPrefix(op: InsertOp | UpdateOp | DeleteOp, w: SqlWriter): string {
+  if (!op.with) return "";
+  const ctes = op.with.ctes.map(
+    (c) => `${quoteIdent(c.name)}${c.columns ? `(${c.columns.map(quoteIdent).join(", ")})` : ""} AS (${emitQuery(c.query, w)})`,
+  );
+  return `WITH ${op.with.recursive ? "RECURSIVE " : ""}${ctes.join(", ")} `;
+}
+
 function returning(items: ProjectItem[], e: ExprEmitter): string {
   if (!items.length) return "";
   return ` RETURNING ${items.map((i) => `${e.emit(i.expr)} AS ${quoteIdent(i.name)}`).join(", ")}`;
@@ -22,7 +31,7 @@ function returning(items: ProjectItem[], e: ExprEmitter): string {
 function emitInsert(op: InsertOp): EmittedSql {
   const w = new SqlWriter(false);
   const e = new ExprEmitter(w, emitQuery);
-  let sql = `INSERT INTO ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
+  let sql = `${withPrefix(op, w)}INSERT INTO ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
   if (!op.source) sql += " DEFAULT VALUES";
   else {
     sql += ` (${op.columns.map(quoteIdent).join(", ")})`;
@@ -47,7 +56,7 @@ function emitUpdate(op: UpdateOp): EmittedSql {
   const w = new SqlWriter(false);
   const e = new ExprEmitter(w, emitQuery);
   const sets = op.set.map((s) => `${quoteIdent(s.column)} = ${e.emit(s.expr)}`).join(", ");
-  let sql = `UPDATE ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)} SET ${sets}`;
+  let sql = `${withPrefix(op, w)}UPDATE ${quoteIdent(op.table)} AS ${quoteIdent(op.alias)} SET ${sets}`;
   if (op.from) {
     sql += ` FROM ${fromClause(op.from, w)}`;
   }
@@ -59,7 +68,7 @@ function emitDelete(op: DeleteOp): EmittedSql {
   const w = new SqlWriter(false);
   const e = new ExprEmitter(w, emitQuery);
   const alias = quoteIdent(op.alias);
-  let sql = `DELETE FROM ${quoteIdent(op.table)} AS ${alias}`;
+  let sql = `${withPrefix(op, w)}DELETE FROM ${quoteIdent(op.table)} AS ${alias}`;
   if (op.using) {
     // SQLite has no DELETE … USING: delete the target rows the join finds, by rowid. Inside
     // the subquery the target's alias names the subquery's own scan of it.

@@ -112,7 +112,8 @@ function assignments(
   return out;
 }
 
-export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<InsertOp> {
+/** `outer` holds the CTEs of a WITH in front of the statement. */
+export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null = null): PlannedModify<InsertOp> {
   const ctx = planner.ctx;
   const position = ctx.positionOf(firstLoc(ins));
   if (ins.replace_into || ins.ignore || ins.or || ins.overwrite || ins.partitioned || ins.after_columns?.length)
@@ -139,7 +140,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
     const body = ins.source.body;
     const plain = !ins.source.with && !ins.source.order_by && !ins.source.limit_clause;
     if (plain && tagOf(body) === "Values") {
-      const b = new ExprBinder(ctx, new Scope(null), planner.place({ noAggregates: "VALUES" }));
+      const b = new ExprBinder(ctx, new Scope(outer), planner.place({ noAggregates: "VALUES" }));
       const rawRows = (body.Values.rows as Ast[]).map((r) => (r.content ?? r) as Ast[]);
       const isDefault = isDefaultKeyword;
       const width = rawRows[0]?.length ?? 0;
@@ -175,14 +176,14 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
       colNames.push(...kept);
       source = kept.length ? { rows } : null;
     } else {
-      const q = planner.query(ins.source, new Scope(null));
+      const q = planner.query(ins.source, new Scope(outer));
       if (q.columns.length > colNames.length)
         throw new DbError(SQLSTATE.syntaxError, "INSERT has more expressions than target columns", { position });
       colNames.length = q.columns.length;
       source = { query: q.op };
     }
   }
-  const scope = new Scope(null);
+  const scope = new Scope(outer);
   scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
   let onConflict: InsertOp["onConflict"] = null;
   const on = ins.on;
@@ -218,7 +219,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
           position,
           hint: "For example, ON CONFLICT (column_name).",
         });
-      const excluded = new Scope(null);
+      const excluded = new Scope(outer);
       excluded.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
       excluded.add({ alias: "excluded", emitAlias: "excluded", columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
       const b = new ExprBinder(ctx, excluded, planner.place({ noAggregates: "ON CONFLICT DO UPDATE" }));
@@ -242,7 +243,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast): PlannedModify<Inser
   };
 }
 
-export function planUpdate(planner: QueryPlanner, upd: Ast): PlannedModify<UpdateOp> {
+export function planUpdate(planner: QueryPlanner, upd: Ast, outer: Scope | null = null): PlannedModify<UpdateOp> {
   const ctx = planner.ctx;
   const position = ctx.positionOf(firstLoc(upd));
   const rel = upd.table?.relation;
@@ -251,7 +252,7 @@ export function planUpdate(planner: QueryPlanner, upd: Ast): PlannedModify<Updat
   const info = targetTable(ctx, rel.Table.name, rel, "update");
   const alias = rel.Table.alias ? identName(rel.Table.alias.name) : info.name;
   const emitAlias = uniqueAlias(ctx, alias);
-  const scope = new Scope(null);
+  const scope = new Scope(outer);
   scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
   let from: FromOp | null = null;
   if (upd.from) {
@@ -263,7 +264,7 @@ export function planUpdate(planner: QueryPlanner, upd: Ast): PlannedModify<Updat
   const where = upd.selection
     ? new ExprBinder(ctx, scope, planner.place({ noAggregates: "WHERE" })).bind(upd.selection)
     : null;
-  const retScope = new Scope(null);
+  const retScope = new Scope(outer);
   retScope.add(scope.entries[0]!, position);
   const ret = returning(planner, retScope, upd.returning);
   return {
@@ -272,7 +273,7 @@ export function planUpdate(planner: QueryPlanner, upd: Ast): PlannedModify<Updat
   };
 }
 
-export function planDelete(planner: QueryPlanner, del: Ast): PlannedModify<DeleteOp> {
+export function planDelete(planner: QueryPlanner, del: Ast, outer: Scope | null = null): PlannedModify<DeleteOp> {
   const ctx = planner.ctx;
   const position = ctx.positionOf(firstLoc(del));
   const fromList = (del.from?.WithFromKeyword ?? del.from?.WithoutKeyword ?? []) as Ast[];
@@ -284,13 +285,13 @@ export function planDelete(planner: QueryPlanner, del: Ast): PlannedModify<Delet
   const info = targetTable(ctx, t.name, twj.relation, "delete from");
   const alias = t.alias ? identName(t.alias.name) : info.name;
   const emitAlias = uniqueAlias(ctx, alias);
-  const scope = new Scope(null);
+  const scope = new Scope(outer);
   scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
   const using = (del.using ?? []).length ? planner.from(del.using as Ast[], scope) : null;
   const where = del.selection
     ? new ExprBinder(ctx, scope, planner.place({ noAggregates: "WHERE" })).bind(del.selection)
     : null;
-  const retScope = new Scope(null);
+  const retScope = new Scope(outer);
   retScope.add(scope.entries[0]!, position);
   const ret = returning(planner, using ? retScope : scope, del.returning);
   return {

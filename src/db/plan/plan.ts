@@ -61,6 +61,11 @@ export function planStatement(stmt: Ast, catalog: Catalog, positionOf: (loc: Loc
   return { plan, paramTypes: ctx.paramTypes, paramPositions: ctx.paramPositions };
 }
 
+/** A statement inside a query body is wrapped once more ({"Delete": {"Delete": …}}). */
+function unwrap(node: Ast, tag: string): Ast {
+  return node && typeof node === "object" && tagOf(node) === tag ? node[tag] : node;
+}
+
 function planIn(ctx: PlanContext, stmt: Ast): Plan {
   const planner = new QueryPlanner(ctx);
   const ddl = new DdlPlanner(ctx, planner);
@@ -69,6 +74,24 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
   const position = ctx.positionOf(firstLoc(stmt));
   switch (tag) {
     case "Query": {
+      const bodyTag = tagOf(v.body);
+      if (bodyTag === "Insert" || bodyTag === "Update" || bodyTag === "Delete") {
+        // WITH … INSERT / UPDATE / DELETE: the CTEs are visible to the statement.
+        if (v.order_by || v.limit_clause) throw featureNotSupported(`ORDER BY or LIMIT on ${bodyTag.toUpperCase()}`, position);
+        const outer = new Scope(null);
+        const w = v.with ? planner.planWith(v.with, outer) : undefined;
+        const withIt = <T extends object>(op: T): T => (w ? { ...op, with: w } : op);
+        if (bodyTag === "Insert") {
+          const p = planInsert(planner, unwrap(v.body.Insert, "Insert"), outer);
+          return { kind: "insert", op: withIt(p.op), columns: p.columns };
+        }
+        if (bodyTag === "Update") {
+          const p = planUpdate(planner, unwrap(v.body.Update, "Update"), outer);
+          return { kind: "update", op: withIt(p.op), columns: p.columns };
+        }
+        const p = planDelete(planner, unwrap(v.body.Delete, "Delete"), outer);
+        return { kind: "delete", op: withIt(p.op), columns: p.columns };
+      }
       const q = planner.query(v, new Scope(null));
       return { kind: "query", op: q.op, columns: q.columns };
     }

@@ -10,7 +10,7 @@ import type { PlanContext } from "./context.ts";
 import { uniqueAlias } from "./context.ts";
 import { ExprBinder, type ExprPlace, hasAggregate, identName } from "./expr.ts";
 import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
-import type { FromOp, ProjectItem, ProjectOp, QueryOp, RelOp } from "./ops/index.ts";
+import type { CteDef, FromOp, ProjectItem, ProjectOp, QueryOp, RelOp } from "./ops/index.ts";
 import { Scope, type ScopeColumn } from "./scope.ts";
 
 export interface PlannedQuery {
@@ -53,42 +53,7 @@ export class QueryPlanner {
     // 40001 instead of Postgres's wait (docs/compatibility.md).
     if ((q.fetch && (q.fetch.percent || q.fetch.with_ties)) || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
       throw featureNotSupported("this query clause", this.ctx.positionOf(firstLoc(q)));
-    let ctes: { name: string; columns: string[] | null; query: QueryOp }[] | null = null;
-    let recursive = false;
-    if (q.with) {
-      recursive = !!q.with.recursive;
-      ctes = [];
-      for (const c of q.with.cte_tables as Ast[]) {
-        const name = identName(c.alias.name);
-        const colNames: string[] | null = c.alias.columns?.length
-          ? (c.alias.columns as Ast[]).map((x) => identName(x.name ?? x))
-          : null;
-        if (c.materialized) {
-          // MATERIALIZED / NOT MATERIALIZED hints are accepted and ignored: SQLite decides.
-        }
-        let planned: PlannedQuery;
-        if (recursive && this.refersTo(c.query, name)) {
-          const body = c.query.body;
-          if (tagOf(body) !== "SetOperation")
-            throw new DbError(SQLSTATE.invalidRecursion, `recursive query "${name}" does not have the form non-recursive-term UNION [ALL] recursive-term`, {
-              position: this.ctx.positionOf(firstLoc(c.query)),
-            });
-          const seed = this.setExpr(body.SetOperation.left, scope);
-          const cols = seed.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
-          scope.ctes.set(name, { name, columns: cols });
-          planned = this.query(c.query, new Scope(scope));
-        } else {
-          planned = this.query(c.query, new Scope(scope));
-        }
-        if (colNames && colNames.length > planned.columns.length)
-          throw new DbError(SQLSTATE.invalidColumnReference, `WITH query "${name}" has ${planned.columns.length} columns available but ${colNames.length} columns specified`, {
-            position: this.ctx.positionOf(firstLoc(c)),
-          });
-        const cols = planned.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
-        scope.ctes.set(name, { name, columns: cols });
-        ctes.push({ name, columns: colNames ?? cols.map((x) => x.name), query: planned.op });
-      }
-    }
+    const withClause = q.with ? this.planWith(q.with, scope) : null;
     const orderBy = (q.order_by?.kind?.Expressions ?? null) as Ast[] | null;
     if (q.order_by && !orderBy) throw featureNotSupported("ORDER BY ALL", this.ctx.positionOf(firstLoc(q.order_by)));
     let planned: PlannedQuery;
@@ -119,13 +84,48 @@ export class QueryPlanner {
       if (q.fetch?.quantity) lim = b.bindTyped(q.fetch.quantity, "int8");
       if (lim || off) planned = { op: { op: "limit", input: planned.op, limit: lim, offset: off }, columns: planned.columns };
     }
-    if (ctes) {
+    if (withClause) {
       planned = {
-        op: { op: "with", recursive, ctes, input: planned.op, columns: planned.columns },
+        op: { op: "with", recursive: withClause.recursive, ctes: withClause.ctes, input: planned.op, columns: planned.columns },
         columns: planned.columns,
       };
     }
     return planned;
+  }
+
+  /** WITH [RECURSIVE] …: plans each CTE and makes it visible in `scope`. */
+  planWith(w: Ast, scope: Scope): { recursive: boolean; ctes: CteDef[] } {
+    const recursive = !!w.recursive;
+    const ctes: CteDef[] = [];
+    for (const c of w.cte_tables as Ast[]) {
+      const name = identName(c.alias.name);
+      const colNames: string[] | null = c.alias.columns?.length
+        ? (c.alias.columns as Ast[]).map((x) => identName(x.name ?? x))
+        : null;
+      // MATERIALIZED / NOT MATERIALIZED hints are accepted and ignored: SQLite decides.
+      let planned: PlannedQuery;
+      if (recursive && this.refersTo(c.query, name)) {
+        const body = c.query.body;
+        if (tagOf(body) !== "SetOperation")
+          throw new DbError(SQLSTATE.invalidRecursion, `recursive query "${name}" does not have the form non-recursive-term UNION [ALL] recursive-term`, {
+            position: this.ctx.positionOf(firstLoc(c.query)),
+          });
+        const seed = this.setExpr(body.SetOperation.left, scope);
+        const cols = seed.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
+        scope.ctes.set(name, { name, columns: cols });
+        planned = this.query(c.query, new Scope(scope));
+      } else {
+        planned = this.query(c.query, new Scope(scope));
+      }
+      if (colNames && colNames.length > planned.columns.length)
+        throw new DbError(SQLSTATE.invalidColumnReference, `WITH query "${name}" has ${planned.columns.length} columns available but ${colNames.length} columns specified`, {
+          position: this.ctx.positionOf(firstLoc(c)),
+        });
+      const cols = planned.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
+      scope.ctes.set(name, { name, columns: cols });
+      ctes.push({ name, columns: colNames ?? cols.map((x) => x.name), query: planned.op });
+    }
+    return { recursive, ctes };
   }
 
   private refersTo(node: Ast, name: string): boolean {

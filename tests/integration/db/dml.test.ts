@@ -162,4 +162,19 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
       [2, "a"],
     ]);
   });
+
+  test("WITH … in front of DELETE, UPDATE and INSERT makes its queries visible to the statement", async () => {
+    await run(fx.engine, "CREATE TABLE t (id serial PRIMARY KEY, v text)", "INSERT INTO t (v) VALUES ('a'), ('b'), ('c')");
+    expect((await fx.engine.query("WITH x AS (SELECT 2 AS id) DELETE FROM t WHERE id IN (SELECT id FROM x) RETURNING id")).rows).toEqual([[2]]);
+    expect((await fx.engine.query("WITH y(n) AS (SELECT 'z') UPDATE t SET v = (SELECT n FROM y) WHERE id = 1 RETURNING v")).rows).toEqual([
+      ["z"],
+    ]);
+    await run(fx.engine, "WITH RECURSIVE s(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM s WHERE i < 11) INSERT INTO t (id, v) SELECT i, 'r' FROM s");
+    expect((await fx.engine.query("SELECT id, v FROM t ORDER BY id")).rows).toEqual([
+      [1, "z"],
+      [3, "c"],
+      [10, "r"],
+      [11, "r"],
+    ]);
+  });
 });

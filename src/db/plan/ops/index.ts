@@ -57,11 +57,11 @@ function children(op: AnyOp): AnyOp[] {
     case "with":
       return [...op.ctes.map((c) => c.query), op.input];
     case "insert":
-      return op.source && "query" in op.source ? [op.source.query] : [];
+      return [...(op.with?.ctes.map((c) => c.query) ?? []), ...(op.source && "query" in op.source ? [op.source.query] : [])];
     case "update":
-      return op.from ? [op.from] : [];
+      return [...(op.with?.ctes.map((c) => c.query) ?? []), ...(op.from ? [op.from] : [])];
     case "delete":
-      return op.using ? [op.using] : [];
+      return [...(op.with?.ctes.map((c) => c.query) ?? []), ...(op.using ? [op.using] : [])];
   }
 }
 

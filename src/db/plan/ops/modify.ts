@@ -1,8 +1,15 @@
 // Modify: INSERT / UPDATE / DELETE on one table, with upsert and RETURNING.
 import type { BExpr } from "../expr-types.ts";
-import type { FromOp, ProjectItem, QueryOp } from "./index.ts";
+import type { CteDef, FromOp, ProjectItem, QueryOp } from "./index.ts";
+
+/** WITH … in front of INSERT / UPDATE / DELETE. */
+export interface ModifyWith {
+  recursive: boolean;
+  ctes: CteDef[];
+}
 
 export interface InsertOp {
+  with?: ModifyWith;
   op: "insert";
   table: string;
   /** Emitted alias of the target (used by ON CONFLICT DO UPDATE and RETURNING). */
@@ -18,6 +25,7 @@ export interface InsertOp {
 }
 
 export interface UpdateOp {
+  with?: ModifyWith;
   op: "update";
   table: string;
   alias: string;
@@ -28,6 +36,7 @@ export interface UpdateOp {
 }
 
 export interface DeleteOp {
+  with?: ModifyWith;
   op: "delete";
   table: string;
   alias: string;
