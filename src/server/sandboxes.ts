@@ -199,10 +199,18 @@ export class Sandboxes {
 
   /** A sandbox by id or name, with its status checked against the kernel (running → lost). */
   async get(ref: string): Promise<Sandbox> {
+    return (await this.getWithInit(ref)).sandbox;
+  }
+
+  /** get(), plus the init to join when it is running (one query: exec's hot path). */
+  private async getWithInit(ref: string): Promise<{ sandbox: Sandbox; init: InitHandle | null }> {
     const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1 OR name = $1`, [ref]);
     const row = r.rows[0];
     if (!row) throw notFound(ref);
-    return this.reconcile(toSandbox(row));
+    const full = toSandbox(row);
+    const sandbox = await this.reconcile(full);
+    const init = sandbox.status === "running" && full.initPid !== null && full.initStartTime !== null ? { pid: full.initPid, startTime: full.initStartTime } : null;
+    return { sandbox, init };
   }
 
   async list(): Promise<Sandbox[]> {
@@ -330,9 +338,8 @@ export class Sandboxes {
     req: ExecRequest,
     run: (init: InitHandle, id: string, spec: ExecSpec, opts: RunOptions) => Promise<R>,
   ): Promise<R & { executionId: number }> {
-    const s = await this.get(ref);
+    const { sandbox: s, init } = await this.getWithInit(ref);
     if (s.status !== "running") throw stateError(s, "cannot exec into it");
-    const init = await this.handle(s.id);
     if (!init) throw stateError(s, "it has no init");
     const c = s.config;
     const started = new Date().toISOString();
