@@ -245,9 +245,10 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     });
   });
 
-  test("a sandbox whose init was killed from outside is marked lost, and stop/rm clean it up", async () => {
+  test("a sandbox whose init was killed from outside is marked lost, starts again with its disk, and rm cleans it up", async () => {
     const id = (await box(["create", "--disk", "32M"])).stdout.trim();
     expect((await box(["start", id])).exitCode).toBe(0);
+    expect((await box(["exec", id, "--", "sh", "-c", "echo survived > /root/mark; sync"])).exitCode).toBe(0);
     const [[pid]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
     expect(cgroupsOf(id).length).toBe(1);
     process.kill(pid, "SIGKILL");
@@ -255,6 +256,13 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     const ls = JSON.parse((await box(["ls", "--json"])).stdout) as { id: string; status: string }[];
     expect(ls.find((s) => s.id === id)?.status).toBe("lost");
     expect(await query("SELECT status FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["lost"]]);
+    // Its image is released with its mount namespace; a new start mounts it again.
+    const again = await box(["start", id]);
+    expect([again.exitCode, again.stderr]).toEqual([0, ""]);
+    expect((await box(["exec", id, "--", "cat", "/root/mark"])).stdout).toBe("survived\n");
+    const [[pid2]] = (await query("SELECT init_pid FROM cave_sandboxes WHERE id = $1", [id])) as [[number]];
+    process.kill(pid2, "SIGKILL");
+    for (let i = 0; i < 100 && alive(pid2); i++) await Bun.sleep(10);
     const r = await box(["rm", id]);
     expect([r.exitCode, r.stderr]).toEqual([0, ""]);
     expect(cgroupsOf(id)).toEqual([]);
