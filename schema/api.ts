@@ -47,6 +47,10 @@ export const SandboxSchema = v.object({
   createdAt: v.string(),
   startedAt: v.nullable(v.string()),
   stoppedAt: v.nullable(v.string()),
+  usage: v.pipe(
+    v.optional(v.nullable(v.object({ memoryBytes: v.number(), pids: v.number(), cpuSeconds: v.nullable(v.number()) }))),
+    v.description("GET of one sandbox: what it uses now, from its cgroup (null unless running)."),
+  ),
 });
 
 export const ExecResultSchema = v.object({

@@ -177,7 +177,10 @@ export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promis
       return json(201, await boxes.create(settingsOf(b), b.name));
     },
     list: async () => json(200, await boxes.list()),
-    get: async (_req, p) => ok(await boxes.get(p.id as string)),
+    get: async (_req, p) => {
+      const s = await boxes.get(p.id as string);
+      return json(200, { ...s, usage: await boxes.usage(s.id) });
+    },
     start: async (_req, p) => ok(await boxes.start(p.id as string)),
     exec: async (req, p, body) => {
       const b = body as v.InferOutput<typeof ROUTES.exec.body>;

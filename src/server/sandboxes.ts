@@ -12,7 +12,7 @@ import { CaveError } from "../core/errors.ts";
 import { Engine } from "../db/engine.ts";
 import { ensureDataDir } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
-import { boxCgroupManager, listBoxCgroups, probeCgroups } from "../sandbox/cgroups/index.ts";
+import { boxCgroupManager, listBoxCgroups, probeCgroups, type Usage } from "../sandbox/cgroups/index.ts";
 import { createDiskImage } from "../sandbox/disk.ts";
 import { type CapturedResult, type ExecIo, execCaptured, execPersistent, execRaw, type RawResult, type InitHandle, isAlive, reapIfChild, startPersistent, stopPersistent } from "../sandbox/persistent.ts";
 import type { ExecSpec, Rlimit } from "../sandbox/plan.ts";
@@ -395,6 +395,18 @@ export class Sandboxes {
       await this.db.query(`DELETE FROM cave_sandboxes WHERE id = $1`, [s.id]);
     });
     rmSync(this.dir(s.id), { recursive: true, force: true });
+  }
+
+  /** What a running sandbox uses now (from its cgroup); null when it is not running or the
+   *  host has no cgroups. */
+  async usage(ref: string): Promise<Usage | null> {
+    const s = await this.get(ref);
+    if (s.status !== "running") return null;
+    try {
+      return boxCgroupManager(this.key(s.id), undefined, probeCgroups())?.usage() ?? null;
+    } catch {
+      return null; // stopped meanwhile: its cgroup is gone
+    }
   }
 
   async executions(ref: string, limit = 100): Promise<Execution[]> {

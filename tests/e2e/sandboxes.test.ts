@@ -75,6 +75,12 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect(alive(pid)).toBe(true);
     expect(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]).not.toBe(String(process.pid));
 
+    // What it uses, from its cgroup: cave-init alone, a few hundred KiB.
+    const usage = JSON.parse((await box(["inspect", id])).stdout).usage as { memoryBytes: number; pids: number; cpuSeconds: number | null };
+    expect(usage.pids).toBe(1);
+    expect(usage.memoryBytes).toBeGreaterThan(0);
+    expect(usage.memoryBytes).toBeLessThan(256 * 1024 * 1024);
+
     const first = await box(["exec", id, "--", "sh", "-c", "echo one > /root/state; echo out; echo err >&2; exit 3"]);
     expect([first.exitCode, first.stdout, first.stderr]).toEqual([3, "out\n", "err\n"]);
     const many = await Promise.all([1, 2, 3, 4].map((n) => box(["exec", "life", "--", "sh", "-c", `sleep 0.2; echo ${n} >> /root/log; cat /root/state`])));
@@ -91,6 +97,7 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
     expect([stopped.exitCode, stopped.stderr]).toEqual([0, ""]);
     expect(alive(pid)).toBe(false);
     expect(await query("SELECT status, init_pid, stopped_at IS NOT NULL FROM cave_sandboxes WHERE id = $1", [id])).toEqual([["stopped", null, true]]);
+    expect(JSON.parse((await box(["inspect", id])).stdout).usage).toBeNull();
     const refused = await box(["exec", "life", "--", "true"]);
     expect(refused.exitCode).toBe(125);
     expect(refused.stderr).toContain(`sandbox ${id} is stopped: cannot exec into it`);

@@ -161,7 +161,7 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
       expect(await s.stop()).toBe(0);
       s = await startServer();
       const got = await call(s, "GET", `/v1/sandboxes/${id}`);
-      expect([got.status, got.body.status]).toEqual([200, "running"]);
+      expect([got.status, got.body.status, got.body.usage.pids]).toEqual([200, "running", 1]);
       const again = await call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["cat", "/root/in"], timeout: "5s" });
       expect([again.body.exitCode, again.body.stdout]).toEqual([0, "hello\n"]);
 

@@ -5,7 +5,7 @@ import { CAVE_PARENT, type CgroupFs, type CgroupManager, cgroupError, cgroupName
 import { CgroupV1, V1_REQUIRED, type V1Hierarchy } from "./v1.ts";
 import { CgroupV2, V2_REQUIRED } from "./v2.ts";
 
-export type { CgroupFs, CgroupManager, Limits } from "./types.ts";
+export type { CgroupFs, CgroupManager, Limits, Usage } from "./types.ts";
 
 /** An empty cave cgroup whose owner pid is alive but which is older than this is a leftover: a
  *  live run leaves its cgroup empty only between create() and join() and after its child exits. */

@@ -15,6 +15,13 @@ export interface Limits {
   ioWeight?: number;
 }
 
+/** A cgroup's current use of what its limits bound; null where the host does not say. */
+export interface Usage {
+  memoryBytes: number;
+  pids: number;
+  cpuSeconds: number | null;
+}
+
 export interface CgroupManager {
   readonly version: 1 | 2;
   /** The leaf cgroup's directory name, `cave-<owner pid>-<id>`, the same in every hierarchy. */
@@ -32,6 +39,8 @@ export interface CgroupManager {
   v2DirFd?(): number;
   /** Whether the kernel OOM-killed a process in the cgroup; still answers after destroy(). */
   oomKilled(): boolean;
+  /** What the cgroup uses now: memory (bytes, page cache included), processes, CPU time. */
+  usage(): Usage;
   /** How many processes the kernel has OOM-killed in the cgroup so far (a persistent sandbox's
    *  exec compares the count before and after). */
   oomKills(): number;

@@ -15,6 +15,7 @@ import {
   hostHasSwap,
   joinHint,
   type Limits,
+  type Usage,
   pidsIn,
   removeTree,
   waitFor,
@@ -126,6 +127,16 @@ export class CgroupV1 implements CgroupManager {
         throw cgroupError(`write pid ${pid} to`, file, e, joinHint(errnoOf(e), pid));
       }
     }
+  }
+
+  usage(): Usage {
+    const acct = this.dirs.get("cpuacct");
+    const cpu = acct !== undefined && this.fs.exists(`${acct}/cpuacct.usage`) ? Number(this.read(`${acct}/cpuacct.usage`).trim()) / 1e9 : null;
+    return {
+      memoryBytes: Number(this.read(`${this.dirOf("memory")}/memory.usage_in_bytes`).trim()),
+      pids: Number(this.read(`${this.dirOf("pids")}/pids.current`).trim()),
+      cpuSeconds: cpu,
+    };
   }
 
   oomKills(): number {

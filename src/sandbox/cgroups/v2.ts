@@ -15,6 +15,7 @@ import {
   hostHasSwap,
   joinHint,
   type Limits,
+  type Usage,
   pidsIn,
   removeTree,
   waitFor,
@@ -95,6 +96,15 @@ export class CgroupV2 implements CgroupManager {
       }
     }
     return this.fd;
+  }
+
+  usage(): Usage {
+    const cpu = /^usage_usec (\d+)$/m.exec(this.read(`${this.dir}/cpu.stat`))?.[1];
+    return {
+      memoryBytes: Number(this.read(`${this.dir}/memory.current`).trim()),
+      pids: Number(this.read(`${this.dir}/pids.current`).trim()),
+      cpuSeconds: cpu === undefined ? null : Number(cpu) / 1e6,
+    };
   }
 
   oomKills(): number {

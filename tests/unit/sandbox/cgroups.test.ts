@@ -659,6 +659,23 @@ describe("persistent sandboxes' cgroups (box-<key>)", () => {
     expect(err instanceof CaveError && [err.code, err.message]).toEqual(["SANDBOX_CGROUP", "the cgroup box-k-1 is gone (no memory, cpu, pids directory)"]);
   });
 
+  test("usage reads memory, processes and CPU time: v2 from memory.current, pids.current and cpu.stat; v1 from its own files (CPU in ns)", () => {
+    const v2 = v2Host();
+    const m2 = boxCgroupManager("u-1", v2) as CgroupV2;
+    m2.create(LIMITS);
+    v2.files.set(`${V2}/cave/box-u-1/memory.current`, "1048576\n");
+    v2.files.set(`${V2}/cave/box-u-1/pids.current`, "3\n");
+    v2.files.set(`${V2}/cave/box-u-1/cpu.stat`, "usage_usec 2500000\nuser_usec 2000000\n");
+    expect(m2.usage()).toEqual({ memoryBytes: 1048576, pids: 3, cpuSeconds: 2.5 });
+    const v1 = v1Host();
+    const m1 = new CgroupV1(v1, HIERARCHIES, "box-u-1");
+    m1.create(LIMITS);
+    v1.files.set(`${leaf("memory", "box-u-1")}/memory.usage_in_bytes`, "4096\n");
+    v1.files.set(`${leaf("pids", "box-u-1")}/pids.current`, "1\n");
+    v1.files.set(`${leaf("cpuacct", "box-u-1")}/cpuacct.usage`, "1500000000\n");
+    expect(m1.usage()).toEqual({ memoryBytes: 4096, pids: 1, cpuSeconds: 1.5 });
+  });
+
   test("cleanupStale leaves box cgroups alone: they have no owner pid, the lifecycle owns them", () => {
     const fs = v2Host();
     boxCgroupManager("feed-1", fs)?.create(LIMITS);

@@ -4,6 +4,7 @@
 import type { RunSettings } from "../../../core/config.ts";
 import { CaveError } from "../../../core/errors.ts";
 import { writeStderr } from "../../../core/log.ts";
+import type { Usage } from "../../../sandbox/cgroups/index.ts";
 import type { RunResult } from "../../../sandbox/run.ts";
 import type { Execution, ExecRequest, Sandbox, Sandboxes } from "../../../server/sandboxes.ts";
 
@@ -27,6 +28,8 @@ export interface SandboxClient {
   stop(ref: string, graceMs: number): Promise<Sandbox>;
   rm(ref: string, force: boolean): Promise<void>;
   executions(ref: string, limit: number): Promise<Execution[]>;
+  /** What a running sandbox uses now; null otherwise. */
+  usage(ref: string): Promise<Usage | null>;
   readFile(ref: string, path: string): Promise<Uint8Array>;
   writeFile(ref: string, path: string, data: Uint8Array): Promise<void>;
   /** Local only: kill what runs in sandbox cgroups nobody owns (the server does it itself). */
@@ -47,6 +50,7 @@ export function localClient(boxes: Sandboxes): SandboxClient {
       await boxes.rm(s.id, { force });
     },
     executions: (r, n) => boxes.executions(r, n),
+    usage: (r) => boxes.usage(r),
     readFile: (r, p) => boxes.readFile(r, p),
     writeFile: (r, p, d) => boxes.writeFile(r, p, d),
     recover: async () => {
@@ -103,6 +107,7 @@ export function remoteClient(url: string, key: string | undefined): SandboxClien
       await request("DELETE", `/v1/sandboxes/${id(r)}${force ? "?force=true" : ""}`);
     },
     executions: async (r, n) => jsonOf(await request("GET", `/v1/sandboxes/${id(r)}/executions?limit=${n}`)),
+    usage: async (r) => (await jsonOf<{ usage?: Usage | null }>(await request("GET", `/v1/sandboxes/${id(r)}`))).usage ?? null,
     readFile: async (r, p) => new Uint8Array(await (await request("GET", `/v1/sandboxes/${id(r)}/files?path=${encodeURIComponent(p)}`)).arrayBuffer()),
     writeFile: async (r, p, d) => {
       await request("PUT", `/v1/sandboxes/${id(r)}/files?path=${encodeURIComponent(p)}`, d);

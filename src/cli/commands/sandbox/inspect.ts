@@ -1,4 +1,5 @@
-// `cave inspect ID`: the sandbox (config, status, init pid, timestamps) and its latest executions, as JSON.
+// `cave inspect ID`: the sandbox (config, status, init pid, timestamps), what it uses now
+// (memory, processes, CPU time from its cgroup) and its latest executions, as JSON.
 import { defineCommand } from "citty";
 import { boxArgs, openSandboxes } from "./_shared.ts";
 
@@ -14,7 +15,8 @@ export default defineCommand({
     try {
       const s = await boxes.get(args.id);
       const executions = await boxes.executions(s.id, Number(args.executions ?? 20) || 20);
-      console.log(JSON.stringify({ ...s, executions }, (_k, v) => (v === Number.POSITIVE_INFINITY ? null : v), 2));
+      const usage = await boxes.usage(s.id);
+      console.log(JSON.stringify({ ...s, usage, executions }, (_k, v) => (v === Number.POSITIVE_INFINITY ? null : v), 2));
     } finally {
       boxes.close();
     }
