@@ -125,9 +125,17 @@ function prepareBoxCgroup(id: string, limits: Limits): CgroupManager | null {
 }
 
 async function spawnDetached(plan: ReturnType<typeof buildPlan>, cgroup: CgroupManager | null, timeoutMs: number): Promise<InitHandle> {
+  let initFd: number;
+  try {
+    initFd = initBinaryFd();
+  } catch (e) {
+    throw new CaveError("SANDBOX_START", `cannot load cave-init into a memfd: ${e instanceof Error ? e.message : String(e)}`, {
+      hint: "the kernel may forbid executable memfds (sysctl vm.memfd_noexec = 2); cave needs it at 0 or 1",
+      cause: e,
+    });
+  }
   const [statusR, statusW] = libc.socketPair();
   const [syncR, syncW] = libc.pipe();
-  const initFd = initBinaryFd();
   try {
     const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
     const spawned = nativeSpawn({
