@@ -59,6 +59,8 @@ interface Prepared {
 
 const DML = /^\s*(?:insert|update|delete|replace)\b/i;
 const DDL = /^\s*(?:create|drop|alter|rollback)\b/i;
+/** Transaction ends that a BUSY error leaves pending: re-stepping one could commit. */
+const TX_END = /^\s*(?:commit|end|release)\b/i;
 
 /** VDBE opcodes that repeat the body of a program: their presence means "maybe many rows". */
 const LOOPS = new Set([
@@ -195,7 +197,49 @@ export class LocalStore implements Store {
               : BigInt(info.lastInsertRowid),
       };
     } catch (e) {
-      throw toStoreError(e);
+      const err = toStoreError(e);
+      if (err.primaryCode === "SQLITE_BUSY" || err.primaryCode === "SQLITE_LOCKED") this.unstick(sql, p);
+      throw err;
+    }
+  }
+
+  /**
+   * Releases a statement that failed with SQLITE_BUSY (or _LOCKED). SQLite leaves such a
+   * statement running, parked on the opcode that failed so that a retry resumes there, and
+   * libsql never resets a statement after an error (0.5.29 has no reset()/finalize()). While
+   * it runs it counts as an active reader, so every transaction the connection ends after it
+   * (the ROLLBACK after a lost BUSY_SNAPSHOT race, and every later autocommit read) keeps its
+   * read snapshot: the connection stops seeing other connections' commits, and running the
+   * same write again fails once more with SQLITE_BUSY_SNAPSHOT.
+   * Measured with libsql 0.5.29: evicting the statement from the cache does not release it
+   * (the native statement lives until GC, even after Bun.gc(true)); stmt.interrupt() does
+   * not; iterate() without next() is no cheap reset (libsql steps in query(), so it re-ran the
+   * write). Reopening the connection would drop per-connection settings (the engine's
+   * case_sensitive_like) and an open transaction. The only reset libsql offers is the one at
+   * the start of run(), which then steps the statement again; under PRAGMA query_only that
+   * step cannot write: a write stops at its first opcode with SQLITE_READONLY (a statement
+   * error: an open transaction stays open), a read reads and get() resets it. The statement
+   * also leaves the cache, so nothing resumes it with stale parameters if that fails.
+   * COMMIT/END/RELEASE are left alone: re-stepped they could commit, and they read no table,
+   * so they pin nothing. Tests: tests/integration/db-store/busy-snapshot.test.ts.
+   */
+  private unstick(sql: string, p: Prepared): void {
+    if (this.cache.get(sql) === p) this.cache.delete(sql);
+    if (TX_END.test(sql) || !this.db) return;
+    let queryOnly: unknown;
+    try {
+      queryOnly = this.pragma("query_only")[0]?.[0];
+      this.pragma("query_only = ON");
+      try {
+        p.stmt.run([]);
+        if (p.reader) p.stmt.get([]);
+      } catch {
+        // SQLITE_READONLY for a write: the step that reset it was all that was wanted.
+      }
+    } catch {
+      // Best effort: the caller gets the original error either way.
+    } finally {
+      if (queryOnly !== undefined && Number(queryOnly) === 0) this.pragma("query_only = OFF");
     }
   }
 
