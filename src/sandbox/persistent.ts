@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { initBinaryFd, MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { CaveError } from "../core/errors.ts";
-import { boxCgroupManager, detectCgroups, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
+import { boxCgroupManager, detectCgroups, execCgroupManager, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { attachLoop, waitDetached } from "./disk.ts";
 import { buildExecPlan, buildPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec, type SandboxSpec } from "./plan.ts";
 import { ensureReaped, EXIT, fmtMs, hostFacts, Messages, type Msg, setupFailure, signalName, SLICE_MS, stepName, supervise, type RunOptions, type RunResult } from "./run.ts";
@@ -269,12 +269,13 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     interrupted ??= sig;
   };
   for (const sig of INTERRUPTS) process.on(sig, onSignal);
+  let group: CgroupManager | null = null;
   try {
-    const cgroup = boxCgroupManager(id, undefined, probeCgroups());
-    cgroup?.attach();
+    const { cgroup, exec } = execGroup(id);
+    group = exec;
     const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
     const env = sandboxEnv(process.env, spec.env);
-    const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
+    const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
     const spawned = nativeSpawn({
       cloneFlags: 0,
       cgroupFd,
@@ -297,19 +298,21 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     if (pid < 0) return setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`);
     try {
       let joinError: unknown = null;
-      if (cgroup && cgroupFd < 0) {
+      if (exec && cgroupFd < 0) {
         try {
-          cgroup.join(pid);
+          exec.join(pid);
         } catch (e) {
           joinError = e;
         }
       }
-      const oomBefore = cgroup ? cgroup.oomKills() : 0;
-      return oomVerdict(
+      const oomBefore = oomCount(cgroup, exec);
+      const result = oomVerdict(
         await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: 15 }, opts, t0, () => interrupted),
-        cgroup,
+        [cgroup, exec],
         oomBefore,
       );
+      if (result.reason === "timeout" || result.reason === "interrupted") killRest(exec);
+      return result;
     } finally {
       ensureReaped(pidfd);
       libc.close(pidfd);
@@ -320,6 +323,7 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     libc.close(statusR);
     libc.close(syncW);
     libc.close(initPidfd);
+    endGroup(group);
   }
 }
 
@@ -353,9 +357,10 @@ async function execWith(
     opened.push(...p);
     return p;
   };
+  let group: CgroupManager | null = null;
   try {
-    const cgroup = boxCgroupManager(id, undefined, probeCgroups());
-    cgroup?.attach();
+    const { cgroup, exec } = execGroup(id);
+    group = exec;
     const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
     const env = sandboxEnv(process.env, spec.env);
     const stdio = io ? ([pipe(), pipe(), pipe()] as const) : null;
@@ -363,7 +368,7 @@ async function execWith(
     const [syncR, syncW] = libc.pipe();
     opened.push(statusR, statusW, syncR, syncW);
     const childFds = stdio ? ([stdio[0][0], stdio[1][1], stdio[2][1]] as [number, number, number]) : undefined;
-    const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
+    const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
     const spawned = nativeSpawn({
       cloneFlags: 0,
       cgroupFd,
@@ -389,9 +394,9 @@ async function execWith(
     }
     try {
       let joinError: unknown = null;
-      if (cgroup && cgroupFd < 0) {
+      if (exec && cgroupFd < 0) {
         try {
-          cgroup.join(pid);
+          exec.join(pid);
         } catch (e) {
           joinError = e;
         }
@@ -408,12 +413,13 @@ async function execWith(
       const fed = stdio ? feed(stdio[0][1], io?.stdin, opened) : Promise.resolve();
       // Only the CLI's own exec (stdio inherited) answers cave's SIGINT/SIGTERM; a server's
       // shutdown is the server's to handle, and one listener per exec would pile up there.
-      const oomBefore = cgroup ? cgroup.oomKills() : 0;
+      const oomBefore = oomCount(cgroup, exec);
       const result = oomVerdict(
         await superviseExec(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts.timeoutMs, t0, io === null),
-        cgroup,
+        [cgroup, exec],
         oomBefore,
       );
+      if (result.reason === "timeout" || result.reason === "interrupted") killRest(exec);
       const [o, e] = await Promise.all(out);
       await fed;
       return { result, stdout: o?.bytes ?? Buffer.alloc(0), stderr: e?.bytes ?? Buffer.alloc(0), truncated: Boolean(o?.truncated || e?.truncated) };
@@ -425,6 +431,45 @@ async function execWith(
   } finally {
     for (const fd of opened) libc.close(fd);
     libc.close(initPidfd);
+    endGroup(group);
+  }
+}
+
+/** The sandbox's cgroup (attached) and a fresh one for this exec inside it. */
+function execGroup(key: string): { cgroup: CgroupManager | null; exec: CgroupManager | null } {
+  const probe = probeCgroups();
+  const cgroup = boxCgroupManager(key, undefined, probe);
+  if (!cgroup) return { cgroup: null, exec: null };
+  cgroup.attach();
+  const execId = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const exec = execCgroupManager(key, execId, undefined, probe);
+  exec?.createChild();
+  return { cgroup, exec };
+}
+
+/**
+ * After a timeout or interruption, once the joiner has killed the command's process group and
+ * reaped it, whatever the command started that left its group (setsid, daemons) is still in
+ * the exec's cgroup: kill it too. Not before: SIGKILLing the joiner while the command lives
+ * would hand the command to the host's init (the joiner's pid namespace), not the sandbox's.
+ */
+function killRest(group: CgroupManager | null): void {
+  try {
+    group?.killAll();
+  } catch {
+    // the sandbox was stopped meanwhile: nothing is left
+  }
+}
+
+/** Removes an exec's cgroup once nothing runs in it; what the command left running (a
+ *  daemon) keeps it until the sandbox stops, which removes the whole tree. */
+function endGroup(group: CgroupManager | null): void {
+  if (!group) return;
+  group.release();
+  try {
+    if (group.isEmpty()) group.destroy();
+  } catch {
+    // the sandbox was stopped meanwhile and took its cgroups along
   }
 }
 
@@ -433,16 +478,27 @@ async function execWith(
  * `cave run`). The count is the whole sandbox's, so an exec killed for another reason at the
  * same moment as another exec's OOM could be reported as OOM too: the message says "sandbox".
  */
-function oomVerdict<R extends RunResult>(r: R, cgroup: CgroupManager | null, before: number): R {
-  if (!cgroup || r.signal !== "SIGKILL" || r.reason !== "signal") return r;
-  let after = before;
-  try {
-    after = cgroup.oomKills();
-  } catch {
-    return r; // the sandbox was stopped meanwhile: its cgroup is gone
-  }
-  if (after <= before) return r;
+function oomVerdict<R extends RunResult>(r: R, groups: [CgroupManager | null, CgroupManager | null], before: number): R {
+  if (r.signal !== "SIGKILL" || r.reason !== "signal") return r;
+  if (oomCount(...groups) <= before) return r;
   return { ...r, exitCode: 137, signal: "SIGKILL", reason: "oom", message: "out of memory: the sandbox went over its memory limit and the command was killed" };
+}
+
+/**
+ * OOM kills counted in the sandbox's cgroup and the exec's: v2 propagates the count up to
+ * the sandbox's (the exec's has no memory controller of its own), v1 counts it only where
+ * the victim was, the exec's group. A group that cannot say (gone, no such file) counts 0.
+ */
+function oomCount(...groups: (CgroupManager | null)[]): number {
+  let n = 0;
+  for (const g of groups) {
+    try {
+      n += g ? g.oomKills() : 0;
+    } catch {
+      // no memory controller here, or the sandbox was stopped meanwhile
+    }
+  }
+  return n;
 }
 
 function closeOwned(list: number[], fd: number): void {

@@ -246,6 +246,21 @@ describe.skipIf(skip)(`persistent sandboxes through the CLI (${skip ? `skipped: 
       expect(left.stdout).toBe("0\n");
     });
 
+    test("the timeout ends what the command started even outside its process group (setsid), through the exec's own cgroup", async () => {
+      const r = await box(["exec", id, "--timeout", "400ms", "--", "sh", "-c", "setsid sleep 41 >/dev/null 2>&1 </dev/null & sleep 42"]);
+      expect(r.exitCode).toBe(124);
+      const left = await sh("pgrep -c -x sleep");
+      expect(left.stdout).toBe("0\n");
+    });
+
+    test("what an exec leaves running on purpose (a daemon) keeps running after it ends, until the sandbox stops", async () => {
+      const r = await box(["exec", id, "--", "sh", "-c", "setsid sleep 43 >/dev/null 2>&1 </dev/null & echo started"]);
+      expect([r.exitCode, r.stdout]).toEqual([0, "started\n"]);
+      // (bracketed so that the pattern does not match the shell running it)
+      expect((await sh("pgrep -c -f 'sleep 4[3]'")).stdout).toBe("1\n");
+      expect((await sh("pkill -f 'sleep 4[3]'; echo $?")).stdout).toBe("0\n");
+    });
+
     test("--env and --workdir apply to the exec", async () => {
       const r = await box(["exec", id, "--env", "A=1", "--workdir", "/tmp", "--", "sh", "-c", "echo $A; pwd"]);
       expect([r.exitCode, r.stdout]).toEqual([0, "1\n/tmp\n"]);

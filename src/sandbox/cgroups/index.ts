@@ -105,6 +105,17 @@ export function boxCgroupManager(id: string, fs: CgroupFs = hostFs, probed?: Pro
   return managerFor(probed ?? probe(fs), name, fs);
 }
 
+/** The cgroup of one exec inside a persistent sandbox's: `box-<key>/exec-<id>`. Everything
+ *  the exec starts stays in it, so its timeout can kill it all, daemons that left its process
+ *  group included; the sandbox's limits bound it from above. */
+export function execCgroupManager(key: string, execId: string, fs: CgroupFs = hostFs, probed?: Probe): CgroupManager | null {
+  const box = `box-${key}`;
+  if (!BOX_PATTERN.test(box) || !/^[a-z0-9]{1,32}$/.test(execId)) {
+    throw new CaveError("SANDBOX_CGROUP", `invalid exec cgroup ${JSON.stringify(`${key}/${execId}`)}`, { hint: "this is a bug in the caller" });
+  }
+  return managerFor(probed ?? probe(fs), `${box}/exec-${execId}`, fs);
+}
+
 /** The keys of every `box-<key>` cgroup on the host (any hierarchy), for the lifecycle to
  *  remove those of its own that no known running sandbox owns. */
 export function listBoxCgroups(fs: CgroupFs = hostFs, probed?: Probe): string[] {

@@ -32,6 +32,13 @@ export interface CgroupManager {
   create(limits: Limits): void;
   /** Moves pid (its whole thread group) into the cgroup, in every hierarchy on v1. */
   join(pid: number): void;
+  /** Makes the cgroup as a child of an existing, limited one (an exec's group inside its
+   *  sandbox's): directories only, no limits of its own; the parent's bound it. */
+  createChild(): void;
+  /** Whether no process is left in the cgroup or below it. */
+  isEmpty(): boolean;
+  /** Closes what this manager holds open (v2's directory fd) without touching the cgroup. */
+  release(): void;
   /** Takes over a cgroup that exists already (a persistent sandbox's, made by another cave
    *  process) so join() and v2DirFd() work; throws SANDBOX_CGROUP when it is gone. */
   attach(): void;

@@ -100,6 +100,32 @@ export class CgroupV1 implements CgroupManager {
     this.joinDirs = dirs;
   }
 
+  release(): void {
+    // v1 keeps nothing open
+  }
+
+  createChild(): void {
+    // In each hierarchy the parent (the sandbox's leaf) exists; the child gets no limits.
+    const dirs = unique(V1_ORDER.map((c) => this.dirs.get(c))).filter((d) => this.fs.exists(d.slice(0, d.lastIndexOf("/"))));
+    const made: string[] = [];
+    try {
+      for (const dir of dirs) {
+        this.mkdirLeaf(dir);
+        made.push(dir);
+      }
+    } catch (e) {
+      for (const dir of made.reverse()) {
+        try {
+          removeTree(this.fs, dir);
+        } catch {
+          // the mkdir error is the one to report
+        }
+      }
+      throw e;
+    }
+    this.joinDirs = dirs;
+  }
+
   attach(): void {
     const dirs = this.existingDirs();
     const missing = V1_REQUIRED.filter((c) => !dirs.includes(this.dirOf(c as V1Controller)));

@@ -70,6 +70,16 @@ export class CgroupV2 implements CgroupManager {
     }
   }
 
+  release(): void {
+    this.closeFd();
+  }
+
+  createChild(): void {
+    // No controller is enabled below the sandbox's cgroup, so its init may stay where it is
+    // (the no-internal-processes rule applies only with controllers enabled).
+    this.mkdir(this.dir, false);
+  }
+
   attach(): void {
     if (!this.fs.exists(`${this.dir}/cgroup.procs`)) {
       throw new CaveError("SANDBOX_CGROUP", `the cgroup ${this.name} is gone (${this.dir})`, {

@@ -2,7 +2,7 @@
 // fake CgroupFs: the one fake the conventions allow, for the cgroup version a machine lacks.
 import { describe, expect, test } from "bun:test";
 import { CaveError } from "../../../src/core/errors.ts";
-import { boxCgroupManager, cleanupStale, createCgroupManager, detectCgroups, listBoxCgroups, STALE_EMPTY_MS } from "../../../src/sandbox/cgroups/index.ts";
+import { boxCgroupManager, cleanupStale, createCgroupManager, detectCgroups, execCgroupManager, listBoxCgroups, STALE_EMPTY_MS } from "../../../src/sandbox/cgroups/index.ts";
 import type { CgroupFs, Limits } from "../../../src/sandbox/cgroups/types.ts";
 import { CgroupV1, type V1Hierarchy } from "../../../src/sandbox/cgroups/v1.ts";
 import { CgroupV2 } from "../../../src/sandbox/cgroups/v2.ts";
@@ -674,6 +674,36 @@ describe("persistent sandboxes' cgroups (box-<key>)", () => {
     v1.files.set(`${leaf("pids", "box-u-1")}/pids.current`, "1\n");
     v1.files.set(`${leaf("cpuacct", "box-u-1")}/cpuacct.usage`, "1500000000\n");
     expect(m1.usage()).toEqual({ memoryBytes: 4096, pids: 1, cpuSeconds: 1.5 });
+  });
+
+  test("an exec's cgroup is a child of its sandbox's with no limits of its own: v2 one mkdir, v1 one per hierarchy, joined there", () => {
+    const v2 = v2Host();
+    boxCgroupManager("k-1", v2)?.create(LIMITS);
+    v2.log.length = 0;
+    const e2 = execCgroupManager("k-1", "ab12", v2) as CgroupV2;
+    e2.createChild();
+    e2.join(9);
+    expect(v2.log).toEqual([`mkdir ${V2}/cave/box-k-1/exec-ab12`, `write ${V2}/cave/box-k-1/exec-ab12/cgroup.procs 9`]);
+    e2.destroy();
+    expect(v2.exists(`${V2}/cave/box-k-1/exec-ab12`)).toBe(false);
+    expect(v2.exists(`${V2}/cave/box-k-1`)).toBe(true);
+
+    const v1 = v1Host();
+    new CgroupV1(v1, HIERARCHIES, "box-k-1").create(LIMITS);
+    v1.log.length = 0;
+    const e1 = new CgroupV1(v1, HIERARCHIES, "box-k-1/exec-ab12");
+    e1.createChild();
+    e1.join(9);
+    const ctrls = ["memory", "cpu", "cpuacct", "pids", "freezer"];
+    expect(v1.log).toEqual([
+      ...ctrls.map((c) => `mkdir ${leaf(c, "box-k-1/exec-ab12")}`),
+      ...ctrls.map((c) => `write ${leaf(c, "box-k-1/exec-ab12")}/cgroup.procs 9`),
+    ]);
+  });
+
+  test("an exec cgroup's names are checked: a key or id with a path in it is refused", () => {
+    expect(() => execCgroupManager("k-1", "../x", v2Host())).toThrow("invalid exec cgroup");
+    expect(() => execCgroupManager("k/1", "ab", v2Host())).toThrow("invalid exec cgroup");
   });
 
   test("cleanupStale leaves box cgroups alone: they have no owner pid, the lifecycle owns them", () => {
