@@ -5,7 +5,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDiskImage } from "../../src/sandbox/disk.ts";
-import { execCaptured, type InitHandle, isAlive, startPersistent, stopPersistent } from "../../src/sandbox/persistent.ts";
+import { execCaptured } from "../../src/sandbox/exec.ts";
+import { type InitHandle, isAlive, startPersistent, stopPersistent } from "../../src/sandbox/persistent.ts";
 import type { ExecSpec, SandboxSpec } from "../../src/sandbox/plan.ts";
 import { buildSeccompFilter } from "../../src/sandbox/seccomp/index.ts";
 
