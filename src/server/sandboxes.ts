@@ -1,8 +1,9 @@
-// The lifecycle of persistent sandboxes: create, start, exec, stop, rm, ls, inspect, with
-// their state in the embedded database (tables cave_sandboxes and cave_executions) and their
-// disks under <data dir>/sandboxes/<id>/. The CLI uses it directly (no daemon): every cave
-// process that opens the data directory sees the same sandboxes, and a sandbox started by
-// one process is exec'd, stopped or removed by another. `cave serve` will use the same module.
+// The lifecycle of persistent sandboxes: create, start, exec (and file copies), stop, rm,
+// list, inspect, recover, with their state in the embedded database (tables cave_sandboxes and
+// cave_executions) and their disks under <data dir>/sandboxes/<id>/. The CLI uses it directly
+// (no daemon): every cave process that opens the data directory sees the same sandboxes, and a
+// sandbox started by one process is exec'd, stopped or removed by another. `cave serve`
+// (http.ts) puts the same module behind HTTP.
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as libc from "../../ffi/libc.ts";
