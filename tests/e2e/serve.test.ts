@@ -184,6 +184,24 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
     }
   }, 60_000);
 
+  test("many sandboxes at once: three started together over HTTP each run concurrent execs in their own namespaces and disks", async () => {
+    const s = await startServer();
+    try {
+      const ids = await Promise.all([1, 2, 3].map(async (n) => (await call(s, "POST", "/v1/sandboxes", { disk: "32M", hostname: `box${n}` })).body.id as string));
+      const started = await Promise.all(ids.map((id) => call(s, "POST", `/v1/sandboxes/${id}/start`)));
+      expect(started.map((r) => [r.status, r.body.status])).toEqual(ids.map(() => [200, "running"]));
+      const runs = await Promise.all(
+        ids.flatMap((id, i) => [0, 1].map((k) => call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["sh", "-c", `echo ${i}-${k} >> /root/log; hostname`] }))),
+      );
+      expect(runs.map((r) => [r.body.exitCode, r.body.stdout])).toEqual(ids.flatMap((_, i) => [0, 1].map(() => [0, `box${i + 1}\n`])));
+      const logs = await Promise.all(ids.map((id) => call(s, "POST", `/v1/sandboxes/${id}/exec`, { cmd: ["sort", "/root/log"] })));
+      expect(logs.map((r) => r.body.stdout)).toEqual(ids.map((_, i) => `${i}-0\n${i}-1\n`));
+      for (const id of ids) expect((await call(s, "DELETE", `/v1/sandboxes/${id}?force=true`)).status).toBe(204);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+
   test("errors are JSON with a code: 401 without the key, 400 naming the bad field, 404 for an unknown id, 409 in the wrong state", async () => {
     const s = await startServer();
     try {
