@@ -1,5 +1,5 @@
 // Builds the OCI bundle crun is benchmarked with: usage: bun bench/crun-bundle.ts DIR
-// DIR/rootfs holds /bin/true and /bin/cat with the libraries ldd names (nothing else); the
+// DIR/rootfs holds /bin/true, /bin/cat and /bin/sleep with the libraries ldd names (nothing else); the
 // configs start from `crun spec` and are edited to match `cave run`'s isolation as near as
 // OCI gets. One config per row, so every row runs the same rootfs:
 //   bare.json     no cgroup limits, no seccomp        (run with --cgroup-manager=disabled)
@@ -9,6 +9,8 @@
 //   limits.json   memory 1 GiB (no swap), pids 1024, cpu 200000/100000, no seccomp (cgroupfs)
 //   full.json     limits and seccomp                   (cgroupfs)
 //   check.json    as full.json, but cats the limit files: proof the limits were applied
+//   exec.json     as full.json, but runs /bin/sleep infinity: the running target of `crun exec`
+//                 (bench/exec.sh)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,7 +22,7 @@ if (!dir) throw new Error("usage: bun bench/crun-bundle.ts DIR");
 const rootfs = join(dir, "rootfs");
 
 // The binaries and every library the dynamic loader would map for them, at the same paths.
-for (const bin of ["/bin/true", "/bin/cat"]) {
+for (const bin of ["/bin/true", "/bin/cat", "/bin/sleep"]) {
   const libs = execFileSync("ldd", [bin], { encoding: "utf8" })
     .split("\n")
     .map((l) => l.match(/(\/\S+) \(0x/)?.[1])
@@ -153,5 +155,10 @@ variant("check", (c) => {
           "/proc/self/status",
         ]),
   ];
+});
+variant("exec", (c) => {
+  c.linux.resources = LIMITS;
+  c.linux.seccomp = SECCOMP;
+  c.process.args = ["/bin/sleep", "infinity"];
 });
 console.log(`crun bundle in ${dir}: ${DEFAULT_PROFILE.rules.length} seccomp rules from cave's default profile`);

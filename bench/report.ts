@@ -49,9 +49,9 @@ const rootless = load("startup-rootless.json");
 const skippedPath = join(dir, "rootless-skipped.txt");
 const skipped = existsSync(skippedPath) ? readFileSync(skippedPath, "utf8").split("\n").filter(Boolean) : [];
 
-/** hardening.sh's rounds merged: every round's times of a command, statistics recomputed. */
-function mergeRounds(): Result[] {
-  const names = readdirSync(dir ?? ".").filter((f) => /^hardening-\d+\.json$/.test(f));
+/** The rounds of hardening.sh (or exec.sh) merged: every round's times of a command, statistics recomputed. */
+function mergeRounds(pattern = /^hardening-\d+\.json$/): Result[] {
+  const names = readdirSync(dir ?? ".").filter((f) => pattern.test(f));
   const times = new Map<string, number[]>();
   for (const f of names) for (const r of load(f)) times.set(r.command, [...(times.get(r.command) ?? []), ...r.times]);
   return [...times].map(([command, t]) => {
@@ -254,6 +254,82 @@ function breakdown(rs: Result[]): string {
   return lines.join("\n");
 }
 
+/** bench/exec.sh: /bin/true into a running sandbox, by route, and a fresh bwrap start (the target). */
+const EXEC_ORDER = ["api", "cave-exec", "crun-exec", "nsenter", "bwrap"];
+const EXEC_LABEL: Record<string, string> = {
+  api: "**API: `POST /v1/sandboxes/{id}/exec` to a warm `cave serve`** (client round trip)",
+  "cave-exec": "CLI: `cave exec ID -- /bin/true`",
+  "crun-exec": "`crun exec --no-new-privs <container> /bin/true`",
+  nsenter: "`nsenter -t <init pid> -a /bin/true` (namespaces only)",
+  bwrap: "bwrap `--unshare-all` … `/bin/true`: a fresh sandbox (the target)",
+};
+const execRows = mergeRounds(/^exec-(api-)?\d+\.json$/)
+  .filter((r) => EXEC_ORDER.includes(r.command))
+  .sort((a, b) => EXEC_ORDER.indexOf(a.command) - EXEC_ORDER.indexOf(b.command));
+const execNotes = readLines("exec-notes.txt");
+/** The durationMs the server reported for each API run (its exec alone, without HTTP and bookkeeping). */
+const serverMs = readdirSync(dir)
+  .filter((f) => /^exec-api-\d+\.json$/.test(f))
+  .flatMap((f) =>
+    (JSON.parse(readFileSync(join(dir, f), "utf8")) as { results: { server_ms?: number[] }[] }).results.flatMap(
+      (r) => r.server_ms ?? [],
+    ),
+  )
+  .filter((x) => Number.isFinite(x));
+
+function execTable(): string {
+  if (execRows.length === 0) return "_not measured_";
+  const bwrap = find(execRows, "bwrap");
+  const rows = execRows.map(
+    (r) =>
+      `| ${EXEC_LABEL[r.command] ?? r.command} | ${ms(r.median)} | ${ms(r.mean)} | ${ms(r.stddev ?? 0)} | ${ms(r.min)} | ${ms(r.max)} | ${ratio(r.median, bwrap?.median)} | ${r.times.length} |`,
+  );
+  return [
+    "| route | median | mean | stddev | min | max | median ÷ bwrap | runs |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
+}
+
+/** Issue 5's target: the API's exec round trip faster than a bwrap start, medians of the same run. */
+const execVerdict = ((): Verdict => {
+  const api = find(execRows, "api");
+  const bwrap = find(execRows, "bwrap");
+  if (!api || !bwrap) return { mode: "exec", line: "not measured (the API or bwrap row could not run)", pass: null };
+  const pass = api.median < bwrap.median;
+  return {
+    mode: "exec",
+    pass,
+    line: `API exec round trip ${ms(api.median)} ms vs bwrap start ${ms(bwrap.median)} ms = ${(api.median / bwrap.median).toFixed(2)}× (target: below 1×): **${pass ? "PASS" : "FAIL"}**`,
+  };
+})();
+
+/** Where the exec routes' time goes, by differences of medians of the same run. */
+function execBreakdown(): string {
+  const [api, cli, crun, nse] = ["api", "cave-exec", "crun-exec", "nsenter"].map((n) => find(execRows, n)?.median);
+  const lines: string[] = [];
+  if (api !== undefined && serverMs.length) {
+    const srv = median(serverMs) / 1000;
+    lines.push(
+      `- the API's round trip: ${ms(api)} ms, of which the exec itself took ${ms(srv)} ms (median of the \`durationMs\` the server answered: from opening the init's pidfd to the joiner's exit); the other ${ms(api - srv)} ms are HTTP on loopback, the key check, finding the sandbox and recording the execution in the database, and JSON both ways`,
+    );
+  }
+  if (api !== undefined && cli !== undefined) {
+    const ver = find(root, "cave-version")?.median;
+    lines.push(
+      `- the CLI over the API: ${signed(cli - api)} ms per call, in a new cave process. Bun's start and cave's CLI are ${ver === undefined ? "n/a" : ms(ver)} ms of it (\`cave version\` in the startup table); the bulk` +
+        `${ver === undefined ? "" : ` (${ms(cli - api - ver)} ms)`} is what every data-directory verb does per process before it gets to the sandbox, chiefly opening the embedded database and its SQL engine, which the server did once when it started`,
+    );
+  }
+  if (api !== undefined && crun !== undefined) lines.push(`- the API over \`crun exec\`: ${signed(api - crun)} ms`);
+  if (crun !== undefined && nse !== undefined) {
+    lines.push(
+      `- \`crun exec\` over \`nsenter\`: ${signed(crun - nse)} ms (state file, cgroup join, seccomp, capabilities; nsenter does none of these)`,
+    );
+  }
+  return lines.length ? lines.join("\n") : "_not enough rows measured_";
+}
+
 const [load1] = String(machine.loadavg_at_start ?? "")
   .split(" ")
   .map(Number);
@@ -280,6 +356,10 @@ tool's own start-up and tear-down cost.
 **Target:** cave's median at most ${TARGET_RATIO}× bwrap's median. **Verdict of this run: ${overall}.**
 
 ${verdicts.map((v) => `- ${v.line}`).join("\n")}
+
+**Exec target** (a command into a running sandbox, issue 5): the API's exec round trip, to a warm
+\`cave serve\`, faster than a fresh bwrap start in the same run. **Verdict: ${execVerdict.pass === null ? "not measured" : execVerdict.pass ? "PASS" : "FAIL"}**
+(${execVerdict.line.replace(/: \*\*(PASS|FAIL)\*\*$/, "")}; see "Exec into a running sandbox").
 ${busy}
 ## How to reproduce
 
@@ -291,7 +371,8 @@ RUNS=500 make bench   # more runs per command (default 200, at least 50)
 \`bench/run.sh\` installs missing peers from Debian (hyperfine, bubblewrap, util-linux, crun),
 compiles the Bun no-op, records the machine facts, runs \`bench/startup.sh\` (hyperfine,
 \`-N\` so no shell is timed, \`--warmup 5\`) and then \`bench/hardening.sh\` (the limits and
-seccomp rows for cave and crun, one more hyperfine run, and \`bench/cgjoin.c\`), writes the raw
+seccomp rows for cave and crun, one more hyperfine run, and \`bench/cgjoin.c\`) and
+\`bench/exec.sh\` (exec into a running sandbox: hyperfine rows and \`bench/exec-api.ts\`), writes the raw
 JSON to \`bench/results/\` (not committed) and regenerates this file with \`bench/report.ts\`.
 The commands run from an empty temporary directory, so no \`./cave.yaml\` is read.
 
@@ -385,7 +466,7 @@ ${costLines("crun")}
 
 What the crun rows are:
 
-- **Bundle.** \`crun spec\`, edited: \`/bin/true\` (and \`/bin/cat\`, for the check below) with the
+- **Bundle.** \`crun spec\`, edited: \`/bin/true\` (and \`/bin/cat\` for the check below, \`/bin/sleep\` for the exec section) with the
   libraries \`ldd\` lists as the whole rootfs, read-only; no terminal; no capabilities in any set,
   no_new_privs; namespaces pid, network, ipc, uts, mount, cgroup and user, the user namespace
   mapping root to 65534 as cave does as root; crun spec's /proc (with its masked and read-only
@@ -410,6 +491,57 @@ What the crun rows are:
 What happened on this host (verbatim):
 
 ${hardeningNotes.length ? hardeningNotes.map((n) => `- ${n}`).join("\n") : "- nothing to note"}
+
+## Exec into a running sandbox
+
+\`bench/exec.sh\`, as root, after the rows above: \`/bin/true\` run inside a sandbox that is
+already running, by each route, ${execRows[0]?.times.length ?? "n/a"} runs per row. One cave sandbox with default limits
+(memory 1 GiB, 2 CPUs, 1024 pids, the \`default\` seccomp profile) is created and started by the CLI
+in a temporary data directory, and \`cave serve\` (\`CAVE_ADMIN_KEY\`, a port the kernel picks) runs
+on the same data directory, so the CLI, the API and nsenter all go into that one sandbox. The crun
+container is the bundle of the rows above with the same limits and filter (\`exec.json\`: as
+\`full.json\`, running \`/bin/sleep infinity\`), started with \`crun run --detach\`. The runs are
+split into rounds like the hardening rows: each round one hyperfine run (\`-N\`, 2 warm-up runs, the
+row order rotated) of the CLI, crun, nsenter and bwrap rows, and one run of \`bench/exec-api.ts\`
+(2 warm-up requests), before it in odd rounds and after it in even ones. The API row is that
+client's time from just before \`fetch\` to the parsed JSON answer, sequential requests on one
+keep-alive connection to the server started once (no Bun start per call); the hyperfine rows are
+wall-clock times of a process from fork to exit. The bwrap row is the command line of the
+startup table: a new sandbox from nothing, which is what the target compares with.
+
+${execTable()}
+
+- ${execVerdict.line}
+
+${execBreakdown()}
+
+What each route does per call:
+
+- **API:** the server (Bun, already running) checks the bearer key, finds the sandbox in the
+  database and records the execution, then forks a joiner through the native helper: it makes
+  an exec cgroup of its own inside the sandbox's (\`box-…/exec-<n>\`) and
+  joins it, enters the init's namespaces through a pidfd (\`setns\`), and runs the command through
+  the same exec stage as \`cave run\` (capabilities dropped, no_new_privs, signals reset, fds closed,
+  the seccomp filter last); the server waits for it without blocking its event loop, records
+  the result and answers \`{exitCode, …, stdout, stderr}\`.
+- **CLI:** the same work in a new \`cave\` process per call, which first pays Bun's start,
+  cave's CLI and opening the database; stdio is passed straight through.
+- **crun exec:** a C program: reads the container's state under /run/crun, forks, joins the
+  container's cgroup and namespaces, applies the container's seccomp filter and its (empty)
+  capability sets; \`--no-new-privs\` sets no_new_privs as cave does (crun exec leaves it unset
+  otherwise). It makes no cgroup per exec.
+- **nsenter:** \`setns\` into the init's user, mount, pid, network, ipc, uts and cgroup
+  namespaces, then exec: no cgroup (the command stays in the caller's), no seccomp filter and
+  every capability of root inside the sandbox's user namespace. A floor for entering the
+  namespaces, not an equivalent confinement.
+- **bwrap:** a whole new sandbox per call (see "What is compared" below), with no cgroup and no
+  seccomp filter.
+
+What the command was given by each route, read inside (\`cat /proc/self/status /proc/self/cgroup\`:
+uid, effective capabilities, no_new_privs, seccomp mode 2 = filter, and the memory cgroup as its
+cgroup namespace shows it), and what happened on this host (verbatim):
+
+${execNotes.length ? execNotes.map((n) => `- ${n}`).join("\n") : "- nothing to note"}
 
 ## What is compared
 

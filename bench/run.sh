@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Startup-latency benchmark: cave next to its peers, all measured in the same run so the
 # numbers share one machine state; then what limits and seccomp cost, for cave and for crun
-# (bench/hardening.sh). Raw JSON goes to bench/results/ (gitignored); the
+# (bench/hardening.sh); then exec into a running sandbox by CLI, API, crun exec and nsenter
+# (bench/exec.sh). Raw JSON goes to bench/results/ (gitignored); the
 # table and verdict are written into docs/benchmarks.md. Needs root (apt, and the root run).
 # Env: RUNS (default 200, at least 50) runs per command.
 set -euo pipefail
@@ -13,7 +14,7 @@ RUNS=${RUNS:-200}
 
 # Peers come from Debian so anyone can get the same versions; install only what is missing
 # so a warm machine does no network work.
-declare -A pkg_of=([hyperfine]=hyperfine [bwrap]=bubblewrap [unshare]=util-linux [setpriv]=util-linux [crun]=crun [gcc]=gcc)
+declare -A pkg_of=([hyperfine]=hyperfine [bwrap]=bubblewrap [unshare]=util-linux [setpriv]=util-linux [crun]=crun [gcc]=gcc [nsenter]=util-linux [jq]=jq [curl]=curl)
 missing=()
 for tool in "${!pkg_of[@]}"; do
   command -v "$tool" >/dev/null || missing+=("${pkg_of[$tool]}")
@@ -25,7 +26,7 @@ fi
 
 [[ -x dist/cave ]] || { echo "dist/cave missing: run make build (or make bench)" >&2; exit 1; }
 # Only this benchmark's files: bench/db keeps its results here too.
-mkdir -p "$OUT" && rm -f "$OUT"/{machine,startup-root,startup-rootless,cgjoin}.json "$OUT"/hardening-* "$OUT"/rootless-skipped.txt "$OUT/noop"
+mkdir -p "$OUT" && rm -f "$OUT"/{machine,startup-root,startup-rootless,cgjoin}.json "$OUT"/hardening-* "$OUT"/exec-* "$OUT"/rootless-skipped.txt "$OUT/noop"
 
 # The Bun floor: an empty program compiled with the same flags as cave (see Makefile).
 noop_src=$(mktemp --suffix=.ts)
@@ -56,4 +57,5 @@ cat "$OUT/machine.json"
 
 RUNS=$RUNS CAVE="$PWD/dist/cave" NOOP="$PWD/$OUT/noop" bench/startup.sh "$PWD/$OUT"
 RUNS=$RUNS CAVE="$PWD/dist/cave" BUN="$PWD/$BUN" bench/hardening.sh "$PWD/$OUT"
+RUNS=$RUNS CAVE="$PWD/dist/cave" BUN="$PWD/$BUN" bench/exec.sh "$PWD/$OUT"
 $BUN bench/report.ts "$OUT" docs/benchmarks.md
