@@ -3,7 +3,8 @@
 import type { CommandDef } from "citty";
 import { splitCommandArgs } from "../args.ts";
 import { CaveError } from "../../core/errors.ts";
-import { loadConfigFile, findProjectConfig, resolveRunSettings, type RunSettings } from "../../core/config.ts";
+import type { RunSettings } from "../../core/config.ts";
+import { REPEATABLE_RUN_OPTIONS, runSettingsFrom } from "../run-settings.ts";
 import { warn, writeStderr } from "../../core/log.ts";
 import { formatMarks, mark } from "../../core/trace.ts";
 import { isatty } from "../../../ffi/libc.ts";
@@ -42,31 +43,11 @@ export default command;
 /** `cave run` itself, callable without citty: main.ts's fast path skips loading it. */
 export async function runMain(rawArgs: string[]): Promise<never> {
   mark("run command loaded");
-  const { options, command } = splitCommandArgs(rawArgs, runArgs, ["env", "bind", "cap-add", "rlimit"]);
+  const { options, command } = splitCommandArgs(rawArgs, runArgs, REPEATABLE_RUN_OPTIONS);
   if (command.length === 0) {
     throw new CaveError("USAGE", "no command given", { hint: "cave run [options] -- CMD [ARGS…], e.g. cave run -- echo hello" });
   }
-  const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
-  const file = configPath ? loadConfigFile(configPath) : undefined;
-  const s = resolveRunSettings({
-    file: file?.run,
-    flags: {
-      timeout: str(options.timeout),
-      memory: str(options.memory),
-      cpus: str(options.cpus),
-      pids: str(options.pids),
-      disk: str(options.disk),
-      network: str(options.network),
-      seccomp: str(options.seccomp),
-      hostname: str(options.hostname),
-      workdir: str(options.workdir),
-      rootfs: str(options.rootfs),
-      env: arr(options.env),
-      bind: arr(options.bind),
-      capAdd: arr(options["cap-add"]),
-      rlimit: arr(options.rlimit),
-    },
-  });
+  const s = runSettingsFrom(options);
   mark("settings resolved");
   if (s.network === "host") warn("--network host: the sandbox shares the host's network namespace and reaches its services");
   if (s.seccomp === "none") {
@@ -121,5 +102,3 @@ function report(r: RunResult, json: boolean) {
   }
 }
 
-const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-const arr = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);

@@ -3,7 +3,7 @@
 // Prints the id (or the sandbox as JSON with --json).
 import type { CommandDef } from "citty";
 import { CaveError } from "../../../core/errors.ts";
-import { findProjectConfig, loadConfigFile, resolveRunSettings } from "../../../core/config.ts";
+import { arr, REPEATABLE_RUN_OPTIONS, runSettingsFrom, str } from "../../run-settings.ts";
 import { splitCommandArgs } from "../../args.ts";
 import { runArgs } from "../run.ts";
 import { boxArgs, openSandboxes, toJson } from "./_shared.ts";
@@ -22,33 +22,11 @@ const command: CommandDef = {
   meta: { name: "create", description: "Create a persistent sandbox: cave create [run options] [--name N] → id" },
   args: createArgs,
   async run({ rawArgs }) {
-    const { options, command } = splitCommandArgs(rawArgs, createArgs, ["env", "bind", "cap-add", "rlimit"]);
+    const { options, command } = splitCommandArgs(rawArgs, createArgs, REPEATABLE_RUN_OPTIONS);
     if (command.length > 0) {
       throw new CaveError("USAGE", `cave create takes no command (got ${command[0]})`, { hint: "start it with cave start ID, then cave exec ID -- CMD" });
     }
-    const settings = () => {
-      const configPath = typeof options.config === "string" ? options.config : findProjectConfig(process.cwd());
-      const file = configPath ? loadConfigFile(configPath) : undefined;
-      return resolveRunSettings({
-        file: file?.run,
-        flags: {
-          timeout: str(options.timeout),
-          memory: str(options.memory),
-          cpus: str(options.cpus),
-          pids: str(options.pids),
-          disk: str(options.disk),
-          network: str(options.network),
-          seccomp: str(options.seccomp),
-          hostname: str(options.hostname),
-          workdir: str(options.workdir),
-          rootfs: str(options.rootfs),
-          env: arr(options.env),
-          bind: arr(options.bind),
-          capAdd: arr(options["cap-add"]),
-          rlimit: arr(options.rlimit),
-        },
-      });
-    };
+    const settings = () => runSettingsFrom(options);
     // What a remote cave serve takes, from the same flags (checked there).
     const body: Record<string, unknown> = {};
     for (const k of ["memory", "cpus", "pids", "disk", "timeout", "network", "seccomp", "hostname", "workdir"] as const) if (str(options[k]) !== undefined) body[k] = str(options[k]);
@@ -66,5 +44,3 @@ const command: CommandDef = {
 };
 export default command;
 
-const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-const arr = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);
