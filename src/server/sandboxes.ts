@@ -11,8 +11,10 @@ import { capabilityMask } from "../core/capabilities.ts";
 import type { RunSettings } from "../core/config.ts";
 import { CaveError } from "../core/errors.ts";
 import { Engine } from "../db/engine.ts";
+import { converterFor } from "../db/exec/convert.ts";
+import { toDbError } from "../db/exec/errors.ts";
 import { ensureDataDir } from "../db/paths.ts";
-import { openStore } from "../db/store/index.ts";
+import { openStore, type StoreValue } from "../db/store/index.ts";
 import { boxCgroupManager, listBoxCgroups, probeCgroups, type Usage } from "../sandbox/cgroups/index.ts";
 import { createDiskImage } from "../sandbox/disk.ts";
 import { type CapturedResult, type ExecIo, execCaptured, execPersistent, execRaw, type RawResult } from "../sandbox/exec.ts";
@@ -81,7 +83,40 @@ const SCHEMA = [
      finished_at timestamptz)`,
 ];
 
+/** The names of the tables above, as SQLite keeps them. */
+const TABLES = ["cave_sandboxes", "cave_executions"];
+
+// The lifecycle's own statements go straight to the store as constant SQLite SQL with bound
+// parameters (?1, ?2, …), not through the engine: the engine parses Postgres SQL with the WASM
+// parser, whose first use costs ~70 ms per cave process, and every CLI verb (ls, exec, start…)
+// is its own process. They read and write exactly what the engine's own plans of the former
+// Postgres statements did (checked against its emitted SQL): timestamptz as
+// 'YYYY-MM-DD HH:MM:SS.mmm+00' text in UTC (now() is the strftime below), jsonb as compact JSON
+// text, and values read back through the engine's converters, so rows written either way are
+// the same and `cave db query` keeps reading them with their Postgres types.
+const NOW = "strftime('%Y-%m-%d %H:%M:%f+00', 'now')";
 const COLUMNS = "id, name, status, config, init_pid, init_start_time, created_at, started_at, stopped_at";
+const SQL = {
+  tablesPresent: `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('cave_sandboxes', 'cave_executions')`,
+  insertSandbox: `INSERT INTO cave_sandboxes (id, name, status, config) VALUES (?1, ?2, 'created', ?3)`,
+  deleteSandbox: `DELETE FROM cave_sandboxes WHERE id = ?1`,
+  sandboxByRef: `SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = ?1 OR name = ?1`,
+  sandboxById: `SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = ?1`,
+  sandboxes: `SELECT ${COLUMNS} FROM cave_sandboxes ORDER BY created_at, id`,
+  markLost: `UPDATE cave_sandboxes SET status = 'lost', stopped_at = ${NOW} WHERE id = ?1 AND status = 'running'`,
+  initOf: `SELECT init_pid, init_start_time FROM cave_sandboxes WHERE id = ?1`,
+  markRunning: `UPDATE cave_sandboxes SET status = 'running', init_pid = ?2, init_start_time = ?3, started_at = ${NOW}, stopped_at = NULL WHERE id = ?1`,
+  markStopped: `UPDATE cave_sandboxes SET status = 'stopped', init_pid = NULL, init_start_time = NULL, stopped_at = ${NOW} WHERE id = ?1`,
+  insertExecution: `INSERT INTO cave_executions (sandbox_id, argv, started_at) VALUES (?1, ?2, ${NOW}) RETURNING id`,
+  executionSetupFailed: `UPDATE cave_executions SET reason = 'setup_failed', exit_code = 125, finished_at = ${NOW} WHERE id = ?1`,
+  executionDone: `UPDATE cave_executions SET exit_code = ?2, signal = ?3, reason = ?4, duration_ms = ?5, finished_at = ${NOW} WHERE id = ?1`,
+  executions: `SELECT id, sandbox_id, argv, exit_code, signal, reason, duration_ms, started_at, finished_at FROM cave_executions WHERE sandbox_id = ?1 ORDER BY id DESC LIMIT ?2`,
+} as const;
+
+/** The engine's readers of these columns' types, so values come back as `cave db query` shows them. */
+const asInt = converterFor("int4")!;
+const asJson = converterFor("jsonb")!;
+const asTimestamp = converterFor("timestamptz")!;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
 type Row = unknown[];
@@ -91,12 +126,12 @@ function toSandbox(r: Row): Sandbox & { initStartTime: string | null } {
     id: r[0] as string,
     name: (r[1] as string | null) ?? null,
     status: r[2] as SandboxStatus,
-    config: decodeConfig(r[3]),
-    initPid: (r[4] as number | null) ?? null,
+    config: decodeConfig(asJson(r[3])),
+    initPid: (asInt(r[4]) as number | null) ?? null,
     initStartTime: (r[5] as string | null) ?? null,
-    createdAt: r[6] as string,
-    startedAt: (r[7] as string | null) ?? null,
-    stoppedAt: (r[8] as string | null) ?? null,
+    createdAt: asTimestamp(r[6]) as string,
+    startedAt: (asTimestamp(r[7]) as string | null) ?? null,
+    stoppedAt: (asTimestamp(r[8]) as string | null) ?? null,
   };
 }
 
@@ -148,13 +183,26 @@ export class Sandboxes {
     ensureDataDir(opts.dataDir);
     mkdirSync(join(opts.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
     const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db")));
-    for (const sql of SCHEMA) await db.query(sql);
+    // The tables are created through the engine, which also records their Postgres column
+    // types (jsonb, timestamptz…) in its catalog, so `cave db query` shows typed values; that
+    // needs the parser, so it happens only when they are missing (once per data directory).
+    const present = await db.store.execute(SQL.tablesPresent, []);
+    if (Number(present.rows[0]?.[0] ?? 0) < TABLES.length) for (const sql of SCHEMA) await db.query(sql);
     const scope = new Bun.CryptoHasher("sha256").update(realpathSync(opts.dataDir)).digest("hex").slice(0, 8);
     return new Sandboxes(db, opts.dataDir, max, scope);
   }
 
   close(): void {
     this.db.close();
+  }
+
+  /** One of the lifecycle's own statements (SQL above), straight to the store. */
+  private async sql(sql: string, params: readonly StoreValue[] = []): Promise<Row[]> {
+    try {
+      return (await this.db.store.execute(sql, params)).rows;
+    } catch (e) {
+      throw toDbError(e);
+    }
   }
 
   /** The sandbox's key outside the database (its cgroup is box-<key>): the data directory's
@@ -181,7 +229,7 @@ export class Sandboxes {
     }
     const id = randomId();
     try {
-      await this.db.query(`INSERT INTO cave_sandboxes (id, name, status, config) VALUES ($1, $2, 'created', $3)`, [id, name ?? null, encodeConfig(config)]);
+      await this.sql(SQL.insertSandbox, [id, name ?? null, encodeConfig(config)]);
     } catch (e) {
       if ((e as { sqlstate?: string }).sqlstate === "23505") {
         throw new CaveError("SANDBOX_EXISTS", `a sandbox named ${name} exists`, { hint: "pick another --name, or remove it: cave rm NAME", cause: e });
@@ -193,7 +241,7 @@ export class Sandboxes {
       createDiskImage(join(this.dir(id), "disk.img"), config.diskBytes);
     } catch (e) {
       rmSync(this.dir(id), { recursive: true, force: true });
-      await this.db.query(`DELETE FROM cave_sandboxes WHERE id = $1`, [id]);
+      await this.sql(SQL.deleteSandbox, [id]);
       throw e;
     }
     return this.get(id);
@@ -206,8 +254,7 @@ export class Sandboxes {
 
   /** get(), plus the init to join when it is running (one query: exec's hot path). */
   private async getWithInit(ref: string): Promise<{ sandbox: Sandbox; init: InitHandle | null }> {
-    const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1 OR name = $1`, [ref]);
-    const row = r.rows[0];
+    const row = (await this.sql(SQL.sandboxByRef, [ref]))[0];
     if (!row) throw notFound(ref);
     const full = toSandbox(row);
     const sandbox = await this.reconcile(full);
@@ -216,9 +263,8 @@ export class Sandboxes {
   }
 
   async list(): Promise<Sandbox[]> {
-    const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes ORDER BY created_at, id`);
     const out: Sandbox[] = [];
-    for (const row of r.rows) out.push(await this.reconcile(toSandbox(row)));
+    for (const row of await this.sql(SQL.sandboxes)) out.push(await this.reconcile(toSandbox(row)));
     return out;
   }
 
@@ -228,13 +274,13 @@ export class Sandboxes {
     if (s.status !== "running") return rest;
     if (s.initPid !== null && initStartTime !== null && isAlive({ pid: s.initPid, startTime: initStartTime })) return rest;
     if (s.initPid !== null) reapIfChild(s.initPid);
-    await this.db.query(`UPDATE cave_sandboxes SET status = 'lost', stopped_at = now() WHERE id = $1 AND status = 'running'`, [s.id]);
+    await this.sql(SQL.markLost, [s.id]);
     return { ...rest, status: "lost" };
   }
 
   private async handle(id: string): Promise<InitHandle | null> {
-    const r = await this.db.query(`SELECT init_pid, init_start_time FROM cave_sandboxes WHERE id = $1`, [id]);
-    const [pid, startTime] = (r.rows[0] ?? []) as [number | null, string | null];
+    const [rawPid, startTime] = ((await this.sql(SQL.initOf, [id]))[0] ?? []) as [unknown, string | null];
+    const pid = asInt(rawPid) as number | null | undefined;
     return pid != null && startTime != null ? { pid, startTime } : null;
   }
 
@@ -252,8 +298,7 @@ export class Sandboxes {
       if (!key.startsWith(mine)) continue;
       const id = key.slice(mine.length);
       const kill = async () => {
-        const r = await this.db.query(`SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = $1`, [id]);
-        const row = r.rows[0];
+        const row = (await this.sql(SQL.sandboxById, [id]))[0];
         if (row && (await this.reconcile(toSandbox(row))).status === "running") return;
         boxCgroupManager(key, undefined, probe)?.destroy();
         removed.push(id);
@@ -293,10 +338,7 @@ export class Sandboxes {
         },
         { id: this.key(cur.id), limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img") },
       );
-      await this.db.query(
-        `UPDATE cave_sandboxes SET status = 'running', init_pid = $2, init_start_time = $3, started_at = now(), stopped_at = NULL WHERE id = $1`,
-        [cur.id, init.pid, init.startTime],
-      );
+      await this.sql(SQL.markRunning, [cur.id, init.pid, init.startTime]);
       return this.get(cur.id);
     }));
   }
@@ -344,13 +386,8 @@ export class Sandboxes {
     if (s.status !== "running") throw stateError(s, "cannot exec into it");
     if (!init) throw stateError(s, "it has no init");
     const c = s.config;
-    const started = new Date().toISOString();
-    const ins = await this.db.query(`INSERT INTO cave_executions (sandbox_id, argv, started_at) VALUES ($1, $2, $3) RETURNING id`, [
-      s.id,
-      JSON.stringify(req.argv),
-      started,
-    ]);
-    const executionId = Number((ins.rows[0] as Row)[0]);
+    const ins = await this.sql(SQL.insertExecution, [s.id, JSON.stringify(req.argv)]);
+    const executionId = Number((ins[0] as Row)[0]);
     let result: R;
     try {
       result = await run(
@@ -364,13 +401,10 @@ export class Sandboxes {
         },
       );
     } catch (e) {
-      await this.db.query(`UPDATE cave_executions SET reason = 'setup_failed', exit_code = 125, finished_at = now() WHERE id = $1`, [executionId]);
+      await this.sql(SQL.executionSetupFailed, [executionId]);
       throw e;
     }
-    await this.db.query(
-      `UPDATE cave_executions SET exit_code = $2, signal = $3, reason = $4, duration_ms = $5, finished_at = now() WHERE id = $1`,
-      [executionId, result.exitCode, result.signal, result.reason, result.durationMs],
-    );
+    await this.sql(SQL.executionDone, [executionId, result.exitCode, result.signal, result.reason, result.durationMs]);
     return { ...result, executionId };
   }
 
@@ -382,7 +416,7 @@ export class Sandboxes {
       const init = await this.handle(cur.id);
       // A lost sandbox has no init to signal; stopping it removes what is left (its cgroup).
       const how = init && cur.status === "running" ? await stopPersistent(init, this.key(cur.id), graceMs) : await stopLost(this.key(cur.id));
-      await this.db.query(`UPDATE cave_sandboxes SET status = 'stopped', init_pid = NULL, init_start_time = NULL, stopped_at = now() WHERE id = $1`, [cur.id]);
+      await this.sql(SQL.markStopped, [cur.id]);
       return { ...(await this.get(cur.id)), how };
     });
   }
@@ -394,7 +428,7 @@ export class Sandboxes {
       await this.stop(s.id, 0);
     }
     await this.locked(s.id, async () => {
-      await this.db.query(`DELETE FROM cave_sandboxes WHERE id = $1`, [s.id]);
+      await this.sql(SQL.deleteSandbox, [s.id]);
     });
     rmSync(this.dir(s.id), { recursive: true, force: true });
   }
@@ -413,20 +447,17 @@ export class Sandboxes {
 
   async executions(ref: string, limit = 100): Promise<Execution[]> {
     const s = await this.get(ref);
-    const r = await this.db.query(
-      `SELECT id, sandbox_id, argv, exit_code, signal, reason, duration_ms, started_at, finished_at FROM cave_executions WHERE sandbox_id = $1 ORDER BY id DESC LIMIT $2`,
-      [s.id, limit],
-    );
-    return r.rows.map((row) => ({
+    const rows = await this.sql(SQL.executions, [s.id, limit]);
+    return rows.map((row) => ({
       id: Number(row[0]),
       sandboxId: row[1] as string,
-      argv: (typeof row[2] === "string" ? JSON.parse(row[2]) : row[2]) as string[],
-      exitCode: (row[3] as number | null) ?? null,
+      argv: asJson(row[2]) as string[],
+      exitCode: (asInt(row[3]) as number | null) ?? null,
       signal: (row[4] as string | null) ?? null,
       reason: (row[5] as string | null) ?? null,
-      durationMs: (row[6] as number | null) ?? null,
-      startedAt: row[7] as string,
-      finishedAt: (row[8] as string | null) ?? null,
+      durationMs: row[6] == null ? null : Number(row[6]),
+      startedAt: asTimestamp(row[7]) as string,
+      finishedAt: (asTimestamp(row[8]) as string | null) ?? null,
     }));
   }
 }
