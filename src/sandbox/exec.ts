@@ -3,7 +3,7 @@
 // through a pidfd of its init, then forks the command through the same exec stage as
 // `cave run`. Supervised without blocking the event loop (a server runs many at once), except
 // with a terminal, whose master fd arrives over SCM_RIGHTS and is supervised like run.
-import { MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS } from "../../ffi/helper.ts";
+import { MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS, type SpawnRequest } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, execCgroupManager, probeCgroups, type CgroupManager } from "./cgroups/index.ts";
@@ -71,22 +71,7 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
     const env = sandboxEnv(process.env, spec.env);
     const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
-    const spawned = nativeSpawn({
-      cloneFlags: 0,
-      cgroupFd,
-      statusFd: statusW,
-      syncFd: syncR,
-      ops: plan.ops.map((o) => o.op),
-      keepFds: [statusW, syncR, initPidfd],
-      argv: spec.argv,
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      path: env.PATH ?? DEFAULT_PATH,
-      workdir: spec.workdir,
-      keepCaps: opts.keepCaps ?? 0n,
-      seccomp: opts.seccomp ?? null,
-      ttyFd: -1,
-      flags: SPAWN_FLAGS.NEW_SESSION | SPAWN_FLAGS.EXEC,
-    });
+    const spawned = nativeSpawn(execRequest(plan, spec, env, opts, { cgroupFd, statusW, syncR, initPidfd }));
     libc.close(statusW);
     libc.close(syncR);
     const { pid, pidfd } = spawned;
@@ -164,23 +149,7 @@ async function execWith(
     opened.push(statusR, statusW, syncR, syncW);
     const childFds = stdio ? ([stdio[0][0], stdio[1][1], stdio[2][1]] as [number, number, number]) : undefined;
     const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
-    const spawned = nativeSpawn({
-      cloneFlags: 0,
-      cgroupFd,
-      statusFd: statusW,
-      syncFd: syncR,
-      ops: plan.ops.map((o) => o.op),
-      keepFds: [statusW, syncR, initPidfd, ...(childFds ?? [])],
-      argv: spec.argv,
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      path: env.PATH ?? DEFAULT_PATH,
-      workdir: spec.workdir,
-      keepCaps: opts.keepCaps ?? 0n,
-      seccomp: opts.seccomp ?? null,
-      ttyFd: -1,
-      flags: SPAWN_FLAGS.NEW_SESSION | SPAWN_FLAGS.EXEC,
-      ...(childFds ? { stdio: childFds } : {}),
-    });
+    const spawned = nativeSpawn(execRequest(plan, spec, env, opts, { cgroupFd, statusW, syncR, initPidfd, childFds }));
     // The child has its own copies now; ours of its ends must go, or EOF never comes.
     for (const fd of [statusW, syncR, ...(childFds ?? [])]) closeOwned(opened, fd);
     const { pid, pidfd } = spawned;
@@ -231,6 +200,34 @@ async function execWith(
 }
 
 /** The sandbox's cgroup (attached) and a fresh one for this exec inside it. */
+/** The helper's request for an exec: the plan, the command, and the fds the child keeps. */
+function execRequest(
+  plan: ReturnType<typeof buildExecPlan>,
+  spec: ExecSpec,
+  env: Record<string, string>,
+  opts: RunOptions,
+  fds: { cgroupFd: number; statusW: number; syncR: number; initPidfd: number; childFds?: [number, number, number] },
+): SpawnRequest {
+  const { childFds } = fds;
+  return {
+    cloneFlags: 0,
+    cgroupFd: fds.cgroupFd,
+    statusFd: fds.statusW,
+    syncFd: fds.syncR,
+    ops: plan.ops.map((o) => o.op),
+    keepFds: [fds.statusW, fds.syncR, fds.initPidfd, ...(childFds ?? [])],
+    argv: spec.argv,
+    env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    path: env.PATH ?? DEFAULT_PATH,
+    workdir: spec.workdir,
+    keepCaps: opts.keepCaps ?? 0n,
+    seccomp: opts.seccomp ?? null,
+    ttyFd: -1,
+    flags: SPAWN_FLAGS.NEW_SESSION | SPAWN_FLAGS.EXEC,
+    ...(childFds ? { stdio: childFds } : {}),
+  };
+}
+
 function execGroup(key: string): { cgroup: CgroupManager | null; exec: CgroupManager | null } {
   const probe = probeCgroups();
   const cgroup = boxCgroupManager(key, undefined, probe);
