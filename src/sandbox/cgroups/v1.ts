@@ -88,16 +88,22 @@ export class CgroupV1 implements CgroupManager {
       }
       this.writeLimits(limits);
     } catch (e) {
-      for (const dir of made.reverse()) {
-        try {
-          removeTree(this.fs, dir);
-        } catch {
-          // The limit error is the one to report; an empty leftover is removed by cleanupStale.
-        }
-      }
+      this.undo(made);
       throw e;
     }
     this.joinDirs = dirs;
+  }
+
+  /** Removes what a failed create made, newest first. The first error is the one to report;
+      an empty leftover that will not go is removed later by cleanupStale. */
+  private undo(made: string[]): void {
+    for (const dir of made.reverse()) {
+      try {
+        removeTree(this.fs, dir);
+      } catch {
+        // see above: not the error to report
+      }
+    }
   }
 
   release(): void {
@@ -114,13 +120,7 @@ export class CgroupV1 implements CgroupManager {
         made.push(dir);
       }
     } catch (e) {
-      for (const dir of made.reverse()) {
-        try {
-          removeTree(this.fs, dir);
-        } catch {
-          // the mkdir error is the one to report
-        }
-      }
+      this.undo(made);
       throw e;
     }
     this.joinDirs = dirs;
