@@ -9,7 +9,7 @@ import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, execCgroupManager, probeCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { type InitHandle, openInit } from "./persistent.ts";
 import { buildExecPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec } from "./plan.ts";
-import { ensureReaped, EXIT, fmtMs, type Msg, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
+import { ensureReaped, EXIT, type Msg, outcomeResult, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
 
 /** Where an exec's stdio goes: cave's own fds ("inherit"), or pipes collected into strings. */
 export interface ExecIo {
@@ -442,32 +442,12 @@ async function superviseExec(
     if (handleSignals) for (const s of INTERRUPTS) process.off(s, onSignal);
   }
   const durationMs = performance.now() - t0;
-  if (setupErr) {
-    const { step, err, detail } = setupErr;
-    return { ...setupFailure(plan, step, err, t0, detail), durationMs };
-  }
-  if (killedFor === "timeout") {
-    return { exitCode: EXIT.TIMEOUT, signal: "SIGKILL", reason: "timeout", durationMs, message: `timed out after ${fmtMs(timeoutMs)}; the command's process group was killed` };
-  }
-  if (killedFor === "interrupted") {
-    const n = ["", "SIGHUP", "SIGINT", "", "", "", "", "", "", "", "", "", "", "", "", "SIGTERM"].indexOf(interruptSignal);
-    return { exitCode: 128 + n, signal: interruptSignal, reason: "interrupted", durationMs, message: `cave received ${interruptSignal}; the command's process group was killed` };
-  }
-  if (execErr !== null) {
-    const notFound = execErr === 2;
-    return {
-      exitCode: notFound ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE,
-      signal: null,
-      reason: notFound ? "not_found" : "not_executable",
-      durationMs,
-      message: notFound ? `command not found: ${argv0}` : `cannot execute: ${libc.errnoName(execErr)} (${libc.strerror(execErr)})`,
-    };
-  }
-  if (exitStatus !== null) {
-    const sig = exitStatus & 0x7f;
-    if (sig === 0) return { exitCode: (exitStatus >> 8) & 0xff, signal: null, reason: "exit", durationMs };
-    return { exitCode: 128 + sig, signal: signalName(sig), reason: "signal", durationMs, message: `killed by ${signalName(sig)}` };
-  }
+  const verdict = outcomeResult(plan, {
+    setupErr, killedFor, interruptSignal, execErr, exitStatus, t0, durationMs, argv0, timeoutMs,
+    afterTimeout: "the command's process group was killed",
+    afterInterrupt: "the command's process group was killed",
+  });
+  if (verdict) return verdict;
   const how = wait && !wait.exited ? `killed by ${signalName(wait.signal)}` : `exited with ${wait?.exited ? wait.code : "?"}`;
   return { exitCode: EXIT.SETUP, signal: null, reason: "setup_failed", durationMs, message: `the exec's joiner ${how} before the command ended (was the sandbox stopped?)` };
 }

@@ -276,6 +276,55 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
   }
 }
 
+/** What a supervisor saw of one command, from the status socket and its own timers. */
+export interface Outcome {
+  setupErr: { step: number; err: number; detail?: string } | null;
+  killedFor: "timeout" | "interrupted" | null;
+  interruptSignal: string;
+  execErr: number | null;
+  /** The command's wait status, as init (or the exec joiner) reported it. */
+  exitStatus: number | null;
+  t0: number;
+  durationMs: number;
+  argv0: string;
+  timeoutMs: number;
+  /** What was killed, for the one-line message: "the sandbox was killed", … */
+  afterTimeout: string;
+  afterInterrupt: string;
+}
+
+/** The RunResult an outcome gives, or null when the command never reported (the caller says why). */
+export function outcomeResult(plan: Plan, o: Outcome): RunResult | null {
+  const { durationMs, execErr, exitStatus } = o;
+  if (o.setupErr) {
+    const { step, err, detail } = o.setupErr;
+    return { ...setupFailure(plan, step, err, o.t0, detail), durationMs };
+  }
+  if (o.killedFor === "timeout") {
+    return { exitCode: EXIT.TIMEOUT, signal: "SIGKILL", reason: "timeout", durationMs, message: `timed out after ${fmtMs(o.timeoutMs)}; ${o.afterTimeout}` };
+  }
+  if (o.killedFor === "interrupted") {
+    const sig = o.interruptSignal;
+    return { exitCode: 128 + SIGNALS.indexOf(sig), signal: sig, reason: "interrupted", durationMs, message: `cave received ${sig}; ${o.afterInterrupt}` };
+  }
+  if (execErr !== null) {
+    const notFound = execErr === 2;
+    return {
+      exitCode: notFound ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE,
+      signal: null,
+      reason: notFound ? "not_found" : "not_executable",
+      durationMs,
+      message: notFound ? `command not found: ${o.argv0}` : `cannot execute: ${libc.errnoName(execErr)} (${libc.strerror(execErr)})`,
+    };
+  }
+  if (exitStatus !== null) {
+    const sig = exitStatus & 0x7f;
+    if (sig === 0) return { exitCode: (exitStatus >> 8) & 0xff, signal: null, reason: "exit", durationMs };
+    return { exitCode: 128 + sig, signal: signalName(sig), reason: "signal", durationMs, message: `killed by ${signalName(sig)}` };
+  }
+  return null;
+}
+
 /** Kills and reaps init unless that already happened (ECHILD: reaped before). */
 export function ensureReaped(pidfd: number): void {
   try {
@@ -408,59 +457,14 @@ export async function supervise(
   }
 
   const durationMs = performance.now() - t0;
-  if (setupErr) {
-    const { step, err, detail } = setupErr;
-    return { ...setupFailure(plan, step, err, t0, detail), durationMs };
-  }
-  if (killedFor === "timeout") {
-    return {
-      exitCode: EXIT.TIMEOUT,
-      signal: "SIGKILL",
-      reason: "timeout",
-      durationMs,
-      message: `timed out after ${fmtMs(opts.timeoutMs)}; ${c.killSignal === 15 ? "the command's process group was killed" : "the sandbox was killed"}`,
-    };
-  }
-  if (killedFor === "interrupted") {
-    const sig = interrupted() ?? "SIGTERM";
-    const n = SIGNALS.indexOf(sig);
-    return {
-      exitCode: 128 + n,
-      signal: sig,
-      reason: "interrupted",
-      durationMs,
-      message: `cave received ${sig}; ${c.killSignal === 15 ? "the command's process group was killed" : "the sandbox was torn down"}`,
-    };
-  }
-  if (execErr !== null) {
-    const notFound = execErr === 2;
-    return {
-      exitCode: notFound ? EXIT.NOT_FOUND : EXIT.NOT_EXECUTABLE,
-      signal: null,
-      reason: notFound ? "not_found" : "not_executable",
-      durationMs,
-      message: notFound
-        ? `command not found: ${argv0}`
-        : `cannot execute: ${libc.errnoName(execErr)} (${libc.strerror(execErr)})`,
-    };
-  }
-  if (exitStatus !== null) {
-    const sig = exitStatus & 0x7f;
-    if (sig === 0)
-      return {
-        exitCode: (exitStatus >> 8) & 0xff,
-        signal: null,
-        reason: "exit",
-        durationMs,
-      };
-    return {
-      exitCode: 128 + sig,
-      signal: signalName(sig),
-      reason: "signal",
-      durationMs,
-      message: `killed by ${signalName(sig)}`,
-    };
-  }
+  const killed = c.killSignal === 15 ? "the command's process group was killed" : undefined;
+  const verdict = outcomeResult(plan, {
+    setupErr, killedFor, interruptSignal: interrupted() ?? "SIGTERM", execErr, exitStatus,
+    t0, durationMs, argv0, timeoutMs: opts.timeoutMs,
+    afterTimeout: killed ?? "the sandbox was killed",
+    afterInterrupt: killed ?? "the sandbox was torn down",
+  });
+  if (verdict) return verdict;
   // Init died without reporting: killed from outside (the OOM killer, or kill -9 on it).
   const r = result as libc.WaitResult;
   if (!r.exited)
@@ -480,7 +484,7 @@ export async function supervise(
   };
 }
 
-export function fmtMs(ms: number): string {
+function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
