@@ -19,3 +19,21 @@ export interface SqlEngine {
   query(sql: string, params?: readonly unknown[]): Promise<QueryResult>;
   close(): void;
 }
+
+/**
+ * Who runs a statement (issue 6). Absent: the database owner (the CLI, migrations, cave's own
+ * modules): row-level security applies only to tables with FORCE ROW LEVEL SECURITY.
+ * Present: a request role from a verified JWT. `service_role` bypasses row-level security;
+ * every other role sees only what the policies allow, and no role reaches cave's own tables.
+ * The claims are bound as values (auth.uid(), auth.role(), auth.jwt()), never spliced into SQL.
+ */
+export interface AuthContext {
+  /** "anon", "authenticated", "service_role", or another role named by the JWT. */
+  role: string;
+  /** The verified JWT payload: sub, role, email, app_metadata, exp… ({} for none). */
+  claims: Record<string, unknown>;
+}
+
+export interface QueryOptions {
+  auth?: AuthContext;
+}
