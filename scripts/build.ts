@@ -52,6 +52,11 @@ const result = await Bun.build({
   entrypoints: [join(root, "src/cli/main.ts")],
   minify: true,
   bytecode: true,
+  // ESM with code splitting: each lazily imported verb becomes its own chunk, so a start-up
+  // compiles only the chunks it imports. One bundle made `cave version` parse all of
+  // cave (SQL engine, server) first: 9.7 → 6.9 ms in one hyperfine run here.
+  format: "esm",
+  splitting: true,
   plugins: [libsqlStaticAddon],
   compile: {
     outfile,
