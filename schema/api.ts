@@ -110,3 +110,145 @@ export const ROUTES = {
   getFile: { method: "GET", path: "/v1/sandboxes/{id}/files", summary: "The bytes of the file at ?path=/abs inside (application/octet-stream).", status: 200, auth: true },
   delete: { method: "DELETE", path: "/v1/sandboxes/{id}", summary: "Remove it with its disk and history (?force=true stops it first).", status: 204, auth: true },
 } as const satisfies Record<string, Route>;
+
+// The data API's plain endpoints (docs/data-api.md). They take the data API's credentials (the
+// `apikey` header and `Authorization: Bearer <jwt>`), not the admin key; /rest/v1 and /auth/v1
+// follow PostgREST and Supabase Auth and are described by reference to them.
+
+export const QueryBodySchema = v.strictObject({
+  sql: v.pipe(
+    v.string(),
+    v.minLength(1, "give the SQL to run"),
+    v.description("One or more SQL statements (parameters only with one)."),
+  ),
+  params: v.pipe(v.optional(v.array(v.unknown())), v.description("Values bound to $1, $2, … in order.")),
+});
+
+export const QueryResultSchema = v.object({
+  command: v.pipe(v.string(), v.description('The command tag: "SELECT 3", "INSERT 0 1", "UPDATE 2", "CREATE TABLE"…')),
+  columns: v.array(v.object({ name: v.string(), type: v.pipe(v.string(), v.description("Postgres type name.")) })),
+  rows: v.pipe(v.array(v.array(v.unknown())), v.description("Positional, in the columns' order.")),
+  rowCount: v.pipe(v.number(), v.description("Rows returned, or affected by INSERT/UPDATE/DELETE without RETURNING.")),
+});
+
+const policyCommand = v.picklist(["all", "select", "insert", "update", "delete"]);
+
+export const PolicySchema = v.object({
+  table: v.string(),
+  name: v.string(),
+  command: v.pipe(v.string(), v.description("all, select, insert, update or delete.")),
+  roles: v.array(v.string()),
+  permissive: v.boolean(),
+  using: v.nullable(v.string()),
+  check: v.nullable(v.string()),
+});
+
+export const PolicyCreateSchema = v.strictObject({
+  table: v.pipe(v.string(), v.minLength(1), v.description("The table it applies to.")),
+  name: v.pipe(v.string(), v.minLength(1), v.description("Unique per table.")),
+  command: v.pipe(v.optional(policyCommand), v.description("Which statements it applies to (default all).")),
+  roles: v.pipe(
+    v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+    v.description("Roles it applies to (default public: every role)."),
+  ),
+  using: v.pipe(
+    v.optional(v.string()),
+    v.description("SQL boolean expression: which existing rows are visible or targeted."),
+  ),
+  check: v.pipe(v.optional(v.string()), v.description("SQL boolean expression: which new rows may be written.")),
+  permissive: v.pipe(
+    v.optional(v.boolean()),
+    v.description("true (default): OR-ed with the others; false: restrictive, AND-ed."),
+  ),
+});
+
+export const PolicyDropSchema = v.strictObject({
+  table: v.pipe(v.string(), v.minLength(1)),
+  name: v.pipe(v.string(), v.minLength(1)),
+});
+
+export const SchemaInfoSchema = v.object({
+  tables: v.array(
+    v.object({
+      name: v.string(),
+      kind: v.picklist(["table", "view"]),
+      columns: v.array(
+        v.object({ name: v.string(), type: v.string(), nullable: v.boolean(), default: v.nullable(v.string()) }),
+      ),
+      primaryKey: v.array(v.string()),
+      foreignKeys: v.array(
+        v.object({
+          name: v.string(),
+          columns: v.array(v.string()),
+          references: v.object({ table: v.string(), columns: v.array(v.string()) }),
+        }),
+      ),
+      rls: v.object({ enabled: v.boolean(), forced: v.boolean() }),
+      policies: v.pipe(
+        v.optional(v.array(v.omit(PolicySchema, ["table"]))),
+        v.description("Only for the service role."),
+      ),
+    }),
+  ),
+});
+
+export const DataErrorSchema = v.object({
+  error: v.object({
+    code: v.pipe(
+      v.string(),
+      v.description(
+        "DB_<sqlstate>, BAD_REQUEST, FORBIDDEN, or the auth failure (missing_apikey, invalid_jwt, expired_jwt).",
+      ),
+    ),
+    message: v.string(),
+    sqlstate: v.optional(v.string()),
+    position: v.pipe(v.optional(v.number()), v.description("1-based character in the SQL, 0 when unknown.")),
+    hint: v.optional(v.string()),
+  }),
+});
+
+/** The plain data endpoints, for openapi.yaml (the server routes them in src/server/data/). */
+export const DATA_ROUTES = {
+  query: {
+    method: "POST",
+    path: "/query",
+    summary: "Run SQL as the caller's role, under row-level security.",
+    body: QueryBodySchema,
+    response: QueryResultSchema,
+    status: 200,
+    auth: true,
+  },
+  schema: {
+    method: "GET",
+    path: "/schema",
+    summary: "Tables, columns, keys, RLS flags; policies for the service role.",
+    response: SchemaInfoSchema,
+    status: 200,
+    auth: true,
+  },
+  listPolicies: {
+    method: "GET",
+    path: "/policy",
+    summary: "Row-level-security policies (?table=t); service role only.",
+    response: v.array(PolicySchema),
+    status: 200,
+    auth: true,
+  },
+  createPolicy: {
+    method: "POST",
+    path: "/policy",
+    summary: "CREATE POLICY from the body; service role only.",
+    body: PolicyCreateSchema,
+    response: PolicySchema,
+    status: 201,
+    auth: true,
+  },
+  dropPolicy: {
+    method: "DELETE",
+    path: "/policy",
+    summary: "DROP POLICY (?table=t&name=p or the body); service role only.",
+    body: PolicyDropSchema,
+    status: 204,
+    auth: true,
+  },
+} as const satisfies Record<string, Route>;

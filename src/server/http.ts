@@ -154,13 +154,18 @@ function filePath(req: Request): string {
   return path;
 }
 
+/** A handler that answers its own paths and returns null for the rest (the data API, /auth/v1). */
+export type Mounted = (req: Request) => Promise<Response | null>;
+
 export interface AppOptions {
   boxes: Sandboxes;
   keys: Keys;
+  /** Tried in order before the sandbox routes: the data API (src/server/data/) and the auth service's /auth/v1. */
+  mounts?: Mounted[];
 }
 
 /** The request handler (Bun.serve's fetch); tests call it in-process or through a real server. */
-export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promise<Response> {
+export function createApp({ boxes, keys, mounts = [] }: AppOptions): (req: Request) => Promise<Response> {
   const ok = (s: Sandbox) => json(200, s);
   const handlers: Record<keyof typeof ROUTES, Handler> = {
     healthz: async () => json(200, { ok: true }),
@@ -231,6 +236,10 @@ export function createApp({ boxes, keys }: AppOptions): (req: Request) => Promis
 
   return async (req) => {
     try {
+      for (const m of mounts) {
+        const res = await m(req);
+        if (res) return res;
+      }
       const { pathname } = new URL(req.url);
       const matches = table.filter((t) => t.pattern.test(pathname));
       if (matches.length === 0) throw new CaveError("NOT_FOUND", `no route ${pathname}`);

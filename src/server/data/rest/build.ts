@@ -1,0 +1,493 @@
+// PostgREST requests → SQL for the engine. Every identifier is checked against the schema model
+// and quoted by the engine's one quoting function; every value is a bound $n parameter. The
+// result is a plan of statements plus the shape that turns their rows into PostgREST's JSON.
+// Embedded relations are one extra statement per relation (keys bound as one array: = ANY($1)),
+// not one per parent row.
+import { quoteIdent } from "../../../db/emit/quote.ts";
+import type { ForeignKey, SchemaModel, TableModel } from "../model.ts";
+import { badRequest, RestError } from "./errors.ts";
+import type { Filter, OrderTerm, ParsedQuery, Prefer, ResourceOptions, SelectItem } from "./parse.ts";
+
+/** A statement being assembled: text and its bound values, numbered as they are added. */
+class Sql {
+  readonly params: unknown[] = [];
+  constructor(private readonly first = 1) {}
+  bind(value: unknown): string {
+    this.params.push(value);
+    return `$${this.first + this.params.length - 1}`;
+  }
+}
+
+export type Output = { kind: "col"; key: string; index: number } | { kind: "embed"; key: string; embed: number };
+
+/** How a row (positional, as the engine returns it) becomes a JSON object. */
+export interface Shape {
+  outputs: Output[];
+  embeds: EmbedPlan[];
+}
+
+export interface EmbedPlan {
+  key: string;
+  /** one-to-many (an array) or many-to-one (an object or null). */
+  many: boolean;
+  inner: boolean;
+  /** Where the parent row holds the join value. */
+  parentIndex: number;
+  /** SELECT … FROM child WHERE <childKey> = ANY($1) …: $1 is the parents' keys. */
+  sql: string;
+  params: unknown[];
+  /** Where the child row holds the join value. */
+  childIndex: number;
+  shape: Shape;
+  limit: number | null;
+  offset: number | null;
+}
+
+export interface ReadPlan {
+  sql: string;
+  params: unknown[];
+  shape: Shape;
+  /** SELECT count(*) with the same filters, for Prefer: count=exact. */
+  countSql: string;
+  countParams: unknown[];
+  offset: number;
+}
+
+export const q = quoteIdent;
+
+export function tableOf(model: SchemaModel, name: string): TableModel {
+  const t = model.tables.get(name);
+  if (!t)
+    throw new RestError(404, "PGRST205", `Could not find the table 'public.${name}' in the schema cache`, null, null);
+  return t;
+}
+
+function columnOf(t: TableModel, name: string): string {
+  if (!t.byName.has(name)) throw new RestError(400, "42703", `column ${t.name}.${name} does not exist`, null, null);
+  return name;
+}
+
+/** Numbers and booleans of a list filter (= ANY($n)) typed in JS, since a JSON array carries no column type. */
+function typed(t: TableModel, column: string, value: string): unknown {
+  const type = t.byName.get(column)?.type ?? "text";
+  if (/^(int[248]|float[48]|numeric)/.test(type) && value.trim() !== "" && Number.isFinite(Number(value)))
+    return Number(value);
+  if (type === "bool") {
+    if (value === "true" || value === "t") return true;
+    if (value === "false" || value === "f") return false;
+  }
+  return value;
+}
+
+const COMPARE: Record<string, string> = {
+  eq: "=",
+  neq: "<>",
+  gt: ">",
+  gte: ">=",
+  lt: "<",
+  lte: "<=",
+  like: "LIKE",
+  ilike: "ILIKE",
+};
+
+function condition(t: TableModel, f: Filter, sql: Sql, prefix: string): string {
+  if (f.kind === "logic") {
+    const parts = f.children.map((c) => condition(t, c, sql, prefix));
+    const joined = `(${parts.join(f.op === "and" ? " AND " : " OR ")})`;
+    return f.negate ? `NOT ${joined}` : joined;
+  }
+  const col = `${prefix}${q(columnOf(t, f.column))}`;
+  let text: string;
+  switch (f.op) {
+    case "is": {
+      const v = f.value as string;
+      text =
+        v === "null"
+          ? `${col} IS NULL`
+          : v === "not_null"
+            ? `${col} IS NOT NULL`
+            : v === "true"
+              ? `${col} IS TRUE`
+              : v === "false"
+                ? `${col} IS FALSE`
+                : `${col} IS UNKNOWN`;
+      break;
+    }
+    case "isdistinct":
+      text = `${col} IS DISTINCT FROM ${sql.bind(f.value)}`;
+      break;
+    case "in":
+      text = `${col} = ANY(${sql.bind((f.value as string[]).map((v) => typed(t, f.column, v)))})`;
+      break;
+    default: {
+      const op = COMPARE[f.op]!;
+      const like = f.op === "like" || f.op === "ilike";
+      const val = (v: string) => sql.bind(like ? v.replaceAll("*", "%") : v);
+      if (f.quantifier) {
+        const list = f.value as string[];
+        if (list.length === 0) text = f.quantifier === "any" ? "FALSE" : "TRUE";
+        else text = `(${list.map((v) => `${col} ${op} ${val(v)}`).join(f.quantifier === "any" ? " OR " : " AND ")})`;
+      } else text = `${col} ${op} ${val(f.value as string)}`;
+    }
+  }
+  return f.negate ? `NOT (${text})` : text;
+}
+
+export function whereClause(t: TableModel, filters: Filter[], sql: Sql, prefix = ""): string {
+  if (filters.length === 0) return "";
+  return filters.map((f) => condition(t, f, sql, prefix)).join(" AND ");
+}
+
+function orderClause(t: TableModel, order: OrderTerm[]): string {
+  if (order.length === 0) return "";
+  return ` ORDER BY ${order
+    .map(
+      (o) =>
+        `${q(columnOf(t, o.column))}${o.desc ? " DESC" : " ASC"}${o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : ""}`,
+    )
+    .join(", ")}`;
+}
+
+/** The foreign key an embedded name (and hint) stands for, seen from `from`. */
+function relationship(
+  model: SchemaModel,
+  from: TableModel,
+  name: string,
+  hint: string | null,
+): { fk: ForeignKey; many: boolean; target: TableModel } {
+  const candidates: { fk: ForeignKey; many: boolean; target: string }[] = [];
+  for (const fk of model.foreignKeys) {
+    // many-to-one: from has the key pointing at `name` (named by table, or by the key column).
+    if (fk.table === from.name && (fk.refTable === name || (fk.columns.length === 1 && fk.columns[0] === name)))
+      candidates.push({ fk, many: false, target: fk.refTable });
+    // one-to-many: `name` has a key pointing at from.
+    if (fk.refTable === from.name && fk.table === name) candidates.push({ fk, many: true, target: fk.table });
+  }
+  const matching =
+    hint === null
+      ? candidates
+      : candidates.filter(
+          (c) => c.fk.name === hint || (c.fk.columns.length === 1 && c.fk.columns[0] === hint) || c.target === hint,
+        );
+  if (matching.length === 0) {
+    throw new RestError(
+      400,
+      "PGRST200",
+      `Could not find a relationship between '${from.name}' and '${name}' in the schema cache`,
+      `Searched for a foreign key relationship between '${from.name}' and '${name}'${hint ? ` using the hint '${hint}'` : ""}`,
+      "Embedding needs a foreign key between the two tables (many-to-many through a join table is not supported).",
+    );
+  }
+  if (matching.length > 1) {
+    throw new RestError(
+      300,
+      "PGRST201",
+      `Could not embed because more than one relationship was found for '${from.name}' and '${name}'`,
+      matching.map((c) => c.fk.name).join(", "),
+      `Try changing '${name}' to one of: ${matching.map((c) => `${name}!${c.fk.name}`).join(", ")}`,
+    );
+  }
+  const m = matching[0]!;
+  if (m.fk.columns.length !== 1)
+    throw new RestError(400, "PGRST200", `Embedding over the composite foreign key ${m.fk.name} is not supported`);
+  return { fk: m.fk, many: m.many, target: tableOf(model, m.target) };
+}
+
+interface Columns {
+  list: string[];
+  shape: Shape;
+}
+
+/**
+ * The select list of one resource, with hidden join columns appended where embeds need them;
+ * `path` names the resource's options ("" root, "rel" …).
+ */
+function selectList(model: SchemaModel, t: TableModel, items: SelectItem[], query: ParsedQuery, path: string): Columns {
+  const list: string[] = [];
+  const outputs: Output[] = [];
+  const embeds: EmbedPlan[] = [];
+  const indexOf = new Map<string, number>();
+  const add = (col: string, alias: string | null): number => {
+    const text = alias && alias !== col ? `${q(col)} AS ${q(alias)}` : q(col);
+    list.push(text);
+    return list.length - 1;
+  };
+  const embedItems: Extract<SelectItem, { kind: "embed" }>[] = [];
+  for (const it of items) {
+    if (it.kind === "star") {
+      for (const c of t.columns) {
+        const i = add(c.name, null);
+        indexOf.set(c.name, i);
+        outputs.push({ kind: "col", key: c.name, index: i });
+      }
+    } else if (it.kind === "column") {
+      columnOf(t, it.name);
+      const i = add(it.name, it.alias);
+      if (!it.alias) indexOf.set(it.name, i);
+      outputs.push({ kind: "col", key: it.alias ?? it.name, index: i });
+    } else {
+      embedItems.push(it);
+      outputs.push({ kind: "embed", key: it.alias ?? it.relation, embed: -1 });
+    }
+  }
+  for (const it of embedItems) {
+    const rel = relationship(model, t, it.relation, it.hint);
+    const parentCol = rel.many ? rel.fk.refColumns[0]! : rel.fk.columns[0]!;
+    const childCol = rel.many ? rel.fk.columns[0]! : rel.fk.refColumns[0]!;
+    let parentIndex = indexOf.get(parentCol);
+    if (parentIndex === undefined) {
+      list.push(q(parentCol));
+      parentIndex = list.length - 1;
+      indexOf.set(parentCol, parentIndex);
+    }
+    const key = it.alias ?? it.relation;
+    const childPath = path === "" ? key : `${path}.${key}`;
+    const opts = query.resources.get(childPath) ?? { filters: [], order: [], limit: null, offset: null };
+    const child = selectList(model, rel.target, it.select, query, childPath);
+    child.list.push(q(childCol));
+    const childIndex = child.list.length - 1;
+    const sql = new Sql(2);
+    const where = whereClause(rel.target, opts.filters, sql);
+    const text = `SELECT ${child.list.join(", ")} FROM ${q(rel.target.name)} WHERE ${q(childCol)} = ANY($1)${where ? ` AND ${where}` : ""}${orderClause(rel.target, opts.order)}`;
+    embeds.push({
+      key,
+      many: rel.many,
+      inner: it.inner,
+      parentIndex,
+      sql: text,
+      params: sql.params,
+      childIndex,
+      shape: child.shape,
+      limit: opts.limit,
+      offset: opts.offset,
+    });
+    const out = outputs.find((o) => o.kind === "embed" && o.key === key && o.embed === -1) as Extract<
+      Output,
+      { kind: "embed" }
+    >;
+    out.embed = embeds.length - 1;
+  }
+  return { list, shape: { outputs, embeds } };
+}
+
+/** `!inner` embeds filter the parents: an EXISTS on the child with its filters. */
+function innerConditions(
+  model: SchemaModel,
+  t: TableModel,
+  items: SelectItem[],
+  query: ParsedQuery,
+  path: string,
+  sql: Sql,
+): string[] {
+  const out: string[] = [];
+  for (const it of items) {
+    if (it.kind !== "embed" || !it.inner) continue;
+    const rel = relationship(model, t, it.relation, it.hint);
+    const parentCol = rel.many ? rel.fk.refColumns[0]! : rel.fk.columns[0]!;
+    const childCol = rel.many ? rel.fk.columns[0]! : rel.fk.refColumns[0]!;
+    const key = it.alias ?? it.relation;
+    const childPath = path === "" ? key : `${path}.${key}`;
+    const opts = query.resources.get(childPath);
+    const alias = `cave_inner_${out.length}`;
+    const where = opts ? whereClause(rel.target, opts.filters, sql, `${q(alias)}.`) : "";
+    out.push(
+      `EXISTS (SELECT 1 FROM ${q(rel.target.name)} AS ${q(alias)} WHERE ${q(alias)}.${q(childCol)} = ${q(t.name)}.${q(parentCol)}${where ? ` AND ${where}` : ""})`,
+    );
+  }
+  return out;
+}
+
+function checkPaths(query: ParsedQuery, items: SelectItem[]): void {
+  const known = new Set<string>([""]);
+  const walk = (list: SelectItem[], path: string) => {
+    for (const it of list) {
+      if (it.kind !== "embed") continue;
+      const p = path === "" ? (it.alias ?? it.relation) : `${path}.${it.alias ?? it.relation}`;
+      known.add(p);
+      walk(it.select, p);
+    }
+  };
+  walk(items, "");
+  for (const path of query.resources.keys()) {
+    if (!known.has(path)) {
+      throw badRequest(
+        `"${path}" is not an embedded resource of this request`,
+        `filters, order or limit on "${path}"`,
+        `embed it in select= first, e.g. select=*,${path}(*)`,
+      );
+    }
+  }
+}
+
+export function planRead(
+  model: SchemaModel,
+  table: string,
+  query: ParsedQuery,
+  range: { offset: number; limit: number | null } | null,
+): ReadPlan {
+  const t = tableOf(model, table);
+  checkPaths(query, query.select);
+  const root: ResourceOptions = query.resources.get("") ?? { filters: [], order: [], limit: null, offset: null };
+  const cols = selectList(model, t, query.select, query, "");
+  const sql = new Sql();
+  const where = [whereClause(t, root.filters, sql), ...innerConditions(model, t, query.select, query, "", sql)].filter(
+    (w) => w !== "",
+  );
+  const whereText = where.length ? ` WHERE ${where.join(" AND ")}` : "";
+  const countParams = [...sql.params];
+  let limit = root.limit;
+  let offset = root.offset ?? 0;
+  if (range) {
+    offset = root.offset ?? range.offset;
+    if (range.limit !== null) limit = limit === null ? range.limit : Math.min(limit, range.limit);
+  }
+  let text = `SELECT ${cols.list.join(", ")} FROM ${q(t.name)}${whereText}${orderClause(t, root.order)}`;
+  if (limit !== null) text += ` LIMIT ${sql.bind(limit)}`;
+  if (offset > 0) text += `${limit === null ? " LIMIT -1" : ""} OFFSET ${sql.bind(offset)}`;
+  return {
+    sql: text,
+    params: sql.params,
+    shape: cols.shape,
+    countSql: `SELECT count(*) FROM ${q(t.name)}${whereText}`,
+    countParams,
+    offset,
+  };
+}
+
+export interface WritePlan {
+  sql: string;
+  params: unknown[];
+  /** The RETURNING columns' shape; null for return=minimal without count. */
+  shape: Shape | null;
+}
+
+function returning(
+  model: SchemaModel,
+  t: TableModel,
+  query: ParsedQuery,
+  wantRows: boolean,
+): { text: string; shape: Shape | null } {
+  if (!wantRows) return { text: "", shape: null };
+  const cols = selectList(model, t, query.select, query, "");
+  return { text: ` RETURNING ${cols.list.join(", ")}`, shape: cols.shape };
+}
+
+function jsonValue(v: unknown): unknown {
+  return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
+}
+
+/** POST: one object or an array of them, optionally an upsert. */
+export function planInsert(
+  model: SchemaModel,
+  table: string,
+  query: ParsedQuery,
+  prefer: Prefer,
+  body: unknown,
+  wantRows: boolean,
+): WritePlan {
+  const t = tableOf(model, table);
+  const rows = Array.isArray(body) ? body : [body];
+  if (rows.some((r) => r === null || typeof r !== "object" || Array.isArray(r))) {
+    throw new RestError(
+      400,
+      "PGRST102",
+      "Empty or invalid json",
+      "the body must be a JSON object or an array of objects",
+    );
+  }
+  const objects = rows as Record<string, unknown>[];
+  let columns = query.columns;
+  if (!columns) {
+    const first = Object.keys(objects[0] ?? {});
+    for (const o of objects) {
+      const keys = Object.keys(o);
+      if (keys.length !== first.length || keys.some((k) => !first.includes(k)))
+        throw new RestError(400, "PGRST102", "All object keys must match");
+    }
+    columns = first;
+  }
+  for (const c of columns) {
+    if (!t.byName.has(c))
+      throw new RestError(400, "PGRST204", `Could not find the '${c}' column of '${table}' in the schema cache`);
+  }
+  const sql = new Sql();
+  let text: string;
+  // An empty array inserts nothing: no statement (sql ""), no rows.
+  if (objects.length === 0) return { sql: "", params: [], shape: returning(model, t, query, wantRows).shape };
+  if (columns.length === 0) text = `INSERT INTO ${q(t.name)} DEFAULT VALUES`;
+  else {
+    const values = objects.map(
+      (o) =>
+        `(${columns
+          .map((c) => {
+            if (!(c in o)) return prefer.missing === "default" || !query.columns ? "DEFAULT" : "NULL";
+            return sql.bind(jsonValue(o[c]));
+          })
+          .join(", ")})`,
+    );
+    text = `INSERT INTO ${q(t.name)} (${columns.map(q).join(", ")}) VALUES ${values.join(", ")}`;
+  }
+  if (prefer.resolution) {
+    const target = query.onConflict ?? t.primaryKey;
+    if (target.length === 0)
+      throw badRequest(`upsert on ${table} needs on_conflict= (the table has no primary key)`, "on_conflict");
+    for (const c of target) columnOf(t, c);
+    const updates = columns.filter((c) => !target.includes(c));
+    const action =
+      prefer.resolution === "ignore-duplicates" || updates.length === 0
+        ? "DO NOTHING"
+        : `DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(", ")}`;
+    text += ` ON CONFLICT (${target.map(q).join(", ")}) ${action}`;
+  }
+  const ret = returning(model, t, query, wantRows);
+  return { sql: text + ret.text, params: sql.params, shape: ret.shape };
+}
+
+export function planUpdate(
+  model: SchemaModel,
+  table: string,
+  query: ParsedQuery,
+  body: unknown,
+  wantRows: boolean,
+): WritePlan {
+  const t = tableOf(model, table);
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    throw new RestError(400, "PGRST102", "Empty or invalid json", "PATCH takes one JSON object");
+  const entries = Object.entries(body as Record<string, unknown>);
+  for (const [c] of entries)
+    if (!t.byName.has(c))
+      throw new RestError(400, "PGRST204", `Could not find the '${c}' column of '${table}' in the schema cache`);
+  const root = query.resources.get("") ?? { filters: [], order: [], limit: null, offset: null };
+  const sql = new Sql();
+  const ret = returning(model, t, query, wantRows);
+  if (entries.length === 0) {
+    // PostgREST answers an empty PATCH with the rows it would touch, changing nothing.
+    const where = whereClause(t, root.filters, sql);
+    const cols = ret.shape ? ret.text.replace(" RETURNING ", "") : "1";
+    return {
+      sql: `SELECT ${cols} FROM ${q(t.name)}${where ? ` WHERE ${where}` : ""} LIMIT 0`,
+      params: sql.params,
+      shape: ret.shape,
+    };
+  }
+  const sets = entries.map(([c, v]) => `${q(c)} = ${sql.bind(jsonValue(v))}`).join(", ");
+  const where = whereClause(t, root.filters, sql);
+  return {
+    sql: `UPDATE ${q(t.name)} SET ${sets}${where ? ` WHERE ${where}` : ""}${ret.text}`,
+    params: sql.params,
+    shape: ret.shape,
+  };
+}
+
+export function planDelete(model: SchemaModel, table: string, query: ParsedQuery, wantRows: boolean): WritePlan {
+  const t = tableOf(model, table);
+  const root = query.resources.get("") ?? { filters: [], order: [], limit: null, offset: null };
+  const sql = new Sql();
+  const where = whereClause(t, root.filters, sql);
+  const ret = returning(model, t, query, wantRows);
+  return {
+    sql: `DELETE FROM ${q(t.name)}${where ? ` WHERE ${where}` : ""}${ret.text}`,
+    params: sql.params,
+    shape: ret.shape,
+  };
+}
