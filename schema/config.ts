@@ -473,8 +473,71 @@ export const DbSchema = v.pipe(
   v.description("Settings of the embedded database and `cave db`."),
 );
 
+/** Fewest characters of a given HS256 secret (cave.yaml auth.jwt_secret, CAVE_JWT_SECRET). */
+export const MIN_JWT_SECRET_LENGTH = 32;
+export const JWT_ALGORITHMS = ["HS256", "ES256"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** The `auth` settings: bkg-db's users and tokens (src/auth/, docs/auth.md). */
+export const AuthSchema = v.pipe(
+  mapping(
+    {
+      jwt_algorithm: v.optional(
+        v.pipe(
+          v.picklist(JWT_ALGORITHMS, (issue) => `invalid JWT algorithm ${received(issue)}: use HS256 or ES256`),
+          v.description(
+            "How tokens are signed. HS256 (default): a shared secret. ES256: a P-256 key kept in " +
+              "<data_dir>/auth/, its public half served at /auth/v1/.well-known/jwks.json. Only this algorithm is accepted.",
+          ),
+        ),
+      ),
+      jwt_secret: v.optional(
+        v.pipe(
+          string(),
+          v.minLength(
+            MIN_JWT_SECRET_LENGTH,
+            `must be at least ${MIN_JWT_SECRET_LENGTH} characters; make one with: openssl rand -base64 32`,
+          ),
+          v.description(
+            "The HS256 secret instead of the one generated at first start in <data_dir>/auth/jwt-secret. " +
+              "CAVE_JWT_SECRET overrides it. At least 32 characters.",
+          ),
+        ),
+      ),
+      jwt_expiry: v.optional(
+        duration("Lifetime of an access token; a number means seconds. Default 3600 (one hour).", ["1h", 3600]),
+      ),
+      confirm_email: v.optional(
+        v.pipe(
+          v.boolean((issue) => `must be true or false, not ${received(issue)}`),
+          v.description(
+            "Whether a new user must be confirmed before logging in (default false: confirmed at once). " +
+              "There is no mail server: the operator confirms users (docs/auth.md).",
+          ),
+        ),
+      ),
+      password_min_length: v.optional(
+        v.pipe(
+          v.number((issue) => `must be a whole number, not ${received(issue)}`),
+          v.integer("must be a whole number"),
+          v.minValue(1, "must be at least 1"),
+          v.maxValue(1024, "must be at most 1024"),
+          v.description("Fewest characters of a password (default 6, as Supabase Auth)."),
+        ),
+      ),
+    },
+    "a mapping of auth settings",
+  ),
+  v.description("Settings of bkg-db's auth service (/auth/v1): users, passwords and JWTs."),
+);
+
+export type AuthConfig = v.InferOutput<typeof AuthSchema>;
+
 export const ConfigSchema = v.pipe(
-  mapping({ run: v.optional(RunSchema), db: v.optional(DbSchema) }, "a mapping with run and db sections"),
+  mapping(
+    { run: v.optional(RunSchema), db: v.optional(DbSchema), auth: v.optional(AuthSchema) },
+    "a mapping with run and db sections", // wording pinned by tests/unit/core/config.test.ts
+  ),
   v.title("cave.yaml"),
   v.description("Project configuration for cave, read from ./cave.yaml. Every key is optional."),
 );
