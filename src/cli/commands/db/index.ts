@@ -2,7 +2,10 @@
 import { defineCommand } from "citty";
 
 export default defineCommand({
-  meta: { name: "db", description: "Query, migrate, check, checkpoint and back up cave's database." },
+  meta: {
+    name: "db",
+    description: "Query, migrate, check, checkpoint and back up cave's database; print the data API's keys.",
+  },
   subCommands: {
     query: () => import("./query.ts").then((m) => m.default),
     shell: () => import("./shell.ts").then((m) => m.default),
@@ -10,5 +13,6 @@ export default defineCommand({
     checkpoint: () => import("./checkpoint.ts").then((m) => m.default),
     backup: () => import("./backup.ts").then((m) => m.default),
     check: () => import("./check.ts").then((m) => m.default),
+    keys: () => import("./keys.ts").then((m) => m.default),
   },
 });
