@@ -96,3 +96,31 @@ export function startPostgres(): ThrowawayPostgres {
     throw e;
   }
 }
+
+/** The slice of node-postgres (`pg`, which ships no types) the oracles use. */
+export interface PgResult {
+  rows: unknown[][];
+  rowCount: number | null;
+  fields: { name: string }[];
+}
+export interface PgClient {
+  query(query: { text: string; values?: unknown[]; rowMode: "array" }): Promise<PgResult>;
+  query(text: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+/** What node-postgres throws for a server error: `code` is the SQLSTATE. */
+export interface PgServerError extends Error {
+  code: string;
+}
+export const isPgServerError = (e: unknown): e is PgServerError =>
+  e instanceof Error &&
+  typeof (e as { code?: unknown }).code === "string" &&
+  /^[0-9A-Z]{5}$/.test((e as PgServerError).code);
+
+/** A node-postgres client connected to the throwaway server as its superuser. */
+export async function connectPg(server: ThrowawayPostgres, database = "postgres"): Promise<PgClient> {
+  const { Client } = require("pg") as { Client: new (config: object) => PgClient & { connect(): Promise<void> } };
+  const client = new Client({ host: server.host, port: server.port, user: server.user, database });
+  await client.connect();
+  return client;
+}
