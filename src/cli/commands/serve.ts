@@ -6,7 +6,7 @@ import { writeStderr } from "../../core/log.ts";
 import { boxArgs } from "./sandbox/_shared.ts";
 
 export default defineCommand({
-  meta: { name: "serve", description: "Serve the sandbox API over HTTP (bearer-key auth; see openapi.yaml)." },
+  meta: { name: "serve", description: "Serve the sandbox API (admin key; openapi.yaml) and bkg-db's data API (/rest/v1, /auth/v1, /query, /schema, /policy; docs/data-api.md) over HTTP." },
   args: {
     "data-dir": boxArgs["data-dir"],
     config: boxArgs.config,
@@ -21,12 +21,13 @@ export default defineCommand({
     const { resolveDbLocation } = await import("../../db/paths.ts");
     const { findProjectConfig, loadConfigFile } = await import("../../core/config.ts");
     const configPath = args.config || findProjectConfig(process.cwd());
-    const dataDirConfig = configPath ? loadConfigFile(configPath).db?.data_dir : undefined;
+    const config = configPath ? loadConfigFile(configPath) : undefined;
+    const dataDirConfig = config?.db?.data_dir;
     const { dataDir } = resolveDbLocation({ flags: { dataDir: args["data-dir"] }, config: dataDirConfig ? { data_dir: dataDirConfig } : undefined });
     const max = args["max-sandboxes"] === undefined ? undefined : Number(args["max-sandboxes"]);
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new CaveError("USAGE", `invalid --max-sandboxes ${args["max-sandboxes"]}`, { hint: "give a whole number of 1 or more" });
     const { serve } = await import("../../server/serve.ts");
-    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir, ...(max ? { maxSandboxes: max } : {}) });
+    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir, ...(max ? { maxSandboxes: max } : {}), ...(config?.auth ? { auth: config.auth } : {}) });
     writeStderr(`cave: listening on ${running.url}\n`);
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
