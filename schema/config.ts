@@ -533,9 +533,118 @@ export const AuthSchema = v.pipe(
 
 export type AuthConfig = v.InferOutput<typeof AuthSchema>;
 
+/** Key events a webhook can be told of (src/governance/webhooks.ts, docs/governance.md). */
+export const WEBHOOK_EVENTS = ["key.issued", "key.rotated", "key.revoked", "key.expiring"] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+/** Fewest characters of a webhook's signing secret. */
+export const MIN_WEBHOOK_SECRET_LENGTH = 16;
+
+const webhookTarget = mapping(
+  {
+    url: v.pipe(
+      string(),
+      v.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL"),
+      v.description("Where events are POSTed as JSON."),
+      v.examples(["https://hooks.example.com/cave"]),
+    ),
+    secret: v.pipe(
+      string(),
+      v.minLength(
+        MIN_WEBHOOK_SECRET_LENGTH,
+        `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters; make one with: openssl rand -hex 32`,
+      ),
+      v.description(
+        "The HMAC-SHA256 key of the X-Cave-Signature header; the receiver checks signatures with it (cave webhook verify).",
+      ),
+    ),
+    events: v.optional(
+      v.pipe(
+        v.array(
+          v.picklist(
+            WEBHOOK_EVENTS,
+            (issue) => `invalid event ${received(issue)}: use ${WEBHOOK_EVENTS.join(", ")}`,
+          ),
+          (issue) => `must be a list of event names, not ${received(issue)}`,
+        ),
+        v.description("The events this URL is told of; all of them when left out."),
+        v.examples([["key.revoked", "key.expiring"]]),
+      ),
+    ),
+  },
+  "a mapping with url, secret and optionally events",
+);
+
+/** The `webhooks` setting: URLs told of API key events, signed (docs/governance.md). */
+export const WebhooksSchema = v.pipe(
+  v.array(webhookTarget, (issue) => `must be a list of mappings with url and secret, not ${received(issue)}`),
+  v.description("URLs told of API key events (issued, rotated, revoked, expiring) with signed JSON POSTs."),
+);
+
+export type WebhooksConfig = v.InferOutput<typeof WebhooksSchema>;
+
+/** The `telemetry` settings: OpenTelemetry export (docs/operations.md); the OTEL_* variables override them. */
+export const TelemetrySchema = v.pipe(
+  mapping(
+    {
+      endpoint: v.optional(
+        v.pipe(
+          string(),
+          v.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL"),
+          v.description(
+            "Base URL of an OTLP/HTTP receiver; /v1/traces and /v1/metrics are appended. OTEL_EXPORTER_OTLP_ENDPOINT overrides it.",
+          ),
+          v.examples(["http://127.0.0.1:4318"]),
+        ),
+      ),
+      traces_endpoint: v.optional(
+        v.pipe(
+          string(),
+          v.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL"),
+          v.description("Full URL for spans, used as is. OTEL_EXPORTER_OTLP_TRACES_ENDPOINT overrides it."),
+        ),
+      ),
+      metrics_endpoint: v.optional(
+        v.pipe(
+          string(),
+          v.regex(/^https?:\/\/[^\s]+$/, "must be an http:// or https:// URL"),
+          v.description("Full URL for metrics, used as is. OTEL_EXPORTER_OTLP_METRICS_ENDPOINT overrides it."),
+        ),
+      ),
+      headers: v.optional(
+        v.pipe(
+          v.custom<Record<string, unknown>>(isMapping, (issue) => `must be a mapping of header: value, not ${received(issue)}`),
+          v.record(string(), string()),
+          v.description("Extra HTTP headers on every export (an API key of the collector, say)."),
+        ),
+      ),
+      sampling_rate: v.optional(
+        v.pipe(
+          v.number((issue) => `must be a number from 0 to 1, not ${received(issue)}`),
+          v.minValue(0, "must be from 0 to 1"),
+          v.maxValue(1, "must be from 0 to 1"),
+          v.description(
+            "Share of new traces recorded (a request with a traceparent follows its caller's choice). Default 1. CAVE_OTEL_SAMPLING_RATE overrides it.",
+          ),
+        ),
+      ),
+      metrics_interval: v.optional(duration("How often metrics are exported over OTLP. Default 60s.", ["60s", 15])),
+    },
+    "a mapping of telemetry settings",
+  ),
+  v.description("OpenTelemetry traces and metrics over OTLP/HTTP (JSON)."),
+);
+
+export type TelemetryConfig = v.InferOutput<typeof TelemetrySchema>;
+
 export const ConfigSchema = v.pipe(
   mapping(
-    { run: v.optional(RunSchema), db: v.optional(DbSchema), auth: v.optional(AuthSchema) },
+    {
+      run: v.optional(RunSchema),
+      db: v.optional(DbSchema),
+      auth: v.optional(AuthSchema),
+      webhooks: v.optional(WebhooksSchema),
+      telemetry: v.optional(TelemetrySchema),
+    },
     "a mapping with run and db sections", // wording pinned by tests/unit/core/config.test.ts
   ),
   v.title("cave.yaml"),
