@@ -251,7 +251,8 @@ describe("supabase-js against cave serve", () => {
   test.skipIf(!rls)("embedding follows the policies of every table it reaches", async () => {
     const todos = await alice.from("todos").select("title, teams(name)").order("title");
     expect(todos.error).toBeNull();
-    expect(todos.data).toEqual([
+    // Many-to-one embeds are objects (supabase-js types them as arrays without a generated schema).
+    expect(todos.data as unknown).toEqual([
       { title: "buy milk", teams: { name: "red" } },
       { title: "call mum today", teams: null },
     ]);
