@@ -79,3 +79,7 @@ bench-db: deps
 
 clean:
 	rm -rf dist ffi/helper.so ffi/cave-init.bin
+
+# GET of one row by id through /rest/v1 with a JWT and an owner policy, with wrk (docs/benchmarks.md, "Data API").
+bench-api: build
+	bench/rest.sh
