@@ -6,6 +6,7 @@ import { CAPABILITY_PATTERN, parseCapability } from "../src/core/capabilities.ts
 import { ERRNO_NAMES } from "../src/core/errno.ts";
 import { isCaveError } from "../src/core/errors.ts";
 import { closeMatch } from "../src/core/suggest.ts";
+import { parseLongDuration } from "./governance.ts";
 import {
   COUNT_PATTERN,
   DECIMAL_PATTERN,
@@ -636,6 +637,75 @@ export const TelemetrySchema = v.pipe(
 
 export type TelemetryConfig = v.InferOutput<typeof TelemetrySchema>;
 
+// ── keys and limits: API keys, roles and rate limits of `cave serve` (src/governance/, docs/governance.md) ──
+
+const longDuration = (description: string, examples: (string | number)[]) =>
+  v.pipe(
+    v.union(
+      [v.number(), v.string()],
+      (issue) => `must be a duration like 24h or a number of seconds, not ${received(issue)}`,
+    ),
+    v.rawCheck<string | number>(({ dataset, addIssue }) => {
+      const r = dataset.typed ? parseLongDuration(dataset.value, true) : 0;
+      if (typeof r === "string") addIssue({ message: r });
+    }),
+    v.description(description),
+    v.examples(examples),
+  );
+
+/** The `keys` settings. */
+export const KeysConfigSchema = v.pipe(
+  mapping(
+    {
+      rotation_grace: v.optional(
+        longDuration("How long a rotated API key stays valid next to its successor: 24h, 30m, 7d, 0 (default 24h).", [
+          "24h",
+          "1h",
+        ]),
+      ),
+    },
+    "a mapping of API key settings",
+  ),
+  v.description("Settings of `cave keys` and /v1/keys."),
+);
+
+const perMinute = (role: string, fallback: number) =>
+  v.optional(
+    v.pipe(
+      v.number((issue) => `must be a whole number of requests per minute, not ${received(issue)}`),
+      v.integer("must be a whole number"),
+      v.minValue(1, "must be at least 1"),
+      v.description(`Requests per minute of one ${role} key (default ${fallback}).`),
+    ),
+  );
+
+/** The `limits` settings. */
+export const LimitsConfigSchema = v.pipe(
+  mapping(
+    {
+      rate: v.optional(
+        v.pipe(
+          mapping(
+            {
+              admin: perMinute("admin", 1000),
+              namespace: perMinute("namespace", 100),
+              session: perMinute("session", 50),
+              "model-access": perMinute("model-access", 200),
+            },
+            "a mapping of role: requests per minute",
+          ),
+          v.description("Requests per minute of each API key, by its role; past it the API answers 429."),
+        ),
+      ),
+    },
+    "a mapping of limit settings",
+  ),
+  v.description("Limits of `cave serve` per API key."),
+);
+
+export type KeysConfig = v.InferOutput<typeof KeysConfigSchema>;
+export type LimitsConfig = v.InferOutput<typeof LimitsConfigSchema>;
+
 export const ConfigSchema = v.pipe(
   mapping(
     {
@@ -644,6 +714,8 @@ export const ConfigSchema = v.pipe(
       auth: v.optional(AuthSchema),
       webhooks: v.optional(WebhooksSchema),
       telemetry: v.optional(TelemetrySchema),
+      keys: v.optional(KeysConfigSchema),
+      limits: v.optional(LimitsConfigSchema),
     },
     "a mapping with run and db sections", // wording pinned by tests/unit/core/config.test.ts
   ),

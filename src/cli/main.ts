@@ -28,6 +28,7 @@ const main: CommandDef = {
     cp: () => import("./commands/sandbox/cp.ts").then((m) => m.default),
     logs: () => import("./commands/sandbox/logs.ts").then((m) => m.default),
     serve: () => import("./commands/serve.ts").then((m) => m.default),
+    keys: () => import("./commands/keys/index.ts").then((m) => m.default),
     webhook: () => import("./commands/webhook/index.ts").then((m) => m.default),
     audit: () => import("./commands/audit/index.ts").then((m) => m.default),
   },

@@ -1,46 +1,31 @@
-// Bearer-token auth for `cave serve`: one admin key, made at first start and shown once, kept
-// only as a SHA-256 hash in the database (cave_api_keys); or given by the operator in
-// CAVE_ADMIN_KEY, which is never stored. Roles, scopes and rotation come later.
+// Bearer-token auth for `cave serve` until the server calls src/governance/keys.ts directly
+// (KeyStore.authenticate, with roles and rate limits; docs/governance.md): the admin keys, kept
+// by the KeyStore as SHA-256 hashes in cave_api_keys (made at first start and shown once), or
+// CAVE_ADMIN_KEY, never stored. Keys issued, revoked or rotated while the server runs are
+// seen after a restart.
 import { timingSafeEqual } from "node:crypto";
-import { CaveError } from "../core/errors.ts";
-import type { SqlEngine } from "../db/types.ts";
+import type { Engine } from "../db/engine.ts";
+import { hashSecret, KeyStore } from "../governance/keys.ts";
 
-const TABLE = `CREATE TABLE IF NOT EXISTS cave_api_keys (
-  id text PRIMARY KEY,
-  hash text NOT NULL,
-  role text NOT NULL DEFAULT 'admin',
-  created_at timestamptz NOT NULL DEFAULT now())`;
-
-export function hashKey(key: string): Buffer {
-  return Buffer.from(new Bun.CryptoHasher("sha256").update(key).digest());
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+export const hashKey = hashSecret;
 
 export interface Keys {
   /** The hashes a bearer token may match. */
   hashes: Buffer[];
   /** A key made just now: shown to the operator once, never again. */
   created?: string;
+  /** The keys themselves, for the server's wiring of roles and limits. */
+  store?: KeyStore;
 }
 
-/** The admin key: CAVE_ADMIN_KEY if set, else those in the database, else a new one. */
-export async function loadKeys(db: SqlEngine, env: Record<string, string | undefined> = process.env): Promise<Keys> {
+/** The admin key: CAVE_ADMIN_KEY if set, else the usable admin keys in the database, else a new one. */
+export async function loadKeys(db: Engine, env: Record<string, string | undefined> = process.env): Promise<Keys> {
+  const store = await KeyStore.open(db, { env });
   const given = env.CAVE_ADMIN_KEY;
-  if (given !== undefined) {
-    if (given.length < 16) {
-      throw new CaveError("AUTH_KEY_WEAK", "CAVE_ADMIN_KEY is shorter than 16 characters", { hint: "use a long random key, e.g. openssl rand -hex 32" });
-    }
-    return { hashes: [hashKey(given)] };
-  }
-  await db.query(TABLE);
-  const r = await db.query("SELECT hash FROM cave_api_keys WHERE role = 'admin'");
-  if (r.rows.length > 0) return { hashes: r.rows.map((row) => Buffer.from(row[0] as string, "hex")) };
-  const key = `cave_${randomHex(32)}`;
-  await db.query("INSERT INTO cave_api_keys (id, hash) VALUES ($1, $2)", [randomHex(6), hashKey(key).toString("hex")]);
-  return { hashes: [hashKey(key)], created: key };
+  if (given !== undefined) return { hashes: [hashKey(given)], store };
+  const created = await store.ensureAdmin();
+  const hashes = await store.adminHashes();
+  return { hashes, store, ...(created ? { created } : {}) };
 }
 
 /** Whether an Authorization header carries a known key (compared in constant time). */
