@@ -18,6 +18,12 @@ export interface AuditKeys {
 export function loadOrCreateKeys(dir: string): AuditKeys {
   const keyPath = join(dir, PRIVATE_KEY_FILE);
   if (!existsSync(keyPath)) {
+    if (existsSync(join(dir, PUBLIC_KEY_FILE))) {
+      // A new key would sign lines no copy of the old public key verifies: refuse, loudly.
+      throw new CaveError("AUDIT_KEY", `the audit signing key ${keyPath} is missing (its public key is there)`, {
+        hint: "restore it from a backup, or move the audit directory aside to start a new log with a new key",
+      });
+    }
     const { privateKey, publicKey } = generateKeyPairSync("ed25519");
     // Public first: a private key without its public half is never left behind.
     writeNew(join(dir, PUBLIC_KEY_FILE), publicKey.export({ type: "spki", format: "pem" }) as string);

@@ -181,9 +181,15 @@ export function verifyAudit(opts: VerifyOptions): VerifyReport {
   const chainEnd = walkChain(entries, fromDirectory, headSeq, findings, notes);
 
   const valid = entries.filter((e) => e.valid);
-  const seqs = valid.map((e) => (e.parsed.ok ? e.parsed.record.seq : 0));
-  const firstSeq = seqs.length ? Math.min(...seqs) : null;
-  const lastSeq = seqs.length ? Math.max(...seqs) : null;
+  // A loop, not Math.min(...seqs): a log of millions of lines would overflow the call's arguments.
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
+  for (const e of valid) {
+    if (!e.parsed.ok) continue;
+    const s = e.parsed.record.seq;
+    if (firstSeq === null || s < firstSeq) firstSeq = s;
+    if (lastSeq === null || s > lastSeq) lastSeq = s;
+  }
 
   if (head?.kind === "ok" && headOk) {
     const h = head.value;

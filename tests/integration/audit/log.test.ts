@@ -3,7 +3,7 @@
 // appending at once, and an independent check of the signatures with openssl.
 import { describe, expect, test } from "bun:test";
 import { createHash, createPublicKey, verify as edVerify } from "node:crypto";
-import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AuditLog, verifyAudit } from "../../../src/audit/index.ts";
 import { clock, lines, makeLog, tempDir } from "./_helpers.ts";
@@ -264,5 +264,13 @@ describe("independent verification of the documented format", () => {
       ),
     ).toBe(true);
     expect(JSON.parse(head)).toMatchObject({ seq: 7, hash: prev, file: segments(log.dir).at(-1) });
+  });
+});
+
+describe("the signing key", () => {
+  test("a missing private key beside its public key stops appends with AUDIT_KEY instead of starting a new key", () => {
+    const { dataDir, log } = makeLog(1);
+    rmSync(join(log.dir, "signing-key.pem"));
+    expect(() => AuditLog.open({ dataDir })).toThrow(expect.objectContaining({ code: "AUDIT_KEY" }));
   });
 });
