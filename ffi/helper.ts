@@ -1,7 +1,7 @@
 // Loads the native helper (ffi/helper.c) and encodes a spawn request in its ABI.
 // The helper is built by `make build`; in the compiled binary it is embedded and
 // dlopen'ed from a memfd, because dlopen cannot read Bun's virtual /$bunfs.
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync } from "./fs.ts";
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import helperPath from "./helper.so" with { type: "file" };
 import initPath from "./cave-init.bin" with { type: "file" };
@@ -78,22 +78,27 @@ export interface SpawnRequest {
 
 let initFd: number | undefined;
 /** A close-on-exec memfd holding cave-init (ffi/init.c), made once per process. */
-export function initBinaryFd(): number {
+export async function initBinaryFd(): Promise<number> {
   if (initFd !== undefined) return initFd;
   const fd = memfdCreate("cave-init", true);
-  writeAll(fd, new Uint8Array(readFileSync(initPath)));
+  writeAll(fd, await Bun.file(initPath).bytes());
   initFd = fd;
   return fd;
 }
 
 type Native = { spawn: (spec: number) => number | bigint; release: (spec: number) => void };
 let native: Native | undefined;
-function load(): Native {
-  if (native) return native;
+/**
+ * Loads the helper: from the source tree, or out of the executable into a memfd. Async
+ * because files embedded in a compiled cave (/$bunfs) are readable only through Bun.file,
+ * and node:fs costs a millisecond to import; nativeSpawn needs it done first.
+ */
+export async function loadNative(): Promise<void> {
+  if (native) return;
   let path = helperPath;
   if (path.startsWith("/$bunfs")) {
     const fd = memfdCreate("cave-helper");
-    writeAll(fd, new Uint8Array(readFileSync(helperPath)));
+    writeAll(fd, await Bun.file(helperPath).bytes());
     path = `/proc/self/fd/${fd}`;
   } else if (!existsSync(path)) {
     throw new Error(`native helper ${path} is missing: run \`make build\` first`);
@@ -106,6 +111,10 @@ function load(): Native {
     spawn: lib.symbols.cave_spawn as unknown as Native["spawn"],
     release: lib.symbols.cave_release as unknown as Native["release"],
   };
+}
+
+function load(): Native {
+  if (!native) throw new Error("nativeSpawn before loadNative(): await loadNative() first");
   return native;
 }
 

@@ -1,7 +1,7 @@
 // libseccomp through bun:ffi: builds a filter in memory and exports it as a raw BPF program
 // (struct sock_filter[]) that the native helper loads just before execve. Nothing is loaded here.
 // Loaded by soname so 2.5.x (this machine) and 2.6.x (elsewhere) both work.
-import { fstatSync, readSync } from "node:fs";
+import { fstatSync, readSync } from "./fs.ts";
 import { dlopen, FFIType, ptr, read as peek, type Pointer } from "bun:ffi";
 import { CaveError } from "../src/core/errors.ts";
 import { close, errnoName, memfdCreate, SysError } from "./libc.ts";

@@ -1,6 +1,6 @@
 // Loads cave.yaml and merges defaults < config file < flags into the settings of one run.
 // The rules live in schema/config.ts; this file reads the file, points at lines and reports.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "../../ffi/fs.ts";
 import type * as V from "valibot";
 import type * as Schema from "../../schema/config.ts";
 import type { Bind, CaveConfig, RlimitName, SeccompProfileName } from "../../schema/config.ts";

@@ -2,11 +2,11 @@
 // basic format ("[warn] …"). Written with write(2) on fd 2: the first touch of Bun's
 // `process.stderr` builds a node stream and costs ~8 ms of start-up (measured), more than
 // the whole sandbox set-up, and consola would make that touch.
-// node:fs is required on first use, so `cave version` and --help do not load it.
+// writeSync is ffi/fs.ts's (libc's write), not node:fs's: that module costs ~1 ms to import.
+import { writeSync } from "../../ffi/fs.ts";
 
 /** Writes all of `text` to fd 2 synchronously; a stderr that cannot take it is not an error. */
 export function writeStderr(text: string): void {
-  const { writeSync } = require("node:fs") as typeof import("node:fs");
   const buf = Buffer.from(text);
   let off = 0;
   try {

@@ -3,7 +3,7 @@
 // through a pidfd of its init, then forks the command through the same exec stage as
 // `cave run`. Supervised without blocking the event loop (a server runs many at once), except
 // with a terminal, whose master fd arrives over SCM_RIGHTS and is supervised like run.
-import { MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS, type SpawnRequest } from "../../ffi/helper.ts";
+import { loadNative, MSG, MSG_SIZE, nativeSpawn, SPAWN_FLAGS, type SpawnRequest } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, execCgroupManager, probeCgroups, type CgroupManager } from "./cgroups/index.ts";
@@ -71,6 +71,7 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
     const env = sandboxEnv(process.env, spec.env);
     const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
+    await loadNative();
     const spawned = nativeSpawn(execRequest(plan, spec, env, opts, { cgroupFd, statusW, syncR, initPidfd }));
     libc.close(statusW);
     libc.close(syncR);
@@ -149,6 +150,7 @@ async function execWith(
     opened.push(statusR, statusW, syncR, syncW);
     const childFds = stdio ? ([stdio[0][0], stdio[1][1], stdio[2][1]] as [number, number, number]) : undefined;
     const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
+    await loadNative();
     const spawned = nativeSpawn(execRequest(plan, spec, env, opts, { cgroupFd, statusW, syncR, initPidfd, childFds }));
     // The child has its own copies now; ours of its ends must go, or EOF never comes.
     for (const fd of [statusW, syncR, ...(childFds ?? [])]) closeOwned(opened, fd);

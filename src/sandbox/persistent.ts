@@ -3,7 +3,7 @@
 // differs is that init runs no command, has no parent-death signal, and becomes cave-init
 // (ffi/init.c). Commands come later through setns (exec.ts).
 import { readFileSync } from "node:fs";
-import { initBinaryFd, MSG, nativeSpawn, SPAWN_FLAGS } from "../../ffi/helper.ts";
+import { initBinaryFd, loadNative, MSG, nativeSpawn, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, detectCgroups, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
@@ -127,7 +127,7 @@ function prepareBoxCgroup(id: string, limits: Limits): CgroupManager | null {
 async function spawnDetached(plan: ReturnType<typeof buildPlan>, cgroup: CgroupManager | null, timeoutMs: number): Promise<InitHandle> {
   let initFd: number;
   try {
-    initFd = initBinaryFd();
+    initFd = await initBinaryFd();
   } catch (e) {
     throw new CaveError("SANDBOX_START", `cannot load cave-init into a memfd: ${e instanceof Error ? e.message : String(e)}`, {
       hint: "the kernel may forbid executable memfds (sysctl vm.memfd_noexec = 2); cave needs it at 0 or 1",
@@ -138,6 +138,7 @@ async function spawnDetached(plan: ReturnType<typeof buildPlan>, cgroup: CgroupM
   const [syncR, syncW] = libc.pipe();
   try {
     const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
+    await loadNative();
     const spawned = nativeSpawn({
       cloneFlags: plan.cloneFlags,
       cgroupFd,

@@ -1,7 +1,7 @@
 // Runs one command in a fresh sandbox: plan → clone via the helper → answer the child's
 // sync points → wait with a pidfd for exit, timeout or interruption → a RunResult.
-import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { nativeSpawn, MSG, MSG_SIZE, FIXED_STEPS, SPAWN_FLAGS } from "../../ffi/helper.ts";
+import { existsSync, readdirSync, readlinkSync, statSync } from "../../ffi/fs.ts";
+import { loadNative, nativeSpawn, MSG, MSG_SIZE, FIXED_STEPS, SPAWN_FLAGS } from "../../ffi/helper.ts";
 import * as libc from "../../ffi/libc.ts";
 import { buildPlan, sandboxEnv, DEFAULT_PATH, PROC_MASKED_DIRS, PROC_MASKED_FILES, PROC_READONLY, type HostFacts, type Plan, type SandboxSpec } from "./plan.ts";
 import { CaveError, isCaveError } from "../core/errors.ts";
@@ -223,6 +223,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
   for (const s of INTERRUPTS) process.on(s, onSignal);
   try {
     const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
+    await loadNative();
     const spawned = nativeSpawn({
       cloneFlags: plan.cloneFlags,
       cgroupFd,

@@ -1,6 +1,6 @@
 // The cgroup contracts (Limits, the manager v1 and v2 both implement, the CgroupFs seam every
 // host access goes through) and the few helpers both versions share, like youki's common.rs.
-import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeSync } from "../../../ffi/fs.ts";
 import { CaveError } from "../../core/errors.ts";
 import { MAX_CPUS, MIN_CPUS } from "../../core/units.ts";
 

@@ -20,7 +20,7 @@
 //   so a reader sees either no file or a whole one.
 // Anything unexpected is a miss: the profile is compiled as if there were no cache, and
 // nothing is written where the checks failed.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "../../../ffi/fs.ts";
 
 const MAGIC = "CAVEBPF1";
 const HEADER_SIZE = 80; // magic 8, key 32, length 4, reserved 4, program sha256 32

@@ -106,8 +106,9 @@ run:
 
   test("rejects an unknown top-level section", () => {
     const path = configFile("runn:\n  memory: 1G\n");
-    expect(thrown(() => loadConfigFile(path)).message).toBe(
-      `${path}:1:1: runn: unknown key; did you mean "run"? (allowed: run, db)`,
+    // The list grows as sections are added (auth, keys, webhooks…); run and db come first.
+    expect(thrown(() => loadConfigFile(path)).message).toMatch(
+      new RegExp(`^${path.replaceAll(".", "\\.")}:1:1: runn: unknown key; did you mean "run"\\? \\(allowed: run, db(, [a-z_]+)*\\)$`),
     );
   });
 
