@@ -81,5 +81,6 @@ clean:
 	rm -rf dist ffi/helper.so ffi/cave-init.bin
 
 # GET of one row by id through /rest/v1 with a JWT and an owner policy, with wrk (docs/benchmarks.md, "Data API").
+.PHONY: bench-api
 bench-api: build
 	bench/rest.sh
