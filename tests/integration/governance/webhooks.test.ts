@@ -18,7 +18,10 @@ interface Arrival {
 }
 
 /** A receiver that answers each request with the next of `answers` (the last one repeats). */
-function receiver(answers: (Response | "hang")[]) {
+type Answer = { status: number; headers?: Record<string, string> } | "hang";
+const OK: Answer = { status: 200 };
+
+function receiver(answers: Answer[]) {
   const arrivals: Arrival[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   const server = Bun.serve({
@@ -27,9 +30,9 @@ function receiver(answers: (Response | "hang")[]) {
     async fetch(req) {
       arrivals.push({ at: performance.now(), headers: Object.fromEntries(req.headers), body: await req.text() });
       for (const w of waiters.filter((w) => arrivals.length >= w.n)) w.resolve();
-      const a = answers[Math.min(arrivals.length - 1, answers.length - 1)] as Response | "hang";
+      const a = answers[Math.min(arrivals.length - 1, answers.length - 1)] as Answer;
       if (a === "hang") return new Promise<Response>(() => {});
-      return a.clone();
+      return new Response(a.status === 200 ? "ok" : "no", { status: a.status, headers: a.headers ?? {} });
     },
   });
   return {
@@ -74,7 +77,7 @@ function attempts(log: DeliveryLogEntry[]) {
 
 describe("webhook deliveries", () => {
   test("a delivery carries the event as JSON with a signature openssl and node:crypto agree with", async () => {
-    const r = receiver([new Response("ok")]);
+    const r = receiver([OK]);
     stops.push(r.stop);
     const w = await Webhooks.open({ dataDir: dataDir(), config: [{ url: r.url, secret: SECRET }] });
     stops.push(() => w.close());
@@ -103,11 +106,7 @@ describe("webhook deliveries", () => {
   });
 
   test("5xx answers are retried with growing delays until one succeeds, and each attempt is logged", async () => {
-    const r = receiver([
-      new Response("down", { status: 503 }),
-      new Response("down", { status: 500 }),
-      new Response("ok", { status: 200 }),
-    ]);
+    const r = receiver([{ status: 503 }, { status: 500 }, { status: 200 }]);
     stops.push(r.stop);
     const dir = dataDir();
     // random 0 → each delay is exactly half the exponential step: 100 ms, then 200 ms.
@@ -151,11 +150,8 @@ describe("webhook deliveries", () => {
   });
 
   test("a 4xx is not retried; 408 and 429 are, and Retry-After is honoured", async () => {
-    const refusing = receiver([new Response("no", { status: 400 })]);
-    const busy = receiver([
-      new Response("slow down", { status: 429, headers: { "retry-after": "1" } }),
-      new Response("ok"),
-    ]);
+    const refusing = receiver([{ status: 400 }]);
+    const busy = receiver([{ status: 429, headers: { "retry-after": "1" } }, OK]);
     stops.push(refusing.stop, busy.stop);
     const w = await Webhooks.open({
       dataDir: dataDir(),
@@ -170,17 +166,19 @@ describe("webhook deliveries", () => {
     w.notify("key.rotated", { key_id: "ck_2", successor: "ck_3" });
     await w.idle();
     expect(refusing.arrivals.length).toBe(1);
-    expect(busy.arrivals.length).toBe(2);
-    const [b1, b2] = busy.arrivals as [Arrival, Arrival];
-    expect(b2.at - b1.at).toBeGreaterThanOrEqual(1000 - 5);
+    expect(busy.arrivals.length).toBe(3);
+    const [, b2, b3] = busy.arrivals as [Arrival, Arrival, Arrival];
+    // The backoff alone would be 10 ms; the receiver asked for a second.
+    expect(b3.at - b2.at).toBeGreaterThanOrEqual(1000 - 5);
     const byUrl = (url: string) => {
       const d = w.readLog().find((e) => e.kind === "queued" && e.url === url)?.delivery;
       return attempts(w.readLog().filter((e) => e.delivery === d));
     };
     expect(byUrl(refusing.url)).toEqual([{ attempt: 1, status: 400, outcome: "failed" }]);
     expect(byUrl(busy.url)).toEqual([
-      { attempt: 1, status: 429, outcome: "retry" },
-      { attempt: 2, status: 200, outcome: "delivered" },
+      { attempt: 1, status: 408, outcome: "retry" },
+      { attempt: 2, status: 429, outcome: "retry" },
+      { attempt: 3, status: 200, outcome: "delivered" },
     ]);
   });
 
@@ -188,7 +186,7 @@ describe("webhook deliveries", () => {
     const hanging = receiver(["hang"]);
     stops.push(hanging.stop);
     // A port that was just free: nothing listens there.
-    const gone = receiver([new Response("ok")]);
+    const gone = receiver([OK]);
     const goneUrl = gone.url;
     gone.stop();
     const warnings: string[] = [];
@@ -227,8 +225,8 @@ describe("webhook deliveries", () => {
   });
 
   test("a URL is told only of the events it subscribed to", async () => {
-    const all = receiver([new Response("ok")]);
-    const some = receiver([new Response("ok")]);
+    const all = receiver([OK]);
+    const some = receiver([OK]);
     stops.push(all.stop, some.stop);
     const w = await Webhooks.open({
       dataDir: dataDir(),
@@ -246,7 +244,7 @@ describe("webhook deliveries", () => {
   });
 
   test("a delivery still pending when its process stops is resumed by the next one, same id and body", async () => {
-    const r = receiver([new Response("down", { status: 503 }), new Response("ok")]);
+    const r = receiver([{ status: 503 }, OK]);
     stops.push(r.stop);
     const dir = dataDir();
     const config = [{ url: r.url, secret: SECRET }];
