@@ -318,3 +318,25 @@ describe("the gateway's apikey and the plain endpoints", () => {
     );
   });
 });
+
+describe("settings from cave.yaml's auth section", () => {
+  const fx = useAuth(() => ({ config: { password_min_length: 10, jwt_expiry: "15m" } }));
+
+  test("password_min_length and jwt_expiry change the policy and the token lifetime", async () => {
+    expect(
+      await fx.call("POST", "/signup", { body: { email: "ada@example.com", password: "123456789" } }),
+    ).toMatchObject({
+      status: 422,
+      body: { error_code: "weak_password", msg: "Password should be at least 10 characters." },
+    });
+    const s = await signUp(fx, "ada@example.com", "0123456789");
+    const claims = decodeJwt(s.access_token);
+    expect([(s as unknown as SessionJson).expires_in, claims.exp! - claims.iat!]).toEqual([900, 900]);
+  });
+
+  test("a login with an email that is not even an address answers invalid_credentials like any unknown one", async () => {
+    expect(
+      await fx.call("POST", "/token?grant_type=password", { body: { email: "nobody", password: "0123456789" } }),
+    ).toMatchObject({ status: 400, body: { error_code: "invalid_credentials" } });
+  });
+});
