@@ -200,7 +200,7 @@ describe("AuditLog", () => {
         Array.from({ length: 150 }, (_, k) => k),
       );
     }
-  });
+  }, 60_000); // 600 fsync'd appends take seconds on a busy shared disk; a budget, not a timing assertion
 });
 
 describe("independent verification of the documented format", () => {
