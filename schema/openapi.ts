@@ -3,7 +3,25 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { stringify } from "yaml";
 import pkg from "../package.json" with { type: "json" };
-import { CreateSandboxSchema, ErrorSchema, ExecResultSchema, ExecSchema, ExecutionSchema, ROUTES, type Route, SandboxSchema, StopSchema } from "./api.ts";
+import {
+  CreateSandboxSchema,
+  DATA_ROUTES,
+  DataErrorSchema,
+  ErrorSchema,
+  ExecResultSchema,
+  ExecSchema,
+  ExecutionSchema,
+  PolicyCreateSchema,
+  PolicyDropSchema,
+  PolicySchema,
+  QueryBodySchema,
+  QueryResultSchema,
+  ROUTES,
+  type Route,
+  SandboxSchema,
+  SchemaInfoSchema,
+  StopSchema,
+} from "./api.ts";
 import { ConfigSchema } from "./config.ts";
 import { RunResultSchema } from "./result.ts";
 
@@ -21,6 +39,13 @@ const NAMED = new Map<unknown, string>([
   [ExecResultSchema, "ExecResult"],
   [ExecutionSchema, "Execution"],
   [ErrorSchema, "Error"],
+  [QueryBodySchema, "QueryRequest"],
+  [QueryResultSchema, "QueryResult"],
+  [SchemaInfoSchema, "SchemaInfo"],
+  [PolicySchema, "Policy"],
+  [PolicyCreateSchema, "PolicyCreate"],
+  [PolicyDropSchema, "PolicyDrop"],
+  [DataErrorSchema, "DataError"],
 ]);
 
 function ref(schema: Parameters<typeof toJsonSchema>[0]): Record<string, unknown> {
@@ -81,6 +106,29 @@ function paths(): Record<string, Record<string, unknown>> {
     if (r.auth) op.security = [{ bearer: [] }];
     out[r.path] = { ...(out[r.path] ?? {}), [r.method.toLowerCase()]: op };
   }
+  // The data API's plain endpoints (docs/data-api.md): the data API's credentials, its errors.
+  const dataError = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/DataError" } } } });
+  for (const [name, r] of Object.entries(DATA_ROUTES) as [string, Route][]) {
+    const op: Record<string, unknown> = { operationId: name, summary: r.summary, tags: ["data"] };
+    if (name === "listPolicies") op.parameters = [{ name: "table", in: "query", required: false, description: "Only this table's policies.", schema: { type: "string" } }];
+    if (name === "dropPolicy") {
+      op.parameters = [
+        { name: "table", in: "query", required: false, description: "The policy's table (or in the body).", schema: { type: "string" } },
+        { name: "name", in: "query", required: false, description: "The policy's name (or in the body).", schema: { type: "string" } },
+      ];
+    }
+    if (r.body) op.requestBody = { required: name !== "dropPolicy", content: { "application/json": { schema: ref(r.body) } } };
+    const responses: Record<string, unknown> = {
+      [String(r.status)]: r.response ? { description: "OK", content: { "application/json": { schema: ref(r.response) } } } : { description: "Done." },
+      "401": dataError("No or refused credentials (missing_apikey, invalid_jwt, expired_jwt); 42501 for anon."),
+    };
+    if (r.body) responses["400"] = dataError("Invalid body, or an SQL error (DB_<sqlstate> with sqlstate, message, position).");
+    if (name !== "query" && name !== "schema") responses["403"] = dataError("Not the service role.");
+    else if (name === "query") responses["403"] = dataError("42501: permission denied (row-level security) for a role other than anon.");
+    op.responses = responses;
+    op.security = [{ apikey: [], jwt: [] }, { apikey: [] }];
+    out[r.path] = { ...(out[r.path] ?? {}), [r.method.toLowerCase()]: op };
+  }
   return out;
 }
 
@@ -90,11 +138,16 @@ export function generateOpenApi(): string {
     info: {
       title: "cave",
       version: pkg.version,
-      description: "Sandboxes over HTTP (cave serve). Generated from schema/*.ts by scripts/gen-schema.ts; do not edit.",
+      description:
+        "Sandboxes over HTTP (cave serve), and the data API's plain endpoints (/query, /schema, /policy). /rest/v1 follows PostgREST and /auth/v1 Supabase Auth (GoTrue): see docs/data-api.md and docs/auth.md. Generated from schema/*.ts by scripts/gen-schema.ts; do not edit.",
     },
     paths: paths(),
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The admin API key: shown once at the first `cave serve`, or CAVE_ADMIN_KEY." } },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "The admin API key: shown once at the first `cave serve`, or CAVE_ADMIN_KEY." },
+        apikey: { type: "apiKey", in: "header", name: "apikey", description: "The data API's anon or service-role key (`cave db keys`)." },
+        jwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A user's access token from /auth/v1, or a key again; wins over apikey." },
+      },
       schemas: {
         CaveConfig: component(ConfigSchema),
         RunResult: component(RunResultSchema),
