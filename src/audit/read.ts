@@ -39,7 +39,8 @@ export function lastLines(dir: string, n: number): { lines: ReadLine[]; end: Pos
 
 /** Complete lines appended since `from` (moving on to newer files once `from`'s file is done). */
 export function readSince(dir: string, from: Position): { lines: ReadLine[]; end: Position } {
-  const names = listSegmentNames(dir);
+  // The directory appears with the first event: until then there is nothing to read.
+  const names = existsSync(dir) ? listSegmentNames(dir) : [];
   const out: ReadLine[] = [];
   let pos = from;
   let idx = pos.file === null ? 0 : names.indexOf(pos.file);
