@@ -342,11 +342,6 @@ export class AuthService implements RequestAuth {
     );
   }
 
-  /** Confirms a user signed up while auth.confirm_email is on; false when there is no such user. */
-  confirmUser(email: string): Promise<boolean> {
-    return this.store.confirmUser(requireEmail(email));
-  }
-
   private async startSession(userId: string): Promise<SessionJson> {
     const { user, sessionId, token } = await this.store.createSession(userId);
     return await this.sessionJson(user, sessionId, token);

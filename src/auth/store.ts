@@ -150,18 +150,6 @@ export class AuthStore {
     });
   }
 
-  /** Marks the user confirmed (the operator's step when auth.confirm_email is on); false: no such user. */
-  confirmUser(email: string): Promise<boolean> {
-    return this.serial(async () => {
-      const r = await this.db.query(
-        "UPDATE cave_auth_users SET email_confirmed_at = now(), updated_at = now() WHERE email = $1 AND email_confirmed_at IS NULL",
-        [email],
-      );
-      if (r.rowCount > 0) return true;
-      return (await this.userBy("email", email)) !== null;
-    });
-  }
-
   /** A new session with its first refresh token; records the sign-in. */
   createSession(userId: string): Promise<{ user: UserRow; sessionId: string; token: string }> {
     return this.tx(async () => {
