@@ -151,7 +151,7 @@ describe("webhook deliveries", () => {
 
   test("a 4xx is not retried; 408 and 429 are, and Retry-After is honoured", async () => {
     const refusing = receiver([{ status: 400 }]);
-    const busy = receiver([{ status: 429, headers: { "retry-after": "1" } }, OK]);
+    const busy = receiver([{ status: 408 }, { status: 429, headers: { "retry-after": "1" } }, OK]);
     stops.push(refusing.stop, busy.stop);
     const w = await Webhooks.open({
       dataDir: dataDir(),
