@@ -5,15 +5,16 @@ import { type Catalog, ensureCatalogTable, loadCatalog } from "./catalog/catalog
 import type { EmittedSql } from "./emit/emitted.ts";
 import { emitDdl, emitDml } from "./emit/statement.ts";
 import { DbError, SQLSTATE } from "./errors.ts";
-import { convertRows, converterFor, type Converter } from "./exec/convert.ts";
+import { type Converter, converterFor, convertRows } from "./exec/convert.ts";
 import { toDbError } from "./exec/errors.ts";
-import { checkParamCount, requiredParams, run } from "./exec/execute.ts";
+import { type AuthValues, checkParamCount, OWNER_AUTH, requiredParams, run } from "./exec/execute.ts";
 import type { Ast, Loc } from "./parse/ast.ts";
 import { parseSql } from "./parse/parser.ts";
 import { explainTree } from "./plan/ops/index.ts";
 import { type Plan, planStatement } from "./plan/plan.ts";
+import { INSUFFICIENT_PRIVILEGE, VIOLATION_PATTERN } from "./plan/rls.ts";
 import type { Store, StoreResult } from "./store/types.ts";
-import type { QueryResult, SqlEngine } from "./types.ts";
+import type { AuthContext, QueryOptions, QueryResult, SqlEngine } from "./types.ts";
 
 /** A planned and emitted statement, reusable while the catalog version is unchanged. */
 interface Prepared {
@@ -24,6 +25,17 @@ interface Prepared {
   /** Where each $n first appears, for "there is no parameter $n". */
   paramPositions: number[];
   converters: Converter[];
+  /** Messages of the row-level-security checks the statement may raise. */
+  violations: string[];
+  /** A hidden last RETURNING column carries the WITH CHECK result. */
+  checked: boolean;
+}
+
+/** The values auth.uid(), auth.role(), auth.jwt() take for a request (Supabase's functions). */
+function authValues(auth: AuthContext | undefined): AuthValues {
+  if (!auth) return OWNER_AUTH;
+  const sub = auth.claims.sub;
+  return { uid: typeof sub === "string" ? sub : null, role: auth.role, jwt: JSON.stringify(auth.claims ?? {}) };
 }
 
 const CACHE_LIMIT = 2000;
@@ -42,6 +54,8 @@ function ddlCommand(plan: Plan): string {
       return `DROP ${plan.object.toUpperCase()}`;
     case "alter_table":
       return "ALTER TABLE";
+    case "objects":
+      return plan.command;
     default:
       return "";
   }
@@ -69,6 +83,8 @@ function explainLines(plan: Plan): string[] {
       return [`Drop ${plan.object} ${plan.names.join(", ")}`];
     case "alter_table":
       return [`Alter Table ${plan.table} (${plan.actions.map((a) => a.action).join(", ")})`];
+    case "objects":
+      return [plan.command];
     case "tx":
     case "explain":
     case "noop":
@@ -113,21 +129,25 @@ export class Engine implements SqlEngine {
     this.catalog = null;
   }
 
-  async query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+  async query(sql: string, params: readonly unknown[] = [], opts: QueryOptions = {}): Promise<QueryResult> {
     if (this.closed) throw new DbError("08003", "the database connection is closed");
+    const role = opts.auth ? opts.auth.role : null;
+    const auth = authValues(opts.auth);
+    // Plans depend on the role (which policies apply), never on the user: auth.* are bound values.
+    const key = role === null ? sql : `${role}\u0000${sql}`;
     try {
-      const cached = this.cache.get(sql);
+      const cached = this.cache.get(key);
       if (cached && cached.version === this.version && !this.failed) {
         try {
-          return await this.execute(cached, params);
+          return await this.execute(cached, params, auth);
         } catch (e) {
           // Another connection changed the schema under the cached plan: plan it again.
           if (!this.staleCatalog(toDbError(e))) throw e;
-          this.cache.delete(sql);
+          this.cache.delete(key);
           this.invalidate();
         }
       }
-      return await this.parseAndRun(sql, params);
+      return await this.parseAndRun(sql, params, key, role, auth);
     } catch (e) {
       const err = this.nameUniqueIndex(toDbError(e));
       if (this.store.inTransaction()) this.failed = true;
@@ -141,19 +161,35 @@ export class Engine implements SqlEngine {
    */
   private nameUniqueIndex(err: DbError): DbError {
     if (err.sqlstate !== SQLSTATE.uniqueViolation || !this.catalog) return err;
-    const m = /^UNIQUE constraint failed: (.*)$/.exec(String((err.cause as { message?: unknown } | undefined)?.message ?? ""));
+    const m = /^UNIQUE constraint failed: (.*)$/.exec(
+      String((err.cause as { message?: unknown } | undefined)?.message ?? ""),
+    );
     if (!m) return err;
     const cols = m[1]!.split(", ").map((c) => c.split("."));
     const table = cols[0]?.[0];
     const names = cols.map((c) => c[1] ?? "").join(",");
     for (const idx of this.catalog.indexes.values()) {
-      if (idx.table !== table || !idx.unique || idx.name.startsWith("sqlite_autoindex_") || idx.columns.join(",") !== names) continue;
-      return new DbError(SQLSTATE.uniqueViolation, `duplicate key value violates unique constraint "${idx.name}"`, { cause: err.cause });
+      if (
+        idx.table !== table ||
+        !idx.unique ||
+        idx.name.startsWith("sqlite_autoindex_") ||
+        idx.columns.join(",") !== names
+      )
+        continue;
+      return new DbError(SQLSTATE.uniqueViolation, `duplicate key value violates unique constraint "${idx.name}"`, {
+        cause: err.cause,
+      });
     }
     return err;
   }
 
-  private async parseAndRun(sql: string, params: readonly unknown[]): Promise<QueryResult> {
+  private async parseAndRun(
+    sql: string,
+    params: readonly unknown[],
+    key: string,
+    role: string | null,
+    auth: AuthValues,
+  ): Promise<QueryResult> {
     const parsed = await parseSql(sql);
     const statements = parsed.statements;
     if (statements.length === 0) return { command: "", columns: [], rows: [], rowCount: 0 };
@@ -166,10 +202,10 @@ export class Engine implements SqlEngine {
       statements.length > 1 &&
       !this.store.inTransaction() &&
       !statements.some((st) => TX.has(st && typeof st === "object" ? (Object.keys(st)[0] ?? "") : ""));
-    if (!implicit) return this.runStatements(sql, statements, parsed.positionOf, params);
+    if (!implicit) return this.runStatements(key, statements, parsed.positionOf, params, role, auth);
     await this.internal("BEGIN");
     try {
-      const result = await this.runStatements(sql, statements, parsed.positionOf, params);
+      const result = await this.runStatements(key, statements, parsed.positionOf, params, role, auth);
       await this.internal("COMMIT");
       return result;
     } catch (e) {
@@ -181,29 +217,31 @@ export class Engine implements SqlEngine {
   }
 
   private async runStatements(
-    sql: string,
+    key: string,
     statements: Ast[],
     positionOf: (loc: Loc | null | undefined) => number,
     params: readonly unknown[],
+    role: string | null,
+    auth: AuthValues,
   ): Promise<QueryResult> {
     let result: QueryResult | null = null;
     for (const stmt of statements) {
       for (let attempt = 0; ; attempt++) {
         const catalogWasCached = this.catalog !== null;
         try {
-          const prepared = await this.prepare(stmt, positionOf);
+          const prepared = await this.prepare(stmt, positionOf, role);
           if (statements.length === 1 && this.cacheable(prepared.plan)) {
             if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-            this.cache.set(sql, prepared);
+            this.cache.set(key, prepared);
           }
-          result = await this.execute(prepared, params);
+          result = await this.execute(prepared, params, auth);
           break;
         } catch (e) {
           const err = toDbError(e);
           // A name the cached catalog does not know may have been created by another
           // connection: read the catalog again and plan once more before reporting it.
           if (attempt === 0 && catalogWasCached && this.staleCatalog(err)) {
-            this.cache.delete(sql);
+            this.cache.delete(key);
             this.invalidate();
             continue;
           }
@@ -216,19 +254,29 @@ export class Engine implements SqlEngine {
 
   /** An error that a newer catalog might not raise; retried only outside transaction blocks. */
   private staleCatalog(err: DbError): boolean {
-    return (err.sqlstate === SQLSTATE.undefinedTable || err.sqlstate === SQLSTATE.undefinedColumn) && !this.store.inTransaction();
+    return (
+      (err.sqlstate === SQLSTATE.undefinedTable || err.sqlstate === SQLSTATE.undefinedColumn) &&
+      !this.store.inTransaction()
+    );
   }
 
   private cacheable(plan: Plan): boolean {
     return plan.kind === "query" || plan.kind === "insert" || plan.kind === "update" || plan.kind === "delete";
   }
 
-  private async prepare(stmt: Ast, positionOf: (loc: Loc | null | undefined) => number): Promise<Prepared> {
+  private async prepare(
+    stmt: Ast,
+    positionOf: (loc: Loc | null | undefined) => number,
+    role: string | null,
+  ): Promise<Prepared> {
     const tag = stmt && typeof stmt === "object" ? Object.keys(stmt)[0] : "";
     if (this.failed && !(tag === "Rollback" || tag === "Commit"))
-      throw new DbError(SQLSTATE.failedTransaction, "current transaction is aborted, commands ignored until end of transaction block");
+      throw new DbError(
+        SQLSTATE.failedTransaction,
+        "current transaction is aborted, commands ignored until end of transaction block",
+      );
     const catalog = await this.currentCatalog();
-    const { plan, paramTypes, paramPositions } = planStatement(stmt, catalog, positionOf);
+    const { plan, paramTypes, paramPositions, violations } = planStatement(stmt, catalog, positionOf, role);
     let emitted: EmittedSql[] = [];
     let converters: Converter[] = [];
     switch (plan.kind) {
@@ -245,6 +293,7 @@ export class Engine implements SqlEngine {
       case "create_view":
       case "drop":
       case "alter_table":
+      case "objects":
         emitted = emitDdl(plan);
         break;
       case "explain":
@@ -253,10 +302,20 @@ export class Engine implements SqlEngine {
       case "show":
         break;
     }
-    return { version: this.version, plan, emitted, required: requiredParams(emitted), paramPositions, converters };
+    const checked = (plan.kind === "insert" || plan.kind === "update") && plan.op.check !== undefined;
+    return {
+      version: this.version,
+      plan,
+      emitted,
+      required: requiredParams(emitted),
+      paramPositions,
+      converters,
+      violations,
+      checked,
+    };
   }
 
-  private async execute(p: Prepared, params: readonly unknown[]): Promise<QueryResult> {
+  private async execute(p: Prepared, params: readonly unknown[], auth: AuthValues = OWNER_AUTH): Promise<QueryResult> {
     const plan = p.plan;
     if (plan.kind !== "tx" && plan.kind !== "explain" && plan.kind !== "noop" && plan.kind !== "show")
       checkParamCount(p.required, params.length, p.paramPositions);
@@ -265,11 +324,11 @@ export class Engine implements SqlEngine {
       case "insert":
       case "update":
       case "delete": {
-        const r = await run(this.store, p.emitted[0]!, params);
-        const rows = convertRows(r.rows, p.converters);
+        const r = await this.runChecked(p, params, auth);
+        const rows = convertRows(p.checked ? r.rows.map((row) => row.slice(0, -1)) : r.rows, p.converters);
         const columns = plan.columns.map((c) => ({ name: c.name, type: c.type === "unknown" ? "text" : c.type }));
         const returning = plan.kind === "query" || plan.columns.length > 0;
-        const rowCount = returning ? rows.length : r.rowsAffected;
+        const rowCount = returning || p.checked ? rows.length : r.rowsAffected;
         const command =
           plan.kind === "query"
             ? `SELECT ${rowCount}`
@@ -283,7 +342,8 @@ export class Engine implements SqlEngine {
       case "create_index":
       case "create_view":
       case "drop":
-      case "alter_table": {
+      case "alter_table":
+      case "objects": {
         const last = await this.runDdl(p.emitted);
         if (plan.kind === "create_table" && plan.asQuery) {
           // Postgres tags CREATE TABLE … AS with the rows it wrote.
@@ -306,6 +366,25 @@ export class Engine implements SqlEngine {
         return { command: plan.command, columns: [], rows: [], rowCount: 0 };
       case "show":
         return { command: "SHOW", columns: [{ name: plan.name, type: "text" }], rows: [[plan.value]], rowCount: 1 };
+    }
+  }
+
+  /**
+   * Runs a statement whose row-level-security checks raise `$cave_rls:<n>` on a violation:
+   * SQLite has already undone the statement's changes; the error becomes Postgres's 42501.
+   */
+  private async runChecked(p: Prepared, params: readonly unknown[], auth: AuthValues): Promise<StoreResult> {
+    try {
+      return await run(this.store, p.emitted[0]!, params, auth);
+    } catch (e) {
+      const err = toDbError(e);
+      if (!p.violations.length) throw err;
+      const m = VIOLATION_PATTERN.exec(
+        String((err.cause as { message?: unknown } | undefined)?.message ?? err.message),
+      );
+      const message = m ? p.violations[Number(m[1])] : undefined;
+      if (message === undefined) throw err;
+      throw new DbError(INSUFFICIENT_PRIVILEGE, message);
     }
   }
 
@@ -365,11 +444,16 @@ export class Engine implements SqlEngine {
         await this.internal(`SAVEPOINT ${quoted}`);
         return done("SAVEPOINT");
       case "release":
-        if (!inTx) throw new DbError(SQLSTATE.noActiveTransaction, "RELEASE SAVEPOINT can only be used in transaction blocks");
+        if (!inTx)
+          throw new DbError(SQLSTATE.noActiveTransaction, "RELEASE SAVEPOINT can only be used in transaction blocks");
         await this.internal(`RELEASE SAVEPOINT ${quoted}`);
         return done("RELEASE");
       case "rollback_to":
-        if (!inTx) throw new DbError(SQLSTATE.noActiveTransaction, "ROLLBACK TO SAVEPOINT can only be used in transaction blocks");
+        if (!inTx)
+          throw new DbError(
+            SQLSTATE.noActiveTransaction,
+            "ROLLBACK TO SAVEPOINT can only be used in transaction blocks",
+          );
         await this.internal(`ROLLBACK TO SAVEPOINT ${quoted}`);
         this.failed = false;
         this.invalidate();

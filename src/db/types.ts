@@ -16,7 +16,7 @@ export interface QueryResult {
 
 /** The engine as the CLI and servers see it. */
 export interface SqlEngine {
-  query(sql: string, params?: readonly unknown[]): Promise<QueryResult>;
+  query(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult>;
   close(): void;
 }
 

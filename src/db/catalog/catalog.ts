@@ -1,10 +1,43 @@
 // The catalog: tables, views and indexes read from the database, with each column's Postgres
 // type from cave's own table `_cave_columns` (SQLite keeps only affinities). Cached by the
 // engine and stamped with a version; DDL through the engine bumps it.
+import type { Ast } from "../parse/ast.ts";
 import type { Store } from "../store/types.ts";
 import { pgTypeFromDecl } from "./types.ts";
 
 export const CATALOG_TABLE = "_cave_columns";
+/**
+ * cave's own catalog objects beyond column types, one row each: `rls` (a table's ENABLE/FORCE
+ * ROW LEVEL SECURITY flags), `policy`, `default` (a column DEFAULT that calls auth.*, evaluated
+ * per statement), `view` (a view's query as parsed, for security-invoker expansion). `data` is JSON.
+ */
+export const OBJECTS_TABLE = "_cave_objects";
+
+export type PolicyCommand = "all" | "select" | "insert" | "update" | "delete";
+
+export interface PolicyInfo {
+  name: string;
+  table: string;
+  permissive: boolean;
+  command: PolicyCommand;
+  /** Lower-cased role names; "public" means every role. */
+  roles: string[];
+  /** The parser's AST of the USING / WITH CHECK expression. */
+  using: Ast | null;
+  check: Ast | null;
+}
+
+export interface TableSecurity {
+  enabled: boolean;
+  forced: boolean;
+}
+
+export interface ObjectRow {
+  kind: string;
+  rel: string;
+  name: string;
+  data: string;
+}
 
 export interface ColumnInfo {
   name: string;
@@ -40,9 +73,38 @@ export class Catalog {
   private readonly relations = new Map<string, RelationInfo>();
   private readonly relationsFolded = new Map<string, RelationInfo>();
   readonly indexes = new Map<string, IndexInfo>();
+  private readonly security = new Map<string, TableSecurity>();
+  private readonly policiesByTable = new Map<string, PolicyInfo[]>();
+  private readonly authDefaults = new Map<string, Ast>();
+  private readonly viewQueries = new Map<string, Ast>();
+  /** Some table has FORCE ROW LEVEL SECURITY: the owner's statements need policies too. */
+  readonly anyForced: boolean;
 
-  constructor(version: number, relations: RelationInfo[], indexes: IndexInfo[]) {
+  constructor(version: number, relations: RelationInfo[], indexes: IndexInfo[], objects: ObjectRow[] = []) {
     this.version = version;
+    let forced = false;
+    for (const o of objects) {
+      const data = JSON.parse(o.data);
+      switch (o.kind) {
+        case "rls":
+          this.security.set(o.rel, { enabled: !!data.enabled, forced: !!data.forced });
+          forced ||= !!data.forced;
+          break;
+        case "policy": {
+          let list = this.policiesByTable.get(o.rel);
+          if (!list) this.policiesByTable.set(o.rel, (list = []));
+          list.push({ ...data, name: o.name, table: o.rel });
+          break;
+        }
+        case "default":
+          this.authDefaults.set(`${o.rel}\u0000${o.name}`, data);
+          break;
+        case "view":
+          this.viewQueries.set(o.rel, data);
+          break;
+      }
+    }
+    this.anyForced = forced;
     for (const r of relations) {
       this.relations.set(r.name, r);
       this.relationsFolded.set(r.name.toLowerCase(), r);
@@ -59,6 +121,26 @@ export class Catalog {
     return this.indexes.get(name.toLowerCase());
   }
 
+  /** ENABLE / FORCE ROW LEVEL SECURITY of a table (both off when never set). */
+  tableSecurity(table: string): TableSecurity {
+    return this.security.get(table) ?? { enabled: false, forced: false };
+  }
+
+  /** The table's policies, in name order (Postgres checks restrictive ones by name). */
+  policies(table: string): PolicyInfo[] {
+    return this.policiesByTable.get(table) ?? [];
+  }
+
+  /** A column's DEFAULT that calls auth.*, as parsed; evaluated per statement. */
+  authDefault(table: string, column: string): Ast | undefined {
+    return this.authDefaults.get(`${table}\u0000${column}`);
+  }
+
+  /** A view's defining query as parsed (views created before row-level security have none). */
+  viewQuery(view: string): Ast | undefined {
+    return this.viewQueries.get(view);
+  }
+
   allRelations(): RelationInfo[] {
     return [...this.relations.values()];
   }
@@ -73,6 +155,10 @@ export function isReservedName(name: string): boolean {
 export async function ensureCatalogTable(store: Store): Promise<void> {
   await store.execute(
     `CREATE TABLE IF NOT EXISTS "${CATALOG_TABLE}" (rel TEXT NOT NULL, pos INTEGER NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, not_null INTEGER NOT NULL DEFAULT 0, has_default INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rel, pos)) WITHOUT ROWID`,
+    [],
+  );
+  await store.execute(
+    `CREATE TABLE IF NOT EXISTS "${OBJECTS_TABLE}" (kind TEXT NOT NULL, rel TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (kind, rel, name)) WITHOUT ROWID`,
     [],
   );
 }
@@ -120,7 +206,12 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
   const indexes: IndexInfo[] = [];
   for (const [type, name, tblName, sql] of schema.rows as [string, string, string, string | null][]) {
     if (type === "index") {
-      indexes.push({ name, table: tblName, columns: indexCols.get(name) ?? [], unique: /^\s*CREATE\s+UNIQUE\b/i.test(sql ?? "") || name.startsWith("sqlite_autoindex_") });
+      indexes.push({
+        name,
+        table: tblName,
+        columns: indexCols.get(name) ?? [],
+        unique: /^\s*CREATE\s+UNIQUE\b/i.test(sql ?? "") || name.startsWith("sqlite_autoindex_"),
+      });
       continue;
     }
     let columns = byRel.get(name);
@@ -137,7 +228,23 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
       }));
     }
     for (const c of columns) c.defaultSql = defaults.get(`${name}\u0000${c.name}`) ?? null;
-    relations.push({ name, kind: type === "view" ? "view" : "table", columns, primaryKey: pkOf.get(name) ?? [], sql: sql ?? "" });
+    relations.push({
+      name,
+      kind: type === "view" ? "view" : "table",
+      columns,
+      primaryKey: pkOf.get(name) ?? [],
+      sql: sql ?? "",
+    });
   }
-  return new Catalog(version, relations, indexes);
+  const objects = await store.execute(
+    `SELECT kind, rel, name, data FROM "${OBJECTS_TABLE}" ORDER BY kind, rel, name`,
+    [],
+  );
+  const objectRows = (objects.rows as [string, string, string, string][]).map(([kind, rel, name, data]) => ({
+    kind,
+    rel,
+    name,
+    data,
+  }));
+  return new Catalog(version, relations, indexes, objectRows);
 }

@@ -30,6 +30,8 @@ export class ExprEmitter {
         if (this.w.inline) return `X'${e.hex.replace(/[^0-9a-fA-F]/g, "")}'`;
         return this.w.bindConst(Uint8Array.from(Buffer.from(e.hex, "hex")));
       case "param":
+        // In stored SQL (a SQLite view read by the owner) auth.* is the owner's: NULL.
+        if (e.auth) return this.w.inline ? "NULL" : this.w.bindAuth(e.auth);
         if (this.w.inline) throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${e.index}`);
         return this.w.bindParam(e.index, e.type);
       case "bin":

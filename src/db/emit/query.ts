@@ -15,7 +15,8 @@ export function emitQuery(op: QueryOp, w: SqlWriter): string {
   switch (op.op) {
     case "with": {
       const ctes = op.ctes.map(
-        (c) => `${quoteIdent(c.name)}${c.columns ? `(${c.columns.map(quoteIdent).join(", ")})` : ""} AS (${emitQuery(c.query, w)})`,
+        (c) =>
+          `${quoteIdent(c.name)}${c.columns ? `(${c.columns.map(quoteIdent).join(", ")})` : ""} AS (${emitQuery(c.query, w)})`,
       );
       return `WITH ${op.recursive ? "RECURSIVE " : ""}${ctes.join(", ")} ${emitQuery(op.input, w)}`;
     }
@@ -96,7 +97,8 @@ function select(p: ProjectOp, w: SqlWriter): string {
   if (where) s += ` WHERE ${where}`;
   if (groupBy) s += ` GROUP BY ${groupBy}`;
   if (having) s += ` HAVING ${having}`;
-  if (p.windows.length) s += ` WINDOW ${p.windows.map((x) => `${quoteIdent(x.name)} AS (${e.window(x.spec)})`).join(", ")}`;
+  if (p.windows.length)
+    s += ` WINDOW ${p.windows.map((x) => `${quoteIdent(x.name)} AS (${e.window(x.spec)})`).join(", ")}`;
   return s;
 }
 
@@ -108,6 +110,8 @@ export function fromClause(op: FromOp, w: SqlWriter): string {
         const e = ex(w);
         return `${op.table}(${op.args.map((a) => e.emit(a)).join(", ")}) AS ${quoteIdent(op.alias)}`;
       }
+      if (op.rls)
+        return `(SELECT * FROM ${quoteIdent(op.table)} AS ${quoteIdent(op.rls.alias)} WHERE ${ex(w).emit(op.rls.cond)}) AS ${quoteIdent(op.alias)}`;
       return op.alias === op.table ? quoteIdent(op.table) : `${quoteIdent(op.table)} AS ${quoteIdent(op.alias)}`;
     case "derived":
       if (op.lateral) throw featureNotSupported("LATERAL subqueries");

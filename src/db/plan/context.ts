@@ -11,6 +11,21 @@ export interface PlanContext {
   paramPositions: number[];
   /** Emitted aliases in use anywhere in the statement. */
   aliases: Set<string>;
+  /** Who runs the statement, for row-level security (plan/rls.ts). */
+  rls: RlsState;
+  /** Messages of the row-level-security checks raised at execution ($cave_rls:<n>). */
+  violations: string[];
+}
+
+export interface RlsState {
+  /** The request role; null for the database owner. */
+  role: string | null;
+  /** service_role: row-level security does not apply. */
+  bypass: boolean;
+  /** Tables whose policies are being expanded, for 42P17. */
+  expanding: string[];
+  /** Set while planning a view's definition: policies apply when the view is used, not stored in it. */
+  noQuals: boolean;
 }
 
 /** A unique emitted alias for a relation the user calls `name`. */
@@ -22,5 +37,6 @@ export function uniqueAlias(ctx: PlanContext, name: string): string {
 }
 
 export function noteParamType(ctx: PlanContext, index: number, type: string): void {
+  if (index < 1) return;
   if (type && type !== "unknown" && !ctx.paramTypes[index - 1]) ctx.paramTypes[index - 1] = type;
 }

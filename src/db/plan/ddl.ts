@@ -1,12 +1,12 @@
 // Plans CREATE/ALTER/DROP of tables, indexes and views. Postgres types are kept for the
 // catalog; defaults, checks and index expressions are bound against the table's own columns.
-import type { RelationInfo } from "../catalog/catalog.ts";
+import type { PolicyCommand, PolicyInfo, RelationInfo } from "../catalog/catalog.ts";
 import { isReservedName } from "../catalog/catalog.ts";
 import { isIntegerType, typeFromAst, typeText } from "../catalog/types.ts";
 import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast } from "../parse/ast.ts";
 import { firstLoc, tagOf } from "../parse/ast.ts";
-import { coerceLiteral } from "./coerce.ts";
+import { coerceLiteral, typeDisplayName } from "./coerce.ts";
 import type { PlanContext } from "./context.ts";
 import { ExprBinder, identName } from "./expr.ts";
 import type { BExpr, SortKey } from "./expr-types.ts";
@@ -33,6 +33,8 @@ export interface ColumnDef {
   default: BExpr | null;
   checks: BExpr[];
   references: ForeignKey | null;
+  /** A DEFAULT that calls auth.*: kept in cave's catalog and evaluated per statement, not by SQLite. */
+  authDefault?: Ast;
 }
 
 export type TableConstraint =
@@ -72,6 +74,8 @@ export interface CreateViewPlan {
   ifNotExists: boolean;
   columns: { name: string; type: string }[];
   query: QueryOp;
+  /** The defining query as parsed: expanded at use, so policies are the caller's. */
+  ast: Ast;
 }
 
 export interface DropPlan {
@@ -91,7 +95,9 @@ export type AlterAction =
   /** ADD [CONSTRAINT name] UNIQUE (cols): a unique index under the constraint's name. */
   | { action: "add_unique"; name: string; columns: string[] }
   /** DROP CONSTRAINT of a unique constraint added that way. */
-  | { action: "drop_index"; name: string };
+  | { action: "drop_index"; name: string }
+  /** [ENABLE|DISABLE] / [NO] FORCE ROW LEVEL SECURITY: the table's flags after the statement. */
+  | { action: "rls"; enabled: boolean; forced: boolean };
 
 export interface AlterTablePlan {
   kind: "alter_table";
@@ -106,7 +112,31 @@ export interface SkipPlan {
   command: string;
 }
 
-export type DdlPlan = CreateTablePlan | TruncatePlan | CreateIndexPlan | CreateViewPlan | DropPlan | AlterTablePlan;
+/** Writes to cave's object catalog alone (CREATE / ALTER / DROP POLICY). */
+export interface ObjectsPlan {
+  kind: "objects";
+  command: string;
+  /** Each row of `_cave_objects` to replace (data) or delete (data null). */
+  writes: { kind: string; rel: string; name: string; data: string | null }[];
+}
+
+export type DdlPlan =
+  | CreateTablePlan
+  | TruncatePlan
+  | CreateIndexPlan
+  | CreateViewPlan
+  | DropPlan
+  | AlterTablePlan
+  | ObjectsPlan;
+
+/** An AST as stored in the catalog: positions dropped (they point into the creating statement). */
+export function storedAst(ast: Ast): string {
+  return JSON.stringify(ast, (k, v) => (k === "span" ? undefined : v));
+}
+
+function containsAuth(e: unknown): boolean {
+  return JSON.stringify(e).includes('"auth":');
+}
 
 function refAction(a: Ast): string | null {
   if (!a) return null;
@@ -142,23 +172,42 @@ export class DdlPlanner {
     return scope;
   }
 
-  private fk(ctx: PlanContext, columns: string[], ref: Ast, refCols: Ast[], onDelete: Ast, onUpdate: Ast, node: Ast, self: { table: string; columns: { name: string }[] }): ForeignKey {
+  private fk(
+    ctx: PlanContext,
+    columns: string[],
+    ref: Ast,
+    refCols: Ast[],
+    onDelete: Ast,
+    onUpdate: Ast,
+    node: Ast,
+    self: { table: string; columns: { name: string }[] },
+  ): ForeignKey {
     const table = relationName(ctx, ref, node);
     const refColumns = (refCols ?? []).map((c: Ast) => identName(c));
     if (table !== self.table) {
       const info = ctx.catalog.relation(table);
       if (info?.kind !== "table")
-        throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position: ctx.positionOf(firstLoc(ref)) });
+        throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, {
+          position: ctx.positionOf(firstLoc(ref)),
+        });
       for (const c of refColumns)
         if (!info.columns.some((x) => x.name === c))
-          throw new DbError(SQLSTATE.undefinedColumn, `column "${c}" referenced in foreign key constraint does not exist`, {
-            position: ctx.positionOf(firstLoc(node)),
-          });
+          throw new DbError(
+            SQLSTATE.undefinedColumn,
+            `column "${c}" referenced in foreign key constraint does not exist`,
+            {
+              position: ctx.positionOf(firstLoc(node)),
+            },
+          );
     }
     return { columns, table, refColumns, onDelete: refAction(onDelete), onUpdate: refAction(onUpdate) };
   }
 
-  column(def: Ast, tableName: string, allColumns: { name: string; type: string }[]): { col: ColumnDef; constraints: TableConstraint[] } {
+  column(
+    def: Ast,
+    tableName: string,
+    allColumns: { name: string; type: string }[],
+  ): { col: ColumnDef; constraints: TableConstraint[] } {
     const ctx = this.ctx;
     const name = identName(def.name);
     const position = ctx.positionOf(def.name?.span?.start);
@@ -177,8 +226,16 @@ export class DdlPlanner {
       references: null,
     };
     const constraints: TableConstraint[] = [];
-    const binder = new ExprBinder(ctx, this.tableScope(allColumns), this.planner.place({ noAggregates: "column constraints" }));
-    const constBinder = new ExprBinder(ctx, new Scope(null), this.planner.place({ noAggregates: "DEFAULT expressions" }));
+    const binder = new ExprBinder(
+      ctx,
+      this.tableScope(allColumns),
+      this.planner.place({ noAggregates: "column constraints" }),
+    );
+    const constBinder = new ExprBinder(
+      ctx,
+      new Scope(null),
+      this.planner.place({ noAggregates: "DEFAULT expressions" }),
+    );
     for (const o of (def.options ?? []) as Ast[]) {
       const opt = o.option;
       const t = tagOf(opt);
@@ -202,7 +259,8 @@ export class DdlPlanner {
         case "Default": {
           let e = constBinder.bind(v);
           e = coerceLiteral(e, spec.name, ctx.positionOf(firstLoc(v)), false) ?? e;
-          col.default = e;
+          if (containsAuth(e)) col.authDefault = JSON.parse(storedAst(v));
+          else col.default = e;
           break;
         }
         case "Check":
@@ -227,7 +285,9 @@ export class DdlPlanner {
     }
     if (col.identity) {
       if (!isIntegerType(spec.name))
-        throw new DbError(SQLSTATE.datatypeMismatch, `identity column type must be smallint, integer, or bigint`, { position });
+        throw new DbError(SQLSTATE.datatypeMismatch, `identity column type must be smallint, integer, or bigint`, {
+          position,
+        });
       col.notNull = true;
     }
     return { col, constraints };
@@ -245,7 +305,8 @@ export class DdlPlanner {
     if (existing) throw new DbError(SQLSTATE.duplicateTable, `relation "${table}" already exists`);
     if (ct.query) {
       const q = this.planner.query(ct.query, new Scope(null));
-      if (ctx.paramTypes.length) throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
+      if (ctx.paramTypes.length)
+        throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
       const names = ((ct.columns ?? []) as Ast[]).map((c) => identName(c.name));
       const columns: ColumnDef[] = q.columns.map((c, i) => ({
         name: names[i] ?? c.name,
@@ -259,7 +320,8 @@ export class DdlPlanner {
         references: null,
       }));
       const dup = columns.find((c, i) => columns.findIndex((x) => x.name === c.name) !== i);
-      if (dup) throw new DbError(SQLSTATE.duplicateColumn, `column "${dup.name}" specified more than once`, { position });
+      if (dup)
+        throw new DbError(SQLSTATE.duplicateColumn, `column "${dup.name}" specified more than once`, { position });
       return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints: [], asQuery: q.op };
     }
     const rawCols = (ct.columns ?? []) as Ast[];
@@ -277,12 +339,18 @@ export class DdlPlanner {
       columns.push(r.col);
       constraints.push(...r.constraints);
     }
-    const binder = new ExprBinder(ctx, this.tableScope(allColumns), this.planner.place({ noAggregates: "check constraints" }));
+    const binder = new ExprBinder(
+      ctx,
+      this.tableScope(allColumns),
+      this.planner.place({ noAggregates: "check constraints" }),
+    );
     const colList = (list: Ast[]): string[] =>
       (list ?? []).map((x: Ast) => {
         const n = identName(x?.column?.expr?.Identifier ?? x?.expr?.Identifier ?? x);
         if (!seen.has(n))
-          throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" named in key does not exist`, { position: ctx.positionOf(firstLoc(x)) });
+          throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" named in key does not exist`, {
+            position: ctx.positionOf(firstLoc(x)),
+          });
         return n;
       });
     for (const k of (ct.constraints ?? []) as Ast[]) {
@@ -293,7 +361,11 @@ export class DdlPlanner {
         case "PrimaryKey": {
           const cols = colList(v.columns);
           if (columns.some((c) => c.primaryKey))
-            throw new DbError(SQLSTATE.invalidTableDefinition, `multiple primary keys for table "${table}" are not allowed`, { position });
+            throw new DbError(
+              SQLSTATE.invalidTableDefinition,
+              `multiple primary keys for table "${table}" are not allowed`,
+              { position },
+            );
           for (const c of columns) if (cols.includes(c.name)) c.notNull = true;
           if (cols.length === 1) {
             const c = columns.find((x) => x.name === cols[0])!;
@@ -322,10 +394,15 @@ export class DdlPlanner {
       }
     }
     if (columns.filter((c) => c.primaryKey).length > 1)
-      throw new DbError(SQLSTATE.invalidTableDefinition, `multiple primary keys for table "${table}" are not allowed`, { position });
+      throw new DbError(SQLSTATE.invalidTableDefinition, `multiple primary keys for table "${table}" are not allowed`, {
+        position,
+      });
     for (const c of columns)
       if (c.identity && !c.primaryKey)
-        throw featureNotSupported(`identity or serial column "${c.name}" that is not the table's primary key`, position);
+        throw featureNotSupported(
+          `identity or serial column "${c.name}" that is not the table's primary key`,
+          position,
+        );
     return { kind: "create_table", table, ifNotExists: !!ct.if_not_exists, columns, constraints, asQuery: null };
   }
 
@@ -334,11 +411,19 @@ export class DdlPlanner {
     const position = ctx.positionOf(firstLoc(ci));
     const table = relationName(ctx, ci.table_name, ci);
     const info = isReservedName(table) ? undefined : ctx.catalog.relation(table);
-    if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position: ctx.positionOf(firstLoc(ci.table_name)) });
-    if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+    if (!info)
+      throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, {
+        position: ctx.positionOf(firstLoc(ci.table_name)),
+      });
+    if (info.kind !== "table")
+      throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
     if (ci.using && String(tagOf(ci.using) || ci.using).toLowerCase() !== "btree")
       throw featureNotSupported(`index method ${tagOf(ci.using) || ci.using}`, position);
-    const binder = new ExprBinder(ctx, this.tableScope(info.columns), this.planner.place({ noAggregates: "index expressions" }));
+    const binder = new ExprBinder(
+      ctx,
+      this.tableScope(info.columns),
+      this.planner.place({ noAggregates: "index expressions" }),
+    );
     const keys: SortKey[] = ((ci.columns ?? []) as Ast[]).map((c) => binder.sortKey(c.column ?? c));
     const where = ci.predicate ? binder.bind(ci.predicate) : null;
     let name = ci.name ? objectName(ci.name).pop()! : "";
@@ -353,7 +438,15 @@ export class DdlPlanner {
       if (ci.if_not_exists) return { kind: "noop", command: "CREATE INDEX" };
       throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
     }
-    return { kind: "create_index", name, table: info.name, unique: !!ci.unique, ifNotExists: !!ci.if_not_exists, keys, where };
+    return {
+      kind: "create_index",
+      name,
+      table: info.name,
+      unique: !!ci.unique,
+      ifNotExists: !!ci.if_not_exists,
+      keys,
+      where,
+    };
   }
 
   createView(cv: Ast): CreateViewPlan | SkipPlan {
@@ -364,30 +457,50 @@ export class DdlPlanner {
     checkName(ctx, name, position);
     const existing = ctx.catalog.relation(name);
     if (existing && cv.if_not_exists && !cv.or_replace) return { kind: "noop", command: "CREATE VIEW" };
-    if (existing && !cv.or_replace)
-      throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
+    if (existing && !cv.or_replace) throw new DbError(SQLSTATE.duplicateTable, `relation "${name}" already exists`);
     if (existing && existing.kind !== "view")
       throw new DbError(SQLSTATE.wrongObjectType, `"${name}" is not a view`, { position });
-    const q = this.planner.query(cv.query, new Scope(null));
+    // The stored view reads the tables as they are; policies apply when it is used.
+    const noQuals = ctx.rls.noQuals;
+    ctx.rls.noQuals = true;
+    let q: ReturnType<QueryPlanner["query"]>;
+    try {
+      q = this.planner.query(cv.query, new Scope(null));
+    } finally {
+      ctx.rls.noQuals = noQuals;
+    }
     if (ctx.paramTypes.length) throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", { position });
     const names = ((cv.columns ?? []) as Ast[]).map((c) => identName(c.name ?? c));
     if (names.length > q.columns.length)
       throw new DbError(SQLSTATE.syntaxError, "CREATE VIEW specifies more column names than columns", { position });
-    const columns = q.columns.map((c, i) => ({ name: names[i] ?? c.name, type: c.type === "unknown" ? "text" : c.type }));
-    return { kind: "create_view", name, orReplace: !!cv.or_replace, ifNotExists: !!cv.if_not_exists, columns, query: q.op };
+    const columns = q.columns.map((c, i) => ({
+      name: names[i] ?? c.name,
+      type: c.type === "unknown" ? "text" : c.type,
+    }));
+    return {
+      kind: "create_view",
+      name,
+      orReplace: !!cv.or_replace,
+      ifNotExists: !!cv.if_not_exists,
+      columns,
+      query: q.op,
+      ast: cv.query,
+    };
   }
 
   drop(d: Ast): DropPlan {
     const ctx = this.ctx;
     const position = ctx.positionOf(firstLoc(d));
     const object = String(d.object_type).toLowerCase();
-    if (object !== "table" && object !== "view" && object !== "index") throw featureNotSupported(`DROP ${d.object_type}`, position);
+    if (object !== "table" && object !== "view" && object !== "index")
+      throw featureNotSupported(`DROP ${d.object_type}`, position);
     const names: string[] = [];
     const cascaded: string[] = [];
     for (const n of d.names as Ast[]) {
       const name = relationName(ctx, n, d);
       const at = ctx.positionOf(firstLoc(n));
-      if (isReservedName(name)) throw new DbError(SQLSTATE.reservedName, `name "${name}" is reserved`, { position: at });
+      if (isReservedName(name))
+        throw new DbError(SQLSTATE.reservedName, `name "${name}" is reserved`, { position: at });
       if (object === "index") {
         const idx = ctx.catalog.index(name);
         if (!idx) {
@@ -413,7 +526,9 @@ export class DdlPlanner {
       const dependents: RelationInfo[] = [];
       const reads = (v: RelationInfo, name: string) => v.sql.includes(`"${name.replaceAll('"', '""')}"`);
       for (let frontier = [info.name]; frontier.length; ) {
-        const next = views.filter((v) => v.name !== info.name && !dependents.includes(v) && frontier.some((n) => reads(v, n)));
+        const next = views.filter(
+          (v) => v.name !== info.name && !dependents.includes(v) && frontier.some((n) => reads(v, n)),
+        );
         dependents.push(...next);
         frontier = next.map((v) => v.name);
       }
@@ -427,7 +542,13 @@ export class DdlPlanner {
       }
       names.push(info.name);
     }
-    return { kind: "drop", object, names, ifExists: !!d.if_exists, cascadeViews: cascaded.filter((v) => !names.includes(v)) };
+    return {
+      kind: "drop",
+      object,
+      names,
+      ifExists: !!d.if_exists,
+      cascadeViews: cascaded.filter((v) => !names.includes(v)),
+    };
   }
 
   truncate(t: Ast): TruncatePlan {
@@ -437,8 +558,12 @@ export class DdlPlanner {
     const tables = ((t.table_names ?? []) as Ast[]).map((n) => {
       const name = relationName(ctx, n.name, n);
       const info = isReservedName(name) ? undefined : ctx.catalog.relation(name);
-      if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`, { position: ctx.positionOf(firstLoc(n)) });
-      if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+      if (!info)
+        throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`, {
+          position: ctx.positionOf(firstLoc(n)),
+        });
+      if (info.kind !== "table")
+        throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
       return info.name;
     });
     return { kind: "truncate", tables };
@@ -453,23 +578,41 @@ export class DdlPlanner {
       if (a.if_exists) return { kind: "alter_table", table, ifExists: true, actions: [] };
       throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position });
     }
-    if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
+    if (info.kind !== "table")
+      throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`, { position });
     const actions: AlterAction[] = [];
+    const sec = { ...ctx.catalog.tableSecurity(info.name) };
     for (const op of (a.operations ?? []) as Ast[]) {
-      const t = tagOf(op);
-      const v = op[t];
+      const t = typeof op === "string" ? op : tagOf(op);
+      const v = typeof op === "string" ? null : op[t];
       switch (t) {
+        case "EnableRowLevelSecurity":
+        case "DisableRowLevelSecurity":
+        case "ForceRowLevelSecurity":
+        case "NoForceRowLevelSecurity":
+          if (t === "EnableRowLevelSecurity" || t === "DisableRowLevelSecurity")
+            sec.enabled = t === "EnableRowLevelSecurity";
+          else sec.forced = t === "ForceRowLevelSecurity";
+          actions.push({ action: "rls", ...sec });
+          break;
         case "AddColumn": {
           const name = identName(v.column_def.name);
           const exists = info.columns.some((c) => c.name === name);
           if (exists && !v.if_not_exists)
             throw new DbError(SQLSTATE.duplicateColumn, `column "${name}" of relation "${info.name}" already exists`);
-          const all = [...info.columns.map((c) => ({ name: c.name, type: c.type })), { name, type: typeText(typeFromAst(v.column_def.data_type)) }];
+          const all = [
+            ...info.columns.map((c) => ({ name: c.name, type: c.type })),
+            { name, type: typeText(typeFromAst(v.column_def.data_type)) },
+          ];
           const { col } = this.column(v.column_def, info.name, all);
           if (col.primaryKey || col.unique || col.identity)
             throw featureNotSupported("adding a PRIMARY KEY, UNIQUE or identity column", position);
-          if (col.notNull && !col.default)
-            throw new DbError(SQLSTATE.notNullViolation, `column "${name}" of relation "${info.name}" contains null values`, { position });
+          if (col.notNull && !col.default && !col.authDefault)
+            throw new DbError(
+              SQLSTATE.notNullViolation,
+              `column "${name}" of relation "${info.name}" contains null values`,
+              { position },
+            );
           if (!exists) actions.push({ action: "add_column", column: col, ifNotExists: !!v.if_not_exists });
           break;
         }
@@ -479,7 +622,11 @@ export class DdlPlanner {
             const name = identName(c);
             if (!info.columns.some((x) => x.name === name)) {
               if (v.if_exists) continue;
-              throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" of relation "${info.name}" does not exist`, { position });
+              throw new DbError(
+                SQLSTATE.undefinedColumn,
+                `column "${name}" of relation "${info.name}" does not exist`,
+                { position },
+              );
             }
             actions.push({ action: "drop_column", column: name, ifExists: !!v.if_exists });
           }
@@ -505,7 +652,10 @@ export class DdlPlanner {
         case "AddConstraint": {
           const k = v.constraint;
           if (tagOf(k) !== "Unique")
-            throw featureNotSupported(`ALTER TABLE … ADD ${tagOf(k) === "ForeignKey" ? "FOREIGN KEY" : tagOf(k).toUpperCase()} (SQLite cannot add it to an existing table)`, position);
+            throw featureNotSupported(
+              `ALTER TABLE … ADD ${tagOf(k) === "ForeignKey" ? "FOREIGN KEY" : tagOf(k).toUpperCase()} (SQLite cannot add it to an existing table)`,
+              position,
+            );
           const columns = ((k.Unique.columns ?? []) as Ast[]).map((c) => {
             const n = identName(c?.column?.expr?.Identifier ?? c?.expr?.Identifier ?? c);
             if (!info.columns.some((x) => x.name === n))
@@ -523,7 +673,11 @@ export class DdlPlanner {
           const idx = ctx.catalog.index(name);
           if (!idx || idx.table !== info.name) {
             if (v.if_exists) break;
-            throw new DbError(SQLSTATE.undefinedObject, `constraint "${name}" of relation "${info.name}" does not exist`, { position });
+            throw new DbError(
+              SQLSTATE.undefinedObject,
+              `constraint "${name}" of relation "${info.name}" does not exist`,
+              { position },
+            );
           }
           actions.push({ action: "drop_index", name: idx.name });
           break;
@@ -533,5 +687,139 @@ export class DdlPlanner {
       }
     }
     return { kind: "alter_table", table: info.name, ifExists: !!a.if_exists, actions };
+  }
+}
+
+/** CREATE / ALTER / DROP POLICY, checked as Postgres 15 checks them. */
+export class PolicyPlanner {
+  constructor(
+    readonly ctx: PlanContext,
+    readonly planner: QueryPlanner,
+  ) {}
+
+  private table(v: Ast, missingOk: boolean): RelationInfo | null {
+    const ctx = this.ctx;
+    const name = relationName(ctx, v.table_name, v);
+    const info = isReservedName(name) ? undefined : ctx.catalog.relation(name);
+    if (!info) {
+      if (missingOk) return null;
+      throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`);
+    }
+    if (info.kind !== "table") throw new DbError(SQLSTATE.wrongObjectType, `"${info.name}" is not a table`);
+    return info;
+  }
+
+  private roles(to: Ast[] | null | undefined): string[] {
+    if (!to?.length) return ["public"];
+    return to.map((o) => {
+      if (typeof o === "string") return /^public$/i.test(o) ? "public" : "postgres";
+      const t = tagOf(o);
+      if (t === "Ident") return identName(o.Ident);
+      if (/public/i.test(t)) return "public";
+      // CURRENT_USER / SESSION_USER in a policy made by the owner: the owner.
+      return "postgres";
+    });
+  }
+
+  /** Binds a policy expression over the table to check it now (42703, 42P01, 42804). */
+  private validate(info: RelationInfo, ast: Ast, clause: "USING" | "WITH CHECK"): string {
+    const ctx = this.ctx;
+    const scope = new Scope(null);
+    scope.add(
+      { alias: info.name, emitAlias: info.name, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) },
+      0,
+    );
+    const noQuals = ctx.rls.noQuals;
+    ctx.rls.noQuals = true;
+    try {
+      const e = new ExprBinder(ctx, scope, this.planner.place({ noAggregates: "policy expressions" })).bind(ast);
+      if (ctx.paramPositions.length)
+        throw new DbError(SQLSTATE.undefinedParameter, "there is no parameter $1", {
+          position: ctx.paramPositions.find((p) => p !== undefined) ?? 0,
+        });
+      if (e.type !== "bool" && e.type !== "unknown")
+        throw new DbError(
+          SQLSTATE.datatypeMismatch,
+          `argument of ${clause} must be type boolean, not type ${typeDisplayName(e.type.replace(/\(.*$/, ""))}`,
+          {
+            position: ctx.positionOf(firstLoc(ast)),
+          },
+        );
+    } finally {
+      ctx.rls.noQuals = noQuals;
+    }
+    return storedAst(ast);
+  }
+
+  private checkClauses(command: PolicyCommand, using: Ast | null, check: Ast | null): void {
+    if (command === "insert" && using)
+      throw new DbError(SQLSTATE.syntaxError, "only WITH CHECK expression allowed for INSERT");
+    if ((command === "select" || command === "delete") && check)
+      throw new DbError(SQLSTATE.syntaxError, "WITH CHECK cannot be applied to SELECT or DELETE");
+  }
+
+  private write(info: RelationInfo, p: Omit<PolicyInfo, "table">): ObjectsPlan["writes"][number] {
+    const data = { permissive: p.permissive, command: p.command, roles: p.roles, using: p.using, check: p.check };
+    return { kind: "policy", rel: info.name, name: p.name, data: JSON.stringify(data) };
+  }
+
+  create(v: Ast): ObjectsPlan {
+    const info = this.table(v, false)!;
+    const name = identName(v.name);
+    if (this.ctx.catalog.policies(info.name).some((p) => p.name === name))
+      throw new DbError(SQLSTATE.duplicateObject, `policy "${name}" for table "${info.name}" already exists`);
+    const command = String(v.command ?? "All").toLowerCase() as PolicyCommand;
+    if (!["all", "select", "insert", "update", "delete"].includes(command))
+      throw featureNotSupported(`policies FOR ${v.command}`);
+    this.checkClauses(command, v.using ?? null, v.with_check ?? null);
+    const using = v.using ? JSON.parse(this.validate(info, v.using, "USING")) : null;
+    const check = v.with_check ? JSON.parse(this.validate(info, v.with_check, "WITH CHECK")) : null;
+    const permissive = String(v.policy_type ?? "Permissive") !== "Restrictive";
+    return {
+      kind: "objects",
+      command: "CREATE POLICY",
+      writes: [this.write(info, { name, permissive, command, roles: this.roles(v.to), using, check })],
+    };
+  }
+
+  alter(v: Ast): ObjectsPlan {
+    const info = this.table(v, false)!;
+    const name = identName(v.name);
+    const policy = this.ctx.catalog.policies(info.name).find((p) => p.name === name);
+    if (!policy)
+      throw new DbError(SQLSTATE.undefinedObject, `policy "${name}" for table "${info.name}" does not exist`);
+    const op = v.operation;
+    const t = tagOf(op);
+    if (t === "Rename") {
+      const to = identName(op.Rename.new_name);
+      if (this.ctx.catalog.policies(info.name).some((p) => p.name === to))
+        throw new DbError(SQLSTATE.duplicateObject, `policy "${to}" for table "${info.name}" already exists`);
+      return {
+        kind: "objects",
+        command: "ALTER POLICY",
+        writes: [{ kind: "policy", rel: info.name, name, data: null }, this.write(info, { ...policy, name: to })],
+      };
+    }
+    if (t !== "Apply") throw featureNotSupported("this ALTER POLICY form");
+    const a = op.Apply;
+    this.checkClauses(policy.command, a.using ?? null, a.with_check ?? null);
+    const next = {
+      ...policy,
+      roles: a.to?.length ? this.roles(a.to) : policy.roles,
+      using: a.using ? JSON.parse(this.validate(info, a.using, "USING")) : policy.using,
+      check: a.with_check ? JSON.parse(this.validate(info, a.with_check, "WITH CHECK")) : policy.check,
+    };
+    return { kind: "objects", command: "ALTER POLICY", writes: [this.write(info, next)] };
+  }
+
+  drop(v: Ast): ObjectsPlan {
+    const info = this.table(v, !!v.if_exists);
+    const name = identName(v.name);
+    if (!info) return { kind: "objects", command: "DROP POLICY", writes: [] };
+    if (!this.ctx.catalog.policies(info.name).some((p) => p.name === name)) {
+      if (v.if_exists) return { kind: "objects", command: "DROP POLICY", writes: [] };
+      throw new DbError(SQLSTATE.undefinedObject, `policy "${name}" for table "${info.name}" does not exist`);
+    }
+    return { kind: "objects", command: "DROP POLICY", writes: [{ kind: "policy", rel: info.name, name, data: null }] };
   }
 }

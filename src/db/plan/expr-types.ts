@@ -24,7 +24,8 @@ export type BExpr =
   | { k: "bool"; value: boolean; type: string }
   | { k: "null"; type: string }
   | { k: "blob"; hex: string; type: string }
-  | { k: "param"; index: number; type: string }
+  /** A user parameter $index; or, with `auth`, auth.uid()/role()/jwt() (index 0), bound per request. */
+  | { k: "param"; index: number; type: string; auth?: import("../emit/emitted.ts").AuthFn }
   | { k: "bin"; op: string; l: BExpr; r: BExpr; type: string }
   | { k: "un"; op: string; e: BExpr; type: string }
   | {

@@ -19,13 +19,30 @@ export interface ExprPlace {
   /** Window functions are allowed only in the select list and ORDER BY. */
   windows: boolean;
   /** Plans a subquery (injected to avoid an import cycle with query.ts). */
-  subquery: (q: Ast, scope: Scope) => { op: import("./ops/index.ts").QueryOp; columns: { name: string; type: string }[] };
+  subquery: (
+    q: Ast,
+    scope: Scope,
+  ) => { op: import("./ops/index.ts").QueryOp; columns: { name: string; type: string }[] };
   /** Named windows of the current SELECT. */
   namedWindows?: Map<string, WindowSpec>;
 }
 
 /** Types whose values an untyped literal is converted to when compared with them. */
-const COERCED_FROM_TEXT = new Set(["bool", "uuid", "timestamptz", "timestamp", "date", "jsonb", "json", "int2", "int4", "int8", "float4", "float8", "numeric"]);
+const COERCED_FROM_TEXT = new Set([
+  "bool",
+  "uuid",
+  "timestamptz",
+  "timestamp",
+  "date",
+  "jsonb",
+  "json",
+  "int2",
+  "int4",
+  "int8",
+  "float4",
+  "float8",
+  "numeric",
+]);
 
 const COMPARE: Record<string, string> = { Eq: "=", NotEq: "<>", Lt: "<", LtEq: "<=", Gt: ">", GtEq: ">=" };
 const ARITH: Record<string, string> = { Plus: "+", Minus: "-", Multiply: "*", Divide: "/", Modulo: "%" };
@@ -45,7 +62,8 @@ function arithType(l: string, r: string): string {
   if (l === "float8" || r === "float8" || l === "float4" || r === "float4") return "float8";
   if (l === "numeric" || r === "numeric") return "numeric";
   if (l === "int8" || r === "int8") return "int8";
-  if (isIntegerType(l) || isIntegerType(r)) return isIntegerType(l) && isIntegerType(r) ? "int4" : l === "unknown" ? r : l;
+  if (isIntegerType(l) || isIntegerType(r))
+    return isIntegerType(l) && isIntegerType(r) ? "int4" : l === "unknown" ? r : l;
   if (l === "timestamptz" || l === "timestamp" || l === "date") return l;
   return "numeric";
 }
@@ -149,13 +167,21 @@ export class ExprBinder {
       }
       case "Case": {
         const operand = v.operand ? this.bind(v.operand) : null;
-        const whens: [BExpr, BExpr][] = (v.conditions as Ast[]).map((c) => [this.bind(c.condition), this.bind(c.result)]);
+        const whens: [BExpr, BExpr][] = (v.conditions as Ast[]).map((c) => [
+          this.bind(c.condition),
+          this.bind(c.result),
+        ]);
         const els = v.else_result ? this.bind(v.else_result) : null;
         const type = [...whens.map((w) => w[1].type), els?.type ?? "unknown"].find((t) => t !== "unknown") ?? "unknown";
         return { k: "case", operand, whens, else: els, type };
       }
       case "Cast":
-        return this.cast(this.bind(v.expr), typeText(typeFromAst(v.data_type)), node, v.kind === "TryCast" || v.kind === "SafeCast");
+        return this.cast(
+          this.bind(v.expr),
+          typeText(typeFromAst(v.data_type)),
+          node,
+          v.kind === "TryCast" || v.kind === "SafeCast",
+        );
       case "TypedString": {
         const lit = this.value(v.value?.value ?? v.value, node);
         return this.cast(lit, typeText(typeFromAst(v.data_type)), node, false);
@@ -185,9 +211,17 @@ export class ExprBinder {
         return { k: "collate", e: this.bind(v.expr), collation, type: "text" };
       }
       case "Substring": {
-        const args = [this.bind(v.expr), v.substring_from ? this.bind(v.substring_from) : { k: "num", text: "1", type: "int4" }];
+        const args = [
+          this.bind(v.expr),
+          v.substring_from ? this.bind(v.substring_from) : { k: "num", text: "1", type: "int4" },
+        ];
         if (v.substring_for) args.push(this.bind(v.substring_for));
-        return { k: "func", sql: args.length === 3 ? "substr($1, $2, $3)" : "substr($1, $2)", args: args as BExpr[], type: "text" };
+        return {
+          k: "func",
+          sql: args.length === 3 ? "substr($1, $2, $3)" : "substr($1, $2)",
+          args: args as BExpr[],
+          type: "text",
+        };
       }
       case "Trim": {
         const where = v.trim_where as string | null;
@@ -266,10 +300,13 @@ export class ExprBinder {
         return { k: "null", type: "unknown" };
       case "Placeholder": {
         const m = /^\$(\d+)$/.exec(String(inner));
-        if (!m) throw new DbError(SQLSTATE.syntaxError, `syntax error at or near "${inner}"`, { position: this.pos(node) });
+        if (!m)
+          throw new DbError(SQLSTATE.syntaxError, `syntax error at or near "${inner}"`, { position: this.pos(node) });
         const index = Number(m[1]);
         if (index < 1 || index > 65535)
-          throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`, { position: this.pos(node) });
+          throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`, {
+            position: this.pos(node),
+          });
         const type = this.ctx.paramTypes[index - 1] ?? "";
         this.ctx.paramPositions[index - 1] ??= this.pos(node);
         return { k: "param", index, type: type || "unknown" };
@@ -319,7 +356,12 @@ export class ExprBinder {
       return { k: "func", sql: "CAST(julianday($1) - julianday($2) AS INTEGER)", args: [l, r], type: "int4" };
     if (op === "Minus" && isTimestamp(l.type) && isTimestamp(r.type)) {
       const at = "unixepoch((CASE WHEN $N LIKE '%+00' THEN substr($N, 1, length($N) - 3) ELSE $N END), 'subsec')";
-      return { k: "func", sql: `(${at.replaceAll("$N", "$1")} - ${at.replaceAll("$N", "$2")})`, args: [l, r], type: "interval" };
+      return {
+        k: "func",
+        sql: `(${at.replaceAll("$N", "$1")} - ${at.replaceAll("$N", "$2")})`,
+        args: [l, r],
+        type: "interval",
+      };
     }
     if (op === "And" || op === "Or") return { k: "bin", op: op.toUpperCase(), l, r, type: "bool" };
     if ((op === "Plus" || op === "Minus") && (r.type === "interval" || (l.type === "interval" && op === "Plus"))) {
@@ -345,11 +387,17 @@ export class ExprBinder {
     if (op === "PGBitwiseXor" || op === "BitwiseXor")
       return { k: "func", sql: "(($1 | $2) - ($1 & $2))", args: [l, r], type: arithType(l.type, r.type) };
     if (op === "HashArrow" || op === "HashLongArrow" || op === "Question") {
-      if (r.k !== "str") throw featureNotSupported(`${op === "Question" ? "?" : "#>"} with a computed path`, this.pos(node));
+      if (r.k !== "str")
+        throw featureNotSupported(`${op === "Question" ? "?" : "#>"} with a computed path`, this.pos(node));
       const path = op === "Question" ? `$.${jsonKey(r.value)}` : jsonPath(r.value, this.pos(node));
       const p: BExpr = { k: "str", value: path, type: "text" };
       if (op === "Question")
-        return { k: "func", sql: "(CASE WHEN $1 IS NULL THEN NULL ELSE json_type($1, $2) IS NOT NULL END)", args: [l, p], type: "bool" };
+        return {
+          k: "func",
+          sql: "(CASE WHEN $1 IS NULL THEN NULL ELSE json_type($1, $2) IS NOT NULL END)",
+          args: [l, p],
+          type: "bool",
+        };
       return op === "HashArrow"
         ? { k: "bin", op: "->", l, r: p, type: l.type === "json" ? "json" : "jsonb" }
         : { k: "bin", op: "->>", l, r: p, type: "text" };
@@ -360,7 +408,12 @@ export class ExprBinder {
     if (op === "PGRegexMatch" || op === "PGRegexNotMatch")
       return { k: "func", sql: `${op === "PGRegexNotMatch" ? "NOT " : ""}($1 REGEXP $2)`, args: [l, r], type: "bool" };
     if (op === "PGRegexIMatch" || op === "PGRegexNotIMatch")
-      return { k: "func", sql: `${op === "PGRegexNotIMatch" ? "NOT " : ""}(lower($1) REGEXP lower($2))`, args: [l, r], type: "bool" };
+      return {
+        k: "func",
+        sql: `${op === "PGRegexNotIMatch" ? "NOT " : ""}(lower($1) REGEXP lower($2))`,
+        args: [l, r],
+        type: "bool",
+      };
     if (op === "Xor") return { k: "func", sql: "((($1) <> 0) <> (($2) <> 0))", args: [l, r], type: "bool" };
     throw new DbError(SQLSTATE.undefinedFunction, `operator does not exist: ${l.type} ${op} ${r.type}`, {
       position: this.pos(node),
@@ -424,6 +477,14 @@ export class ExprBinder {
     const nameParts = (v.name as Ast[]).map((p) => identName(p?.Identifier ?? p));
     const name = nameParts[nameParts.length - 1] ?? "";
     const position = this.pos(node);
+    if (nameParts.length === 2 && nameParts[0] === "auth") {
+      // Supabase's auth.uid() / auth.role() / auth.jwt(): the request's values, bound per
+      // execution (never written into the SQL), so one plan serves every user of a role.
+      const types: Record<string, string> = { uid: "uuid", role: "text", jwt: "jsonb" };
+      const argCount = (v.args && typeof v.args === "object" ? (v.args.List?.args ?? []) : []).length;
+      if (types[name] && argCount === 0)
+        return { k: "param", index: 0, type: types[name]!, auth: name as "uid" | "role" | "jwt" };
+    }
     if (nameParts.length > 1 && !["pg_catalog", "public"].includes(nameParts[0]!))
       throw new DbError(SQLSTATE.undefinedFunction, `function ${nameParts.join(".")} does not exist`, { position });
     const def = FUNCTIONS[name];
@@ -452,20 +513,35 @@ export class ExprBinder {
         hint: "No function matches the given name and argument types. You might need to add explicit type casts.",
       });
     }
-    if ((def.minArgs !== undefined && args.length < def.minArgs && !star) || (def.maxArgs !== undefined && args.length > def.maxArgs)) {
+    if (
+      (def.minArgs !== undefined && args.length < def.minArgs && !star) ||
+      (def.maxArgs !== undefined && args.length > def.maxArgs)
+    ) {
       throw new DbError(SQLSTATE.undefinedFunction, `function ${signature} does not exist`, { position });
     }
     const over = v.over ? this.window(v.over, position) : null;
     if (over && !def.window && !isAgg)
-      throw new DbError(SQLSTATE.wrongObjectType, `OVER specified, but ${name} is not a window function nor an aggregate function`, {
-        position,
-      });
+      throw new DbError(
+        SQLSTATE.wrongObjectType,
+        `OVER specified, but ${name} is not a window function nor an aggregate function`,
+        {
+          position,
+        },
+      );
     if (over && list?.duplicate_treatment === "Distinct")
       throw new DbError(SQLSTATE.featureNotSupported, "DISTINCT is not implemented for window functions", { position });
-    if (over && !this.place.windows) throw new DbError(SQLSTATE.windowingError, `window functions are not allowed in ${this.place.noAggregates ?? "this place"}`, { position });
-    if (def.window && !over) throw new DbError(SQLSTATE.windowingError, `window function ${name} requires an OVER clause`, { position });
+    if (over && !this.place.windows)
+      throw new DbError(
+        SQLSTATE.windowingError,
+        `window functions are not allowed in ${this.place.noAggregates ?? "this place"}`,
+        { position },
+      );
+    if (def.window && !over)
+      throw new DbError(SQLSTATE.windowingError, `window function ${name} requires an OVER clause`, { position });
     if (isAgg && !over && this.place.noAggregates)
-      throw new DbError(SQLSTATE.groupingError, `aggregate functions are not allowed in ${this.place.noAggregates}`, { position });
+      throw new DbError(SQLSTATE.groupingError, `aggregate functions are not allowed in ${this.place.noAggregates}`, {
+        position,
+      });
     const distinct = list?.duplicate_treatment === "Distinct";
     const filter = v.filter ? this.with({ noAggregates: "FILTER", windows: false }).bind(v.filter) : null;
     const orderBy: SortKey[] = [];
@@ -474,7 +550,9 @@ export class ExprBinder {
       else throw featureNotSupported(`function clause ${tagOf(c)}`, position);
     }
     if (orderBy.length && !isAgg)
-      throw new DbError(SQLSTATE.wrongObjectType, `ORDER BY specified, but ${name} is not an aggregate function`, { position });
+      throw new DbError(SQLSTATE.wrongObjectType, `ORDER BY specified, but ${name} is not an aggregate function`, {
+        position,
+      });
     if (list?.duplicate_treatment === "Distinct" && args.length > 1) {
       // SQLite's DISTINCT aggregates take one argument: string_agg(DISTINCT x, ',') keeps the
       // default separator; any other separator cannot be expressed.
@@ -487,9 +565,12 @@ export class ExprBinder {
       const t = a.type.replace(/\(.*$/, "");
       const v = t === "json" || t === "jsonb" || t === "bool" || t === "record" ? jsonValue(a) : null;
       const type = name === "to_jsonb" ? "jsonb" : "json";
-      return v ? { k: "func", sql: "json($1)", args: [v], type } : { k: "func", sql: "json_quote($1)", args: [a], type };
+      return v
+        ? { k: "func", sql: "json($1)", args: [v], type }
+        : { k: "func", sql: "json_quote($1)", args: [a], type };
     }
-    if (["json_agg", "jsonb_agg", "json_build_array", "jsonb_build_array"].includes(name)) args.splice(0, args.length, ...args.map(jsonValue));
+    if (["json_agg", "jsonb_agg", "json_build_array", "jsonb_build_array"].includes(name))
+      args.splice(0, args.length, ...args.map(jsonValue));
     if (["json_build_object", "jsonb_build_object", "json_object_agg", "jsonb_object_agg"].includes(name))
       args.splice(0, args.length, ...args.map((a, i) => (i % 2 === 1 ? jsonValue(a) : a)));
     if (name === "date_trunc") return this.dateTrunc(args, position);
@@ -524,11 +605,13 @@ export class ExprBinder {
       const sub = this.place.subquery(rightNode.Subquery, this.scope);
       if (sub.columns.length !== 1)
         throw new DbError(SQLSTATE.syntaxError, "subquery has too many columns", { position: this.pos(rightNode) });
-      if ((any && op === "=") || (!any && op === "<>")) return { k: "insub", e: l, query: sub.op, neg: !any, type: "bool" };
+      if ((any && op === "=") || (!any && op === "<>"))
+        return { k: "insub", e: l, query: sub.op, neg: !any, type: "bool" };
       throw featureNotSupported(`${op} ${any ? "ANY" : "ALL"} (subquery)`, this.pos(node));
     }
     const r = this.bind(rightNode);
-    if (r.k !== "param") throw featureNotSupported(`${any ? "ANY" : "ALL"} over anything but a parameter or subquery`, this.pos(node));
+    if (r.k !== "param")
+      throw featureNotSupported(`${any ? "ANY" : "ALL"} over anything but a parameter or subquery`, this.pos(node));
     noteParamType(this.ctx, r.index, "array");
     const arr: BExpr = { ...r, type: "array" };
     const each = "(SELECT value FROM json_each($2))";
@@ -536,7 +619,12 @@ export class ExprBinder {
     if (!any && op === "<>") return { k: "func", sql: `$1 NOT IN ${each}`, args: [l, arr], type: "bool" };
     return any
       ? { k: "func", sql: `EXISTS (SELECT 1 FROM json_each($2) WHERE $1 ${op} value)`, args: [l, arr], type: "bool" }
-      : { k: "func", sql: `NOT EXISTS (SELECT 1 FROM json_each($2) WHERE NOT ($1 ${op} value))`, args: [l, arr], type: "bool" };
+      : {
+          k: "func",
+          sql: `NOT EXISTS (SELECT 1 FROM json_each($2) WHERE NOT ($1 ${op} value))`,
+          args: [l, arr],
+          type: "bool",
+        };
   }
 
   /** date_trunc('unit', ts) with a literal unit, as timestamp text in cave's format. */
@@ -550,7 +638,8 @@ export class ExprBinder {
       minute: "%Y-%m-%d %H:%M:00.000",
       second: "%Y-%m-%d %H:%M:%S.000",
     };
-    if (!fmt[unit]) throw featureNotSupported(`date_trunc unit ${unit ? `"${unit}"` : "that is not a literal"}`, position);
+    if (!fmt[unit])
+      throw featureNotSupported(`date_trunc unit ${unit ? `"${unit}"` : "that is not a literal"}`, position);
     const type = args[1]?.type === "timestamp" ? "timestamp" : "timestamptz";
     const suffix = type === "timestamptz" ? "+00" : "";
     return {
@@ -579,7 +668,8 @@ export class ExprBinder {
     if (f === "epoch") {
       // A computed interval already is seconds.
       if (e.type === "interval" && e.k !== "str") return { ...e, type: "numeric" };
-      if (e.type === "interval" && e.k === "str") return { k: "num", text: String(intervalSeconds(e.value, this.pos(node))), type: "numeric" };
+      if (e.type === "interval" && e.k === "str")
+        return { k: "num", text: String(intervalSeconds(e.value, this.pos(node))), type: "numeric" };
       return { k: "func", sql: `unixepoch(${ts}, 'subsec')`, args: [e], type: "numeric" };
     }
     throw featureNotSupported(`EXTRACT(${field})`, this.pos(node));
@@ -604,7 +694,10 @@ export class ExprBinder {
     const s = over.WindowSpec ?? {};
     if (s.window_name) {
       const base = this.place.namedWindows?.get(identName(s.window_name));
-      if (!base) throw new DbError(SQLSTATE.undefinedObject, `window "${identName(s.window_name)}" does not exist`, { position });
+      if (!base)
+        throw new DbError(SQLSTATE.undefinedObject, `window "${identName(s.window_name)}" does not exist`, {
+          position,
+        });
       return { ...base, orderBy: (s.order_by ?? []).length ? this.windowSpec(s).orderBy : base.orderBy };
     }
     return this.windowSpec(s);
@@ -627,7 +720,9 @@ export class ExprBinder {
         return `$${frameArgs.length} ${dir}`;
       };
       const units = String(f.units).toUpperCase();
-      frame = f.end_bound ? `${units} BETWEEN ${bound(f.start_bound)} AND ${bound(f.end_bound)}` : `${units} ${bound(f.start_bound)}`;
+      frame = f.end_bound
+        ? `${units} BETWEEN ${bound(f.start_bound)} AND ${bound(f.end_bound)}`
+        : `${units} ${bound(f.start_bound)}`;
     }
     return { partitionBy, orderBy, frame, frameArgs };
   }
@@ -710,8 +805,7 @@ export function intervalModifiers(text: string, position: number): string[] {
   while (rest) {
     const m = re.exec(rest);
     const unit = m ? INTERVAL_UNITS[m[2]!] : undefined;
-    if (!m || !unit)
-      throw new DbError("22007", `invalid input syntax for type interval: "${text}"`, { position });
+    if (!m || !unit) throw new DbError("22007", `invalid input syntax for type interval: "${text}"`, { position });
     const n = Number(m[1]) * unit[1];
     mods.push(`${n >= 0 ? "+" : ""}${n} ${unit[0]}`);
     rest = rest.slice(m[0].length).trim();
@@ -731,7 +825,8 @@ function jsonKey(key: string): string {
 /** A Postgres text-array path ('{a,0,b}') as a SQLite JSON path ('$."a"[0]."b"'). */
 function jsonPath(text: string, position: number): string {
   const t = text.trim();
-  if (!t.startsWith("{") || !t.endsWith("}")) throw new DbError(SQLSTATE.invalidTextRepresentation, `malformed array literal: "${text}"`, { position });
+  if (!t.startsWith("{") || !t.endsWith("}"))
+    throw new DbError(SQLSTATE.invalidTextRepresentation, `malformed array literal: "${text}"`, { position });
   const inner = t.slice(1, -1).trim();
   const parts = inner === "" ? [] : inner.split(",").map((x) => x.trim().replace(/^"(.*)"$/s, "$1"));
   return `$${parts.map((p) => (/^-?\d+$/.test(p) ? `[${p}]` : `.${jsonKey(p)}`)).join("")}`;
@@ -741,7 +836,14 @@ function isTimestamp(t: string): boolean {
   return t === "timestamptz" || t === "timestamp";
 }
 
-const SECONDS: Record<string, number> = { years: 365.25 * 86400, months: 30 * 86400, days: 86400, hours: 3600, minutes: 60, seconds: 1 };
+const SECONDS: Record<string, number> = {
+  years: 365.25 * 86400,
+  months: 30 * 86400,
+  days: 86400,
+  hours: 3600,
+  minutes: 60,
+  seconds: 1,
+};
 
 /** An interval literal in seconds, as Postgres's EXTRACT(epoch) counts it (a month is 30 days). */
 export function intervalSeconds(text: string, position: number): number {

@@ -10,8 +10,19 @@ import type { PlanContext } from "./context.ts";
 import { noteParamType, uniqueAlias } from "./context.ts";
 import { ExprBinder, identName } from "./expr.ts";
 import type { BExpr } from "./expr-types.ts";
-import type { DeleteOp, FromOp, InsertOp, ProjectItem, UpdateOp } from "./ops/index.ts";
+import type { DeleteOp, FromOp, InsertOp, ProjectItem, QueryOp, UpdateOp } from "./ops/index.ts";
 import { objectName, outputName, type QueryPlanner, relationName } from "./query.ts";
+import {
+  afterCheck,
+  and,
+  checkAccess,
+  checkOptions,
+  raiseUnless,
+  readsAlias,
+  rlsApplies,
+  substitute,
+  usingQual,
+} from "./rls.ts";
 import { Scope } from "./scope.ts";
 
 export interface PlannedModify<T> {
@@ -25,6 +36,7 @@ function targetTable(ctx: PlanContext, name: Ast, node: Ast, verb: string): Rela
   const position = ctx.positionOf(firstLoc(name));
   const info = isReservedName(table) ? undefined : ctx.catalog.relation(table);
   if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${table}" does not exist`, { position });
+  checkAccess(ctx, info, position);
   if (info.kind !== "table")
     throw new DbError(SQLSTATE.wrongObjectType, `cannot ${verb} view "${info.name}"`, {
       position,
@@ -55,14 +67,39 @@ function coerceValue(e: BExpr, type: string, position: number, ctx: PlanContext)
   return e;
 }
 
+/**
+ * A column's default as a value: one that calls auth.* is kept in cave's catalog and bound per
+ * statement; any other is the SQL SQLite keeps in the table's definition (written by cave).
+ */
+function defaultValue(
+  ctx: PlanContext,
+  info: RelationInfo,
+  col: { name: string; type: string; defaultSql?: string | null },
+): BExpr {
+  const ast = ctx.catalog.authDefault(info.name, col.name);
+  if (ast === undefined) return { k: "func", sql: col.defaultSql ?? "NULL", args: [], type: col.type };
+  const stored: PlanContext = { ...ctx, positionOf: () => 0 };
+  const e = new ExprBinder(stored, new Scope(null), {
+    noAggregates: "DEFAULT expressions",
+    windows: false,
+    subquery: () => {
+      throw featureNotSupported("subqueries in DEFAULT expressions");
+    },
+  }).bind(ast);
+  return coerceTo(e, col.type, 0, stored);
+}
+
 function isDefaultKeyword(e: Ast): boolean {
   return tagOf(e) === "Identifier" && !e.Identifier.quote_style && /^default$/i.test(e.Identifier.value);
 }
 
 function columnOf(info: RelationInfo, name: string, position: number) {
-  const c = info.columns.find((x) => x.name === name) ?? info.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  const c =
+    info.columns.find((x) => x.name === name) ?? info.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
   if (!c)
-    throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" of relation "${info.name}" does not exist`, { position });
+    throw new DbError(SQLSTATE.undefinedColumn, `column "${name}" of relation "${info.name}" does not exist`, {
+      position,
+    });
   return c;
 }
 
@@ -79,7 +116,8 @@ function returning(planner: QueryPlanner, scope: Scope, items: Ast[] | null): Pr
     } else if (t === "ExprWithAlias") out.push({ expr: b.bind(v.expr), name: identName(v.alias) });
     else if (t === "Wildcard" || t === "QualifiedWildcard") {
       const e = scope.entries[0]!;
-      for (const c of e.columns) out.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
+      for (const c of e.columns)
+        out.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
     } else throw featureNotSupported(`RETURNING item ${t}`, 0);
   }
   return out;
@@ -104,7 +142,7 @@ function assignments(
     const valuePos = ctx.positionOf(firstLoc(a.value));
     if (isDefaultKeyword(a.value)) {
       // The default as SQLite stores it in the table's definition (written by cave's emitter).
-      out.push({ column: col.name, expr: { k: "func", sql: col.defaultSql ?? "NULL", args: [], type: col.type } });
+      out.push({ column: col.name, expr: defaultValue(b.ctx, info, col) });
       continue;
     }
     out.push({ column: col.name, expr: coerceTo(b.bind(a.value), col.type, valuePos, ctx) });
@@ -155,7 +193,8 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
       colNames.length = width;
       const defaults = (rawRows[0] ?? []).map(isDefault);
       const sameDefaults =
-        rawRows.every((r) => r.every((e, i) => isDefault(e) === defaults[i])) && (rawRows.length === 1 || defaults.some((d) => !d));
+        rawRows.every((r) => r.every((e, i) => isDefault(e) === defaults[i])) &&
+        (rawRows.length === 1 || defaults.some((d) => !d));
       const kept = sameDefaults ? colNames.filter((_, i) => !defaults[i]) : [...colNames];
       // DEFAULT in VALUES: SQLite has no such keyword. When every row has it in the same columns
       // those columns are left out; otherwise each DEFAULT is the column's default expression
@@ -165,10 +204,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
           .filter((_, i) => !(sameDefaults && defaults[i]))
           .map((e, j) => {
             const c = kept[j]!;
-            if (isDefault(e)) {
-              const col = info.columns.find((x) => x.name === c.name)!;
-              return { k: "func", sql: col.defaultSql ?? "NULL", args: [], type: col.type } as BExpr;
-            }
+            if (isDefault(e)) return defaultValue(ctx, info, info.columns.find((x) => x.name === c.name)!);
             return coerceTo(b.bind(e), c.type, ctx.positionOf(firstLoc(e)), ctx);
           }),
       );
@@ -182,6 +218,30 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
       colNames.length = q.columns.length;
       source = { query: q.op };
     }
+  }
+  // Columns left out whose DEFAULT calls auth.*: SQLite's table has no default for them, so the
+  // statement supplies it.
+  const authDefaulted = info.columns.filter(
+    (c) =>
+      ctx.catalog.authDefault(info.name, c.name) !== undefined && !(source && colNames.some((x) => x.name === c.name)),
+  );
+  if (authDefaulted.length) {
+    const values = authDefaulted.map((c) => defaultValue(ctx, info, c));
+    if (!source) {
+      source = { rows: [values] };
+      colNames.length = 0;
+    } else if ("rows" in source) for (const r of source.rows) r.push(...values.map((v) => structuredClone(v)));
+    else {
+      let q: QueryOp = source.query;
+      while (q.op === "sort" || q.op === "limit") q = q.input;
+      if (q.op !== "project" || q.distinct)
+        throw featureNotSupported(
+          "INSERT … SELECT DISTINCT or a set operation into a table with an auth.* default",
+          position,
+        );
+      q.items.push(...values.map((v, i) => ({ expr: v, name: `_cave_default_${i + 1}` })));
+    }
+    colNames.push(...authDefaulted);
   }
   const scope = new Scope(outer);
   scope.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
@@ -201,27 +261,46 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
         const idx =
           ctx.catalog.index(name) ??
           [...ctx.catalog.indexes.values()].find(
-            (i) => i.table === info.name && i.unique && i.columns.length && `${info.name}_${i.columns.join("_")}_key` === name,
+            (i) =>
+              i.table === info.name &&
+              i.unique &&
+              i.columns.length &&
+              `${info.name}_${i.columns.join("_")}_key` === name,
           );
         if (name === `${info.name}_pkey` && info.primaryKey.length) target = [...info.primaryKey];
         else if (idx && idx.table === info.name && idx.unique && idx.columns.length) target = [...idx.columns];
         else
-          throw new DbError(SQLSTATE.undefinedObject, `constraint "${name}" for table "${info.name}" does not exist`, { position });
+          throw new DbError(SQLSTATE.undefinedObject, `constraint "${name}" for table "${info.name}" does not exist`, {
+            position,
+          });
       } else if (ct !== "Columns") throw featureNotSupported("this ON CONFLICT target", position);
       else
-        target = (oc.conflict_target.Columns as Ast[]).map((c) => columnOf(info, identName(c), ctx.positionOf(c.span?.start)).name);
+        target = (oc.conflict_target.Columns as Ast[]).map(
+          (c) => columnOf(info, identName(c), ctx.positionOf(c.span?.start)).name,
+        );
     }
     const action = oc.action;
     if (action === "DoNothing") onConflict = { target, action: "nothing" };
     else if (tagOf(action) === "DoUpdate") {
       if (!target.length)
-        throw new DbError(SQLSTATE.syntaxError, "ON CONFLICT DO UPDATE requires inference specification or constraint name", {
-          position,
-          hint: "For example, ON CONFLICT (column_name).",
-        });
+        throw new DbError(
+          SQLSTATE.syntaxError,
+          "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+          {
+            position,
+            hint: "For example, ON CONFLICT (column_name).",
+          },
+        );
       const excluded = new Scope(outer);
       excluded.add({ alias, emitAlias, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
-      excluded.add({ alias: "excluded", emitAlias: "excluded", columns: info.columns.map((c) => ({ name: c.name, type: c.type })) }, position);
+      excluded.add(
+        {
+          alias: "excluded",
+          emitAlias: "excluded",
+          columns: info.columns.map((c) => ({ name: c.name, type: c.type })),
+        },
+        position,
+      );
       const b = new ExprBinder(ctx, excluded, planner.place({ noAggregates: "ON CONFLICT DO UPDATE" }));
       const set = assignments(b, info, action.DoUpdate.assignments ?? [], ctx);
       const where = action.DoUpdate.selection ? b.bind(action.DoUpdate.selection) : null;
@@ -229,6 +308,53 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
     } else throw featureNotSupported("this ON CONFLICT action", position);
   }
   const ret = returning(planner, scope, ins.returning);
+  let check: BExpr | undefined;
+  if (rlsApplies(ctx, info.name)) {
+    const doUpdate = onConflict && onConflict.action !== "nothing" ? onConflict.action : null;
+    const readsTarget = ret.length > 0 || (doUpdate !== null && readsAlias(emitAlias, doUpdate.set, doUpdate.where));
+    const rowChecks = onConflict && source && "rows" in source;
+    // New rows meet the INSERT policies' WITH CHECK. With ON CONFLICT they are checked as
+    // proposed (before the conflict is known, as Postgres does), in the VALUES row itself;
+    // otherwise as inserted, in a hidden RETURNING column.
+    if (rowChecks) {
+      const proposed = uniqueAlias(ctx, "_cave_new");
+      const checks = checkOptions(planner, info, "insert", proposed, "check");
+      for (const row of (source as { rows: BExpr[][] }).rows) {
+        const values = new Map<string, BExpr>();
+        for (const c of info.columns) {
+          const i = colNames.findIndex((x) => x.name === c.name);
+          values.set(
+            c.name,
+            i >= 0 ? row[i]! : c.hasDefault ? defaultValue(ctx, info, c) : { k: "null", type: c.type },
+          );
+        }
+        const bound = checks.map((k) => ({ ...k, expr: substitute(k.expr, proposed, values) }));
+        row[0] = afterCheck(raiseUnless(ctx, bound), row[0]!);
+      }
+    }
+    const returned = [
+      ...(rowChecks ? [] : checkOptions(planner, info, "insert", info.name, "check")),
+      ...(readsTarget ? checkOptions(planner, info, "select", info.name, "check") : []),
+    ];
+    if (returned.length) check = raiseUnless(ctx, returned);
+    if (doUpdate && doUpdate.set.length) {
+      // The conflicting row must be one the UPDATE policies let this role update (else an
+      // error, not a skipped row), and the updated row must meet their WITH CHECK.
+      const conflict = [
+        ...checkOptions(planner, info, "update", emitAlias, "conflict"),
+        ...(readsTarget ? checkOptions(planner, info, "select", emitAlias, "conflict") : []),
+      ];
+      const updated = new Map(doUpdate.set.map((a) => [a.column, a.expr]));
+      const after = [
+        ...checkOptions(planner, info, "update", emitAlias, "check"),
+        ...(readsTarget ? checkOptions(planner, info, "select", emitAlias, "check") : []),
+      ].map((k) => ({ ...k, expr: substitute(k.expr, emitAlias, updated) }));
+      doUpdate.set[0] = {
+        column: doUpdate.set[0]!.column,
+        expr: afterCheck(raiseUnless(ctx, [...conflict, ...after]), doUpdate.set[0]!.expr),
+      };
+    }
+  }
   return {
     op: {
       op: "insert",
@@ -238,6 +364,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
       onConflict,
       returning: ret,
       alias: emitAlias,
+      ...(check ? { check } : {}),
     },
     columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
   };
@@ -267,8 +394,29 @@ export function planUpdate(planner: QueryPlanner, upd: Ast, outer: Scope | null 
   const retScope = new Scope(outer);
   retScope.add(scope.entries[0]!, position);
   const ret = returning(planner, retScope, upd.returning);
+  let filtered = where;
+  let check: BExpr | undefined;
+  if (rlsApplies(ctx, info.name)) {
+    // Rows the UPDATE policies let it target (and, when it reads the table, SELECT's too);
+    // the new rows must meet the UPDATE policies' WITH CHECK, checked in a hidden RETURNING column.
+    const reads = ret.length > 0 || readsAlias(emitAlias, where, set, from);
+    filtered = and(where, usingQual(planner, info, reads ? ["select", "update"] : ["update"], emitAlias));
+    check = raiseUnless(ctx, [
+      ...checkOptions(planner, info, "update", info.name, "check"),
+      ...(reads ? checkOptions(planner, info, "select", info.name, "check") : []),
+    ]);
+  }
   return {
-    op: { op: "update", table: info.name, alias: emitAlias, set, from, where, returning: ret },
+    op: {
+      op: "update",
+      table: info.name,
+      alias: emitAlias,
+      set,
+      from,
+      where: filtered,
+      returning: ret,
+      ...(check ? { check } : {}),
+    },
     columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
   };
 }
@@ -280,7 +428,8 @@ export function planDelete(planner: QueryPlanner, del: Ast, outer: Scope | null 
   if ((del.tables ?? []).length || del.limit || (del.order_by ?? []).length || fromList.length !== 1)
     throw featureNotSupported("this DELETE form (LIMIT, ORDER BY, several tables)", position);
   const twj = fromList[0]!;
-  if (tagOf(twj.relation) !== "Table" || (twj.joins ?? []).length) throw featureNotSupported("DELETE from a join", position);
+  if (tagOf(twj.relation) !== "Table" || (twj.joins ?? []).length)
+    throw featureNotSupported("DELETE from a join", position);
   const t = twj.relation.Table;
   const info = targetTable(ctx, t.name, twj.relation, "delete from");
   const alias = t.alias ? identName(t.alias.name) : info.name;
@@ -294,8 +443,10 @@ export function planDelete(planner: QueryPlanner, del: Ast, outer: Scope | null 
   const retScope = new Scope(outer);
   retScope.add(scope.entries[0]!, position);
   const ret = returning(planner, using ? retScope : scope, del.returning);
+  const reads = ret.length > 0 || readsAlias(emitAlias, where, using);
+  const filtered = and(where, usingQual(planner, info, reads ? ["select", "delete"] : ["delete"], emitAlias));
   return {
-    op: { op: "delete", table: info.name, alias: emitAlias, using, where, returning: ret },
+    op: { op: "delete", table: info.name, alias: emitAlias, using, where: filtered, returning: ret },
     columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
   };
 }

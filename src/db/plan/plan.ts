@@ -5,11 +5,12 @@ import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast, Loc } from "../parse/ast.ts";
 import { firstLoc, tagOf } from "../parse/ast.ts";
 import type { PlanContext } from "./context.ts";
-import { type DdlPlan, DdlPlanner } from "./ddl.ts";
+import { type DdlPlan, DdlPlanner, PolicyPlanner } from "./ddl.ts";
 import { identName } from "./expr.ts";
 import { planDelete, planInsert, planUpdate } from "./modify.ts";
 import type { DeleteOp, InsertOp, QueryOp, UpdateOp } from "./ops/index.ts";
-import { QueryPlanner } from "./query.ts";
+import { objectName, QueryPlanner } from "./query.ts";
+import { INSUFFICIENT_PRIVILEGE, isCaveTable } from "./rls.ts";
 import { Scope } from "./scope.ts";
 
 /** What SHOW reports: the settings Postgres clients commonly ask for, as cave behaves. */
@@ -49,16 +50,88 @@ export type Plan =
 
 export interface PlannedStatement {
   plan: Plan;
+  /** Messages of the row-level-security checks the emitted SQL may raise ($cave_rls:<n>). */
+  violations: string[];
   /** Postgres types inferred for the user's parameters ($1 → [0]). */
   paramTypes: string[];
   /** Where each parameter first appears. */
   paramPositions: number[];
 }
 
-export function planStatement(stmt: Ast, catalog: Catalog, positionOf: (loc: Loc | null | undefined) => number): PlannedStatement {
-  const ctx: PlanContext = { catalog, positionOf, paramTypes: [], paramPositions: [], aliases: new Set() };
+/** `role`: the request role (null: the database owner). */
+export function planStatement(
+  stmt: Ast,
+  catalog: Catalog,
+  positionOf: (loc: Loc | null | undefined) => number,
+  role: string | null = null,
+): PlannedStatement {
+  const ctx: PlanContext = {
+    catalog,
+    positionOf,
+    paramTypes: [],
+    paramPositions: [],
+    aliases: new Set(),
+    rls: { role, bypass: role === SERVICE_ROLE, expanding: [], noQuals: false },
+    violations: [],
+  };
+  refuseForRole(ctx, stmt);
   const plan = planIn(ctx, stmt);
-  return { plan, paramTypes: ctx.paramTypes, paramPositions: ctx.paramPositions };
+  return { plan, paramTypes: ctx.paramTypes, paramPositions: ctx.paramPositions, violations: ctx.violations };
+}
+
+/** The request role that bypasses row-level security (Supabase's service key). */
+export const SERVICE_ROLE = "service_role";
+
+/** Statements any role may run; the policies and access checks apply inside them. */
+const DATA_STATEMENTS = new Set([
+  "Query",
+  "Insert",
+  "Update",
+  "Delete",
+  "StartTransaction",
+  "Commit",
+  "Rollback",
+  "Savepoint",
+  "ReleaseSavepoint",
+  "Explain",
+  "ShowVariable",
+  "Set",
+  "SetVariable",
+  "SetTimeZone",
+  "SetNames",
+]);
+
+/**
+ * Request roles other than service_role may not change the schema or policies (Postgres would
+ * say they do not own the objects); service_role may, except on cave's own tables.
+ */
+function refuseForRole(ctx: PlanContext, stmt: Ast): void {
+  const role = ctx.rls.role;
+  const tag = tagOf(stmt);
+  if (role === null || DATA_STATEMENTS.has(tag)) return;
+  const v = stmt[tag];
+  const named = v?.table_name ?? v?.name ?? (Array.isArray(v?.names) ? v.names[0] : null);
+  let table: string | null = null;
+  try {
+    table = Array.isArray(named) ? objectName(named).pop()! : null;
+  } catch {
+    table = null;
+  }
+  if (ctx.rls.bypass) {
+    const names = [...(Array.isArray(v?.names) ? (v.names as Ast[]) : []), ...(Array.isArray(named) ? [named] : [])];
+    for (const n of names) {
+      const name = Array.isArray(n) ? objectName(n).pop()! : "";
+      if (isCaveTable(name)) throw new DbError(INSUFFICIENT_PRIVILEGE, `permission denied for table ${name}`);
+    }
+    return;
+  }
+  if (table && ctx.catalog.relation(table))
+    throw new DbError(INSUFFICIENT_PRIVILEGE, `must be owner of ${ctx.catalog.relation(table)!.kind} ${table}`, {
+      hint: `The role "${role}" may only read and write rows; schema and policy changes need the owner (cave db, migrations) or service_role.`,
+    });
+  throw new DbError(INSUFFICIENT_PRIVILEGE, "permission denied for schema public", {
+    hint: `The role "${role}" may only read and write rows; schema and policy changes need the owner (cave db, migrations) or service_role.`,
+  });
 }
 
 /** A statement inside a query body is wrapped once more ({"Delete": {"Delete": …}}). */
@@ -77,7 +150,8 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       const bodyTag = tagOf(v.body);
       if (bodyTag === "Insert" || bodyTag === "Update" || bodyTag === "Delete") {
         // WITH … INSERT / UPDATE / DELETE: the CTEs are visible to the statement.
-        if (v.order_by || v.limit_clause) throw featureNotSupported(`ORDER BY or LIMIT on ${bodyTag.toUpperCase()}`, position);
+        if (v.order_by || v.limit_clause)
+          throw featureNotSupported(`ORDER BY or LIMIT on ${bodyTag.toUpperCase()}`, position);
         const outer = new Scope(null);
         const w = v.with ? planner.planWith(v.with, outer) : undefined;
         const withIt = <T extends object>(op: T): T => (w ? { ...op, with: w } : op);
@@ -115,6 +189,12 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       return ddl.createView(v);
     case "Drop":
       return ddl.drop(v);
+    case "CreatePolicy":
+      return new PolicyPlanner(ctx, planner).create(v);
+    case "AlterPolicy":
+      return new PolicyPlanner(ctx, planner).alter(v);
+    case "DropPolicy":
+      return new PolicyPlanner(ctx, planner).drop(v);
     case "AlterTable":
       return ddl.alterTable(v);
     case "Truncate":
@@ -124,7 +204,8 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       // Every transaction is serializable (SQLite has one writer), which satisfies any
       // isolation level asked for; read-only transactions are not enforced, so refused.
       for (const m of (v.modes ?? []) as Ast[])
-        if (tagOf(m) === "AccessMode" && m.AccessMode === "ReadOnly") throw featureNotSupported("READ ONLY transactions", position);
+        if (tagOf(m) === "AccessMode" && m.AccessMode === "ReadOnly")
+          throw featureNotSupported("READ ONLY transactions", position);
       return { kind: "tx", action: "begin", savepoint: null };
     case "Commit":
       return { kind: "tx", action: "commit", savepoint: null };
@@ -138,9 +219,12 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       return { kind: "tx", action: "release", savepoint: identName(v.name) };
     case "Explain": {
       if (v.analyze) throw featureNotSupported("EXPLAIN ANALYZE", position);
+      refuseForRole(ctx, v.statement);
       const inner = planIn(ctx, v.statement);
       if (inner.kind === "tx" || inner.kind === "explain" || inner.kind === "noop" || inner.kind === "show")
-        throw new DbError(SQLSTATE.syntaxError, "EXPLAIN applies to queries, INSERT, UPDATE, DELETE and DDL", { position });
+        throw new DbError(SQLSTATE.syntaxError, "EXPLAIN applies to queries, INSERT, UPDATE, DELETE and DDL", {
+          position,
+        });
       return { kind: "explain", plan: inner };
     }
     case "ShowVariable": {

@@ -11,6 +11,7 @@ import { uniqueAlias } from "./context.ts";
 import { ExprBinder, type ExprPlace, hasAggregate, identName } from "./expr.ts";
 import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
 import type { CteDef, FromOp, ProjectItem, ProjectOp, QueryOp, RelOp } from "./ops/index.ts";
+import { checkAccess, INSUFFICIENT_PRIVILEGE, inlineViews, usingQual } from "./rls.ts";
 import { Scope, type ScopeColumn } from "./scope.ts";
 
 export interface PlannedQuery {
@@ -36,6 +37,47 @@ export function relationName(ctx: PlanContext, name: Ast, node: Ast): string {
 export class QueryPlanner {
   constructor(readonly ctx: PlanContext) {}
 
+  /**
+   * A planner for SQL stored in the catalog (policy expressions, view definitions): same
+   * statement state, but positions in it mean nothing in the statement being planned.
+   */
+  forStoredSql(): QueryPlanner {
+    return new QueryPlanner({ ...this.ctx, positionOf: () => 0 });
+  }
+
+  /**
+   * A stored relation as a FROM item under `alias`: a table with row-level security is read
+   * through its USING quals; a view is expanded from its definition where policies may apply
+   * beneath it, so they are the caller's (security invoker).
+   */
+  private stored(
+    table: string,
+    alias: string,
+    source: "table" | "view" | "cte",
+    columns: ScopeColumn[],
+    position: number,
+  ): FromOp {
+    const info = source === "cte" ? undefined : this.ctx.catalog.relation(table);
+    if (info?.kind === "table") {
+      const inner = uniqueAlias(this.ctx, table);
+      const cond = usingQual(this, info, ["select"], inner);
+      if (cond) return { op: "scan", table, alias, source, columns, rls: { alias: inner, cond } };
+    } else if (info?.kind === "view" && inlineViews(this.ctx)) {
+      const ast = this.ctx.catalog.viewQuery(info.name);
+      if (ast) {
+        const sub = this.forStoredSql().query(ast, new Scope(null));
+        const query = sub.columns.every((c, i) => c.name === columns[i]?.name) ? sub.op : this.rename(sub, columns);
+        return { op: "derived", alias, query, columns, lateral: false };
+      }
+      if (this.ctx.rls.role !== null)
+        throw new DbError(INSUFFICIENT_PRIVILEGE, `permission denied for view ${info.name}`, {
+          position,
+          hint: "The view was created before row-level security and cannot be read with the caller's policies: create it again (CREATE OR REPLACE VIEW).",
+        });
+    }
+    return { op: "scan", table, alias, source, columns };
+  }
+
   place(extra: Partial<ExprPlace> = {}): ExprPlace {
     return {
       noAggregates: null,
@@ -51,7 +93,12 @@ export class QueryPlanner {
     // FOR UPDATE / FOR SHARE are accepted without row locks: transactions are serializable, so
     // if another connection changes what this one read, this one's first write fails with
     // 40001 instead of Postgres's wait (docs/compatibility.md).
-    if ((q.fetch && (q.fetch.percent || q.fetch.with_ties)) || (q.pipe_operators ?? []).length || q.for_clause || q.settings)
+    if (
+      (q.fetch && (q.fetch.percent || q.fetch.with_ties)) ||
+      (q.pipe_operators ?? []).length ||
+      q.for_clause ||
+      q.settings
+    )
       throw featureNotSupported("this query clause", this.ctx.positionOf(firstLoc(q)));
     const withClause = q.with ? this.planWith(q.with, scope) : null;
     const orderBy = (q.order_by?.kind?.Expressions ?? null) as Ast[] | null;
@@ -82,11 +129,18 @@ export class QueryPlanner {
         off = b.bindTyped(limit.OffsetCommaLimit.offset, "int8");
       }
       if (q.fetch?.quantity) lim = b.bindTyped(q.fetch.quantity, "int8");
-      if (lim || off) planned = { op: { op: "limit", input: planned.op, limit: lim, offset: off }, columns: planned.columns };
+      if (lim || off)
+        planned = { op: { op: "limit", input: planned.op, limit: lim, offset: off }, columns: planned.columns };
     }
     if (withClause) {
       planned = {
-        op: { op: "with", recursive: withClause.recursive, ctes: withClause.ctes, input: planned.op, columns: planned.columns },
+        op: {
+          op: "with",
+          recursive: withClause.recursive,
+          ctes: withClause.ctes,
+          input: planned.op,
+          columns: planned.columns,
+        },
         columns: planned.columns,
       };
     }
@@ -107,9 +161,13 @@ export class QueryPlanner {
       if (recursive && this.refersTo(c.query, name)) {
         const body = c.query.body;
         if (tagOf(body) !== "SetOperation")
-          throw new DbError(SQLSTATE.invalidRecursion, `recursive query "${name}" does not have the form non-recursive-term UNION [ALL] recursive-term`, {
-            position: this.ctx.positionOf(firstLoc(c.query)),
-          });
+          throw new DbError(
+            SQLSTATE.invalidRecursion,
+            `recursive query "${name}" does not have the form non-recursive-term UNION [ALL] recursive-term`,
+            {
+              position: this.ctx.positionOf(firstLoc(c.query)),
+            },
+          );
         const seed = this.setExpr(body.SetOperation.left, scope);
         const cols = seed.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
         scope.ctes.set(name, { name, columns: cols });
@@ -118,9 +176,13 @@ export class QueryPlanner {
         planned = this.query(c.query, new Scope(scope));
       }
       if (colNames && colNames.length > planned.columns.length)
-        throw new DbError(SQLSTATE.invalidColumnReference, `WITH query "${name}" has ${planned.columns.length} columns available but ${colNames.length} columns specified`, {
-          position: this.ctx.positionOf(firstLoc(c)),
-        });
+        throw new DbError(
+          SQLSTATE.invalidColumnReference,
+          `WITH query "${name}" has ${planned.columns.length} columns available but ${colNames.length} columns specified`,
+          {
+            position: this.ctx.positionOf(firstLoc(c)),
+          },
+        );
       const cols = planned.columns.map((col, i) => ({ name: colNames?.[i] ?? col.name, type: col.type }));
       scope.ctes.set(name, { name, columns: cols });
       ctes.push({ name, columns: colNames ?? cols.map((x) => x.name), query: planned.op });
@@ -153,9 +215,13 @@ export class QueryPlanner {
         const kind = String(v.op).toLowerCase() as "union" | "intersect" | "except";
         if (!["union", "intersect", "except"].includes(kind)) throw featureNotSupported(`set operation ${v.op}`, 0);
         if (left.columns.length !== right.columns.length)
-          throw new DbError(SQLSTATE.syntaxError, `each ${kind.toUpperCase()} query must have the same number of columns`, {
-            position: this.ctx.positionOf(firstLoc(v.right?.Select?.projection ?? v.right)),
-          });
+          throw new DbError(
+            SQLSTATE.syntaxError,
+            `each ${kind.toUpperCase()} query must have the same number of columns`,
+            {
+              position: this.ctx.positionOf(firstLoc(v.right?.Select?.projection ?? v.right)),
+            },
+          );
         const q = String(v.set_quantifier ?? "None");
         if (q !== "None" && q !== "All" && q !== "Distinct") throw featureNotSupported(`${kind.toUpperCase()} ${q}`, 0);
         const columns = left.columns.map((c, i) => ({
@@ -232,21 +298,45 @@ export class QueryPlanner {
         const l = leftCols.find((x) => x.c.name === n);
         const r = rightCols.find((x) => x.c.name === n);
         if (!l || !r)
-          throw new DbError(SQLSTATE.undefinedColumn, `column "${n}" specified in USING clause does not exist in ${l ? "right" : "left"} table`, {
-            position: this.ctx.positionOf(firstLoc(j)),
-          });
+          throw new DbError(
+            SQLSTATE.undefinedColumn,
+            `column "${n}" specified in USING clause does not exist in ${l ? "right" : "left"} table`,
+            {
+              position: this.ctx.positionOf(firstLoc(j)),
+            },
+          );
         const lc: BExpr = { k: "col", qual: l.e.emitAlias, name: n, type: l.c.type };
         const rc: BExpr = { k: "col", qual: r.e.emitAlias, name: n, type: r.c.type };
         scope.merged.set(
           n,
           kind === "full"
-            ? { k: "fn", name: "coalesce", args: [lc, rc], star: false, distinct: false, filter: null, over: null, orderBy: [], agg: false, type: l.c.type }
+            ? {
+                k: "fn",
+                name: "coalesce",
+                args: [lc, rc],
+                star: false,
+                distinct: false,
+                filter: null,
+                over: null,
+                orderBy: [],
+                agg: false,
+                type: l.c.type,
+              }
             : kind === "right"
               ? rc
               : lc,
         );
       }
-      if (natural && names.length === 0) return { op: "join", kind: kind === "inner" ? "cross" : kind, left, right, on: null, using: null, natural: false };
+      if (natural && names.length === 0)
+        return {
+          op: "join",
+          kind: kind === "inner" ? "cross" : kind,
+          left,
+          right,
+          on: null,
+          using: null,
+          natural: false,
+        };
       using = names;
       natural = false;
     }
@@ -277,6 +367,7 @@ export class QueryPlanner {
         } else {
           const info = isReservedName(name) ? undefined : this.ctx.catalog.relation(name);
           if (!info) throw new DbError(SQLSTATE.undefinedTable, `relation "${name}" does not exist`, { position });
+          checkAccess(this.ctx, info, position);
           columns = info.columns.map((c) => ({ name: c.name, type: c.type }));
           source = info.kind;
           stored = info.name;
@@ -284,7 +375,11 @@ export class QueryPlanner {
         const emitAlias = uniqueAlias(this.ctx, userAlias);
         if (colAliases.length) {
           if (colAliases.length > columns.length)
-            throw new DbError(SQLSTATE.invalidColumnReference, `table "${userAlias}" has ${columns.length} columns available but ${colAliases.length} columns specified`, { position });
+            throw new DbError(
+              SQLSTATE.invalidColumnReference,
+              `table "${userAlias}" has ${columns.length} columns available but ${colAliases.length} columns specified`,
+              { position },
+            );
           const inner = uniqueAlias(this.ctx, stored);
           const renamed = columns.map((c, i) => ({ name: colAliases[i] ?? c.name, type: c.type }));
           const items: ProjectItem[] = columns.map((c, i) => ({
@@ -293,7 +388,7 @@ export class QueryPlanner {
           }));
           const query: ProjectOp = {
             op: "project",
-            input: { op: "scan", table: stored, alias: inner, source, columns },
+            input: this.stored(stored, inner, source, columns, position),
             items,
             distinct: false,
             windows: [],
@@ -303,11 +398,11 @@ export class QueryPlanner {
         }
         const primaryKey = source === "table" ? this.ctx.catalog.relation(stored)?.primaryKey : undefined;
         scope.add({ alias: userAlias, emitAlias, columns, ...(primaryKey?.length ? { primaryKey } : {}) }, position);
-        return { op: "scan", table: stored, alias: emitAlias, source, columns };
+        return this.stored(stored, emitAlias, source, columns, position);
       }
       case "Derived": {
         const lateral = !!v.lateral;
-        const sub = this.query(v.subquery, new Scope(lateral ? scope : scope.parent ?? new Scope(null)));
+        const sub = this.query(v.subquery, new Scope(lateral ? scope : (scope.parent ?? new Scope(null))));
         const userAlias = aliasNode ? identName(aliasNode.name) : `subquery`;
         const columns = sub.columns.map((c, i) => ({ name: colAliases[i] ?? c.name, type: c.type }));
         const emitAlias = uniqueAlias(this.ctx, userAlias);
@@ -342,10 +437,18 @@ export class QueryPlanner {
       return b.bindTyped(expr, "int8");
     });
     if (args.length < 2 || args.length > 3)
-      throw new DbError(SQLSTATE.undefinedFunction, `function generate_series(${args.map((a) => typeDisplayName(a.type)).join(", ")}) does not exist`, {
-        position,
-      });
-    const type = args.some((a) => a.type === "numeric" || a.type === "float8") ? "numeric" : args.some((a) => a.type === "int8") ? "int8" : "int4";
+      throw new DbError(
+        SQLSTATE.undefinedFunction,
+        `function generate_series(${args.map((a) => typeDisplayName(a.type)).join(", ")}) does not exist`,
+        {
+          position,
+        },
+      );
+    const type = args.some((a) => a.type === "numeric" || a.type === "float8")
+      ? "numeric"
+      : args.some((a) => a.type === "int8")
+        ? "int8"
+        : "int4";
     const userAlias = aliasNode ? identName(aliasNode.name) : name;
     const column = colAliases[0] ?? (aliasNode && !colAliases.length ? userAlias : name);
     const inner = uniqueAlias(this.ctx, name);
@@ -353,7 +456,14 @@ export class QueryPlanner {
     const columns = [{ name: column, type }];
     const query: ProjectOp = {
       op: "project",
-      input: { op: "scan", table: "generate_series", alias: inner, source: "function", columns: [{ name: "value", type }], args },
+      input: {
+        op: "scan",
+        table: "generate_series",
+        alias: inner,
+        source: "function",
+        columns: [{ name: "value", type }],
+        args,
+      },
       items: [{ expr: { k: "col", qual: inner, name: "value", type }, name: column }],
       distinct: false,
       windows: [],
@@ -379,7 +489,15 @@ export class QueryPlanner {
 
   select(s: Ast, scope: Scope, orderBy: Ast[] | null): PlannedQuery {
     const position = this.ctx.positionOf(firstLoc(s));
-    if (s.top || s.into || (s.lateral_views ?? []).length || s.prewhere || s.qualify || (s.cluster_by ?? []).length || (s.sort_by ?? []).length)
+    if (
+      s.top ||
+      s.into ||
+      (s.lateral_views ?? []).length ||
+      s.prewhere ||
+      s.qualify ||
+      (s.cluster_by ?? []).length ||
+      (s.sort_by ?? []).length
+    )
       throw featureNotSupported("this SELECT clause", position);
     let input: RelOp | null = this.from((s.from ?? []) as Ast[], scope);
 
@@ -389,7 +507,8 @@ export class QueryPlanner {
     for (const nw of (s.named_window ?? []) as Ast[]) {
       const name = identName(nw[0]);
       const def = nw[1];
-      const spec = tagOf(def) === "WindowSpec" ? base.windowSpec(def.WindowSpec) : namedWindows.get(identName(def.NamedWindow));
+      const spec =
+        tagOf(def) === "WindowSpec" ? base.windowSpec(def.WindowSpec) : namedWindows.get(identName(def.NamedWindow));
       if (!spec) throw new DbError(SQLSTATE.undefinedObject, `window "${name}" does not exist`, { position });
       namedWindows.set(name, spec);
       windowDefs.push({ name, spec });
@@ -431,8 +550,13 @@ export class QueryPlanner {
         const kind = tagOf(v[0]);
         const parts = kind === "ObjectName" ? objectName(v[0].ObjectName) : objectName(v[0]);
         const qualifier = parts[parts.length - 1]!;
-        const e = scope.entries.find((x) => x.alias === qualifier) ?? scope.entries.find((x) => x.alias.toLowerCase() === qualifier.toLowerCase());
-        if (!e) throw new DbError(SQLSTATE.undefinedTable, `missing FROM-clause entry for table "${qualifier}"`, { position });
+        const e =
+          scope.entries.find((x) => x.alias === qualifier) ??
+          scope.entries.find((x) => x.alias.toLowerCase() === qualifier.toLowerCase());
+        if (!e)
+          throw new DbError(SQLSTATE.undefinedTable, `missing FROM-clause entry for table "${qualifier}"`, {
+            position,
+          });
         for (const c of e.columns)
           items.push({ expr: { k: "col", qual: e.emitAlias, name: c.name, type: c.type }, name: c.name });
       } else {
@@ -450,9 +574,13 @@ export class QueryPlanner {
         if (tagOf(g) === "Value" && tagOf(g.Value.value) === "Number") {
           const n = Number(g.Value.value.Number[0]);
           if (!Number.isInteger(n) || n < 1 || n > items.length)
-            throw new DbError(SQLSTATE.invalidColumnReference, `GROUP BY position ${g.Value.value.Number[0]} is not in select list`, {
-              position: this.ctx.positionOf(firstLoc(g)),
-            });
+            throw new DbError(
+              SQLSTATE.invalidColumnReference,
+              `GROUP BY position ${g.Value.value.Number[0]} is not in select list`,
+              {
+                position: this.ctx.positionOf(firstLoc(g)),
+              },
+            );
           return items[n - 1]!.expr;
         }
         try {
@@ -497,16 +625,26 @@ export class QueryPlanner {
           const n = Number(e.Value.value.Number[0]);
           const item = items[n - 1];
           if (!Number.isInteger(n) || !item)
-            throw new DbError(SQLSTATE.invalidColumnReference, `SELECT DISTINCT ON position ${n} is not in select list`, {
-              position: this.ctx.positionOf(firstLoc(e)),
-            });
+            throw new DbError(
+              SQLSTATE.invalidColumnReference,
+              `SELECT DISTINCT ON position ${n} is not in select list`,
+              {
+                position: this.ctx.positionOf(firstLoc(e)),
+              },
+            );
           return item.expr;
         }
         return new ExprBinder(this.ctx, scope, this.place()).bind(e);
       });
       return this.distinctOn(input, items, windowDefs, on, sortKeys ?? []);
     }
-    const project: ProjectOp = { op: "project", input, items, distinct: distinctTag === "Distinct", windows: windowDefs };
+    const project: ProjectOp = {
+      op: "project",
+      input,
+      items,
+      distinct: distinctTag === "Distinct",
+      windows: windowDefs,
+    };
     const columns = items.map((i) => ({ name: i.name, type: i.expr.type }));
     let op: QueryOp = project;
     if (sortKeys) op = { op: "sort", input: op, keys: sortKeys };
@@ -525,7 +663,9 @@ export class QueryPlanner {
     on: BExpr[],
     sortKeys: SortKey[],
   ): PlannedQuery {
-    const resolved = sortKeys.map((k) => (k.expr.k === "num" ? { ...k, expr: items[Number(k.expr.text) - 1]!.expr } : k));
+    const resolved = sortKeys.map((k) =>
+      k.expr.k === "num" ? { ...k, expr: items[Number(k.expr.text) - 1]!.expr } : k,
+    );
     const rn: BExpr = {
       k: "fn",
       name: "row_number",
@@ -583,7 +723,9 @@ export class QueryPlanner {
       const text = String(e.Value.value.Number[0]);
       const n = Number(text);
       if (!Number.isInteger(n) || n < 1 || n > outputs.length)
-        throw new DbError(SQLSTATE.invalidColumnReference, `ORDER BY position ${text} is not in select list`, { position });
+        throw new DbError(SQLSTATE.invalidColumnReference, `ORDER BY position ${text} is not in select list`, {
+          position,
+        });
       return { expr: { k: "num", text: String(n), type: "int4" }, desc, nullsFirst };
     }
     if (tagOf(e) === "Identifier") {
@@ -658,10 +800,14 @@ function exprKey(e: BExpr): string {
  */
 function checkGrouping(scope: Scope, groupBy: BExpr[], exprs: BExpr[]): void {
   const keys = new Set(groupBy.map(exprKey));
-  const grouped = new Set(groupBy.filter((g) => g.k === "col").map((g) => `${(g as { qual: string }).qual}.${(g as { name: string }).name}`));
+  const grouped = new Set(
+    groupBy.filter((g) => g.k === "col").map((g) => `${(g as { qual: string }).qual}.${(g as { name: string }).name}`),
+  );
   const local = new Map(scope.entries.map((e) => [e.emitAlias, e]));
   const whole = new Set(
-    scope.entries.filter((e) => e.primaryKey?.length && e.primaryKey.every((c) => grouped.has(`${e.emitAlias}.${c}`))).map((e) => e.emitAlias),
+    scope.entries
+      .filter((e) => e.primaryKey?.length && e.primaryKey.every((c) => grouped.has(`${e.emitAlias}.${c}`)))
+      .map((e) => e.emitAlias),
   );
   const visit = (e: BExpr): void => {
     if (keys.has(exprKey(e))) return;

@@ -22,6 +22,8 @@ export interface InsertOp {
     action: "nothing" | { set: { column: string; expr: BExpr }[]; where: BExpr | null };
   } | null;
   returning: ProjectItem[];
+  /** Row-level security: WITH CHECK on the inserted rows, a hidden last RETURNING column. */
+  check?: BExpr;
 }
 
 export interface UpdateOp {
@@ -33,6 +35,8 @@ export interface UpdateOp {
   from: FromOp | null;
   where: BExpr | null;
   returning: ProjectItem[];
+  /** Row-level security: WITH CHECK on the updated rows, a hidden last RETURNING column. */
+  check?: BExpr;
 }
 
 export interface DeleteOp {

@@ -9,9 +9,11 @@ export interface ScanOp {
   columns: { name: string; type: string }[];
   /** Arguments of a table function (generate_series). */
   args?: import("../expr-types.ts").BExpr[];
+  /** Row-level security: only the rows meeting `cond`, which calls the table `alias`. */
+  rls?: { alias: string; cond: import("../expr-types.ts").BExpr };
 }
 
 export function explainScan(op: ScanOp): string {
   const kind = { table: "Seq Scan", view: "View Scan", cte: "CTE Scan", function: "Function Scan" }[op.source];
-  return `${kind} on ${op.table}${op.alias !== op.table ? ` ${op.alias}` : ""}`;
+  return `${kind} on ${op.table}${op.alias !== op.table ? ` ${op.alias}` : ""}${op.rls ? " (row security)" : ""}`;
 }
