@@ -8,11 +8,15 @@ export const CLI_EXIT = { USAGE: 2, SETUP: 125, INTERNAL: 70, DB: 1, REMOTE: 1 }
 
 export function exitCodeFor(code: string): number {
   // A remote cave serve's BAD_REQUEST is the user's input too; a refused key is theirs to fix.
-  if (code === "USAGE" || code.startsWith("CONFIG_") || code === "BAD_REQUEST" || code.startsWith("AUTH_")) return CLI_EXIT.USAGE;
+  if (code === "USAGE" || code.startsWith("CONFIG_") || code === "BAD_REQUEST" || code.startsWith("AUTH_"))
+    return CLI_EXIT.USAGE;
   if (code.startsWith("REMOTE_")) return CLI_EXIT.REMOTE;
   if (code.startsWith("SANDBOX_")) return CLI_EXIT.SETUP;
   // A statement the database refused (syntax, constraint…): the user's input, not cave's bug.
   if (code.startsWith("DB_")) return CLI_EXIT.DB;
+  // The audit log's refusals (unreadable file, missing key, a corrupt tail) are findings about
+  // the operator's data directory, reported with what to do; not cave's bug.
+  if (code.startsWith("AUDIT_")) return 1;
   return CLI_EXIT.INTERNAL;
 }
 
