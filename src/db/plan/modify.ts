@@ -311,14 +311,27 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
   let check: BExpr | undefined;
   if (rlsApplies(ctx, info.name)) {
     const doUpdate = onConflict && onConflict.action !== "nothing" ? onConflict.action : null;
-    const readsTarget = ret.length > 0 || (doUpdate !== null && readsAlias(emitAlias, doUpdate.set, doUpdate.where));
-    const rowChecks = onConflict && source && "rows" in source;
-    // New rows meet the INSERT policies' WITH CHECK. With ON CONFLICT they are checked as
-    // proposed (before the conflict is known, as Postgres does), in the VALUES row itself;
-    // otherwise as inserted, in a hidden RETURNING column.
+    // SELECT rights are needed (so SELECT policies are checked too) for RETURNING, a conflict
+    // target, and an ON CONFLICT DO UPDATE that reads the existing row.
+    const readsTarget =
+      ret.length > 0 ||
+      (onConflict !== null && onConflict.target.length > 0) ||
+      (doUpdate !== null && readsAlias(emitAlias, doUpdate.set, doUpdate.where));
+    const listed = (c: { name: string }) => colNames.some((x) => x.name === c.name);
+    // A default the planner cannot compute (an identity's next value) is known only once inserted.
+    const computable = info.columns.every(
+      (c) => listed(c) || !c.hasDefault || c.defaultSql || ctx.catalog.authDefault(info.name, c.name),
+    );
+    const rowChecks = source !== null && "rows" in source && computable;
+    // New rows meet the INSERT policies' WITH CHECK (and SELECT's, when it reads the table).
+    // As Postgres does, they are checked as proposed, before constraints and conflicts: in the
+    // VALUES row itself; a query's rows are checked as inserted, in a hidden RETURNING column.
     if (rowChecks) {
       const proposed = uniqueAlias(ctx, "_cave_new");
-      const checks = checkOptions(planner, info, "insert", proposed, "check");
+      const checks = [
+        ...checkOptions(planner, info, "insert", proposed, "check"),
+        ...(readsTarget ? checkOptions(planner, info, "select", proposed, "check") : []),
+      ];
       for (const row of (source as { rows: BExpr[][] }).rows) {
         const values = new Map<string, BExpr>();
         for (const c of info.columns) {
@@ -331,12 +344,12 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
         const bound = checks.map((k) => ({ ...k, expr: substitute(k.expr, proposed, values) }));
         row[0] = afterCheck(raiseUnless(ctx, bound), row[0]!);
       }
+    } else {
+      check = raiseUnless(ctx, [
+        ...checkOptions(planner, info, "insert", info.name, "check"),
+        ...(readsTarget ? checkOptions(planner, info, "select", info.name, "check") : []),
+      ]);
     }
-    const returned = [
-      ...(rowChecks ? [] : checkOptions(planner, info, "insert", info.name, "check")),
-      ...(readsTarget ? checkOptions(planner, info, "select", info.name, "check") : []),
-    ];
-    if (returned.length) check = raiseUnless(ctx, returned);
     if (doUpdate && doUpdate.set.length) {
       // The conflicting row must be one the UPDATE policies let this role update (else an
       // error, not a skipped row), and the updated row must meet their WITH CHECK.
