@@ -280,7 +280,7 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
     data = own;
     try {
       const first = await startServer({});
-      const key = /admin API key \(shown once; only its hash is kept\): (cave_[0-9a-f]{64})/.exec(first.stderr())?.[1];
+      const key = /admin API key \(shown once; only its hash is kept\): (cave_[0-9a-f]{12}_[A-Za-z0-9_-]{43})/.exec(first.stderr())?.[1];
       expect(key).toBeDefined();
       expect((await call(first, "GET", "/v1/sandboxes", undefined, { authorization: `Bearer ${key}` })).status).toBe(200);
       await first.stop();
