@@ -333,6 +333,48 @@ export class Webhooks {
     return event;
   }
 
+  /**
+   * Tells of keys that expire within `withinMs` of `now` (key.expiring), once per key and
+   * expiry time: the delivery log remembers what was told, across restarts. Pass what
+   * KeyStore.list() returns; revoked and already expired keys are skipped. Call it from a
+   * timer (hourly, say) in cave serve.
+   */
+  notifyExpiring(
+    keys: readonly { id: string; status?: string; expiresAt: string | null }[],
+    withinMs: number = 7 * 86_400_000,
+    now: number = Date.now(),
+  ): WebhookEvent[] {
+    const told = this.expiringTold ?? this.loadExpiringTold();
+    const sent: WebhookEvent[] = [];
+    for (const k of keys) {
+      if (!k.expiresAt || k.status === "revoked" || k.status === "expired") continue;
+      const at = Date.parse(k.expiresAt);
+      if (Number.isNaN(at) || at <= now || at - now > withinMs) continue;
+      const mark = `${k.id}@${k.expiresAt}`;
+      if (told.has(mark)) continue;
+      told.add(mark);
+      sent.push(this.notify("key.expiring", { key_id: k.id, expires_at: k.expiresAt }));
+    }
+    return sent;
+  }
+
+  private expiringTold: Set<string> | null = null;
+
+  private loadExpiringTold(): Set<string> {
+    const told = new Set<string>();
+    for (const e of this.readLog()) {
+      if (e.kind !== "queued" || e.type !== "key.expiring") continue;
+      try {
+        const d = (JSON.parse(e.body) as WebhookEvent).data;
+        told.add(`${d.key_id}@${d.expires_at}`);
+      } catch {
+        // a body that is not an event: nothing to remember
+      }
+    }
+    this.expiringTold = told;
+    return told;
+  }
+
   private schedule(p: Pending, delayMs: number): void {
     p.timer = setTimeout(() => {
       p.timer = null;

@@ -293,4 +293,33 @@ describe("webhook deliveries", () => {
     await w.idle();
     expect(w.pendingCount).toBe(0);
   });
+  test("key.expiring is sent once per key and expiry, also across a restart", async () => {
+    const r = receiver([OK]);
+    stops.push(r.stop);
+    const dir = dataDir();
+    const config = [{ url: r.url, secret: SECRET }];
+    const now = Date.parse("2030-01-01T00:00:00Z");
+    const keys = [
+      { id: "ck_soon", status: "active", expiresAt: "2030-01-03T00:00:00.000Z" },
+      { id: "ck_later", status: "active", expiresAt: "2030-03-01T00:00:00.000Z" },
+      { id: "ck_never", status: "active", expiresAt: null },
+      { id: "ck_revoked", status: "revoked", expiresAt: "2030-01-02T00:00:00.000Z" },
+      { id: "ck_past", status: "expired", expiresAt: "2029-12-31T00:00:00.000Z" },
+    ];
+    const first = await Webhooks.open({ dataDir: dir, config });
+    stops.push(() => first.close());
+    expect(first.notifyExpiring(keys, 7 * 86_400_000, now).map((e) => e.data)).toEqual([
+      { key_id: "ck_soon", expires_at: "2030-01-03T00:00:00.000Z" },
+    ]);
+    expect(first.notifyExpiring(keys, 7 * 86_400_000, now)).toEqual([]);
+    await first.idle();
+    const second = await Webhooks.open({ dataDir: dir, config });
+    stops.push(() => second.close());
+    expect(second.notifyExpiring(keys, 7 * 86_400_000, now)).toEqual([]);
+    // A key whose expiry moved is told again.
+    const moved = [{ id: "ck_soon", status: "active", expiresAt: "2030-01-04T00:00:00.000Z" }];
+    expect(second.notifyExpiring(moved, 7 * 86_400_000, now).length).toBe(1);
+    await second.idle();
+    expect(r.arrivals.map((a) => JSON.parse(a.body).data.key_id)).toEqual(["ck_soon", "ck_soon"]);
+  });
 });
