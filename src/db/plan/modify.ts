@@ -408,16 +408,18 @@ export function planUpdate(planner: QueryPlanner, upd: Ast, outer: Scope | null 
   retScope.add(scope.entries[0]!, position);
   const ret = returning(planner, retScope, upd.returning);
   let filtered = where;
-  let check: BExpr | undefined;
   if (rlsApplies(ctx, info.name)) {
-    // Rows the UPDATE policies let it target (and, when it reads the table, SELECT's too);
-    // the new rows must meet the UPDATE policies' WITH CHECK, checked in a hidden RETURNING column.
+    // Rows the UPDATE policies let it target (and, when it reads the table, SELECT's too).
     const reads = ret.length > 0 || readsAlias(emitAlias, where, set, from);
     filtered = and(where, usingQual(planner, info, reads ? ["select", "update"] : ["update"], emitAlias));
-    check = raiseUnless(ctx, [
-      ...checkOptions(planner, info, "update", info.name, "check"),
-      ...(reads ? checkOptions(planner, info, "select", info.name, "check") : []),
-    ]);
+    // As Postgres does, the new row meets WITH CHECK before constraints are checked: in the
+    // first assignment, over the new values (each column's SET expression or current value).
+    const updated = new Map(set.map((a) => [a.column, a.expr]));
+    const checks = [
+      ...checkOptions(planner, info, "update", emitAlias, "check"),
+      ...(reads ? checkOptions(planner, info, "select", emitAlias, "check") : []),
+    ].map((k) => ({ ...k, expr: substitute(k.expr, emitAlias, updated) }));
+    if (set.length) set[0] = { column: set[0]!.column, expr: afterCheck(raiseUnless(ctx, checks), set[0]!.expr) };
   }
   return {
     op: {
@@ -428,7 +430,6 @@ export function planUpdate(planner: QueryPlanner, upd: Ast, outer: Scope | null 
       from,
       where: filtered,
       returning: ret,
-      ...(check ? { check } : {}),
     },
     columns: ret.map((r) => ({ name: r.name, type: r.expr.type })),
   };

@@ -169,13 +169,13 @@ export const VIOLATION_PATTERN = /bad JSON path: '\$cave_rls:(\d+)'/;
  * statement is aborted and SQLite undoes its partial changes, so nothing is written.
  */
 export function raiseUnless(ctx: PlanContext, checks: CheckOption[]): BExpr {
-  let out: BExpr = { k: "num", text: "1", type: "int4" };
-  for (let i = checks.length - 1; i >= 0; i--) {
-    const n = ctx.violations.push(checks[i]!.message) - 1;
-    const raise: BExpr = { k: "func", sql: `json_extract('{}', '$cave_rls:${n}')`, args: [], type: "int4" };
-    out = { k: "case", operand: null, whens: [[checks[i]!.expr, out]], else: raise, type: "int4" };
-  }
-  return out;
+  if (!checks.length) return { k: "num", text: "1", type: "int4" };
+  // One flat CASE, checks in order: nesting them would overflow SQLite's parser stack.
+  const whens = checks.map((c, i) => {
+    const n = ctx.violations.push(c.message) - 1;
+    return `WHEN $${i + 1} IS NOT TRUE THEN json_extract('{}', '$cave_rls:${n}')`;
+  });
+  return { k: "func", sql: `CASE ${whens.join(" ")} ELSE 1 END`, args: checks.map((c) => c.expr), type: "int4" };
 }
 
 /** `value`, evaluated only after `check` (a raiseUnless) has passed. */
