@@ -9,6 +9,7 @@
 //       | throws CaveError AUTH_REQUIRED / AUTH_KEY_INVALID / AUTH_KEY_EXPIRED / AUTH_KEY_REVOKED
 //   keys.issue(body) → IssuedKey, keys.list() → KeyInfo[], keys.revoke(id) → KeyInfo,
 //   keys.rotate(id, { graceMs }) → RotatedKey          (/v1/keys; KEY_NOT_FOUND, KEY_STATE, BAD_REQUEST)
+//   KeyStore.open(db, { onEvent }) tells webhooks and the audit log of key.issued/rotated/revoked.
 //
 // The secret is `cave_<id>_<43 base64url chars>`: 256 random bits after a 12-hex-digit id that is
 // safe to log. The lookup is by id (primary key), then the SHA-256 of the whole secret is compared
@@ -234,7 +235,15 @@ export interface KeyStoreOptions {
   rotationGraceMs?: number;
   /** Wall-clock milliseconds; tests of expiry pass a later time instead of sleeping. */
   now?: () => number;
+  /** Told of every issue, rotation and revocation after it is stored (webhooks, the audit log). */
+  onEvent?: (event: KeyEvent) => void;
 }
+
+/** A key operation, as the webhooks (WEBHOOK_EVENTS) and the audit log name it. Never carries a secret. */
+export type KeyEvent =
+  | { type: "key.issued"; key: KeyInfo }
+  | { type: "key.rotated"; key: KeyInfo; previous: KeyInfo }
+  | { type: "key.revoked"; key: KeyInfo };
 
 export class KeyStore {
   /** Per key id: when this process last wrote its last_used_at. */
@@ -245,7 +254,22 @@ export class KeyStore {
     private readonly envKeyHash: Buffer | null,
     readonly rotationGraceMs: number,
     private readonly now: () => number,
+    private readonly onEvent: ((event: KeyEvent) => void) | undefined,
   ) {}
+
+  private emit(event: KeyEvent): void {
+    // A listener's failure must not undo or hide an operation that is already stored.
+    try {
+      this.onEvent?.(event);
+    } catch {
+      // the listener reports its own errors
+    }
+  }
+
+  /** A key's listing without its secret. */
+  private static withoutSecret({ key: _secret, ...info }: IssuedKey): KeyInfo {
+    return info;
+  }
 
   /** Opens the keys of the database `db` (the data directory's engine), migrating the table of earlier versions. */
   static async open(db: Engine, opts: KeyStoreOptions = {}): Promise<KeyStore> {
@@ -262,7 +286,7 @@ export class KeyStore {
         hint: "set keys.rotation_grace to e.g. 24h, or 0",
       });
     await migrate(db);
-    return new KeyStore(db, given === undefined ? null : hashSecret(given), grace, opts.now ?? Date.now);
+    return new KeyStore(db, given === undefined ? null : hashSecret(given), grace, opts.now ?? Date.now, opts.onEvent);
   }
 
   private async sql(sql: string, params: readonly StoreValue[] = []): Promise<{ rows: Row[]; rowsAffected: number }> {
@@ -317,7 +341,9 @@ export class KeyStore {
       lifetime = r;
     }
     const now = this.now();
-    return this.insert(scope, body.name ?? null, lifetime === null ? null : now + lifetime, null, now);
+    const issued = await this.insert(scope, body.name ?? null, lifetime === null ? null : now + lifetime, null, now);
+    this.emit({ type: "key.issued", key: KeyStore.withoutSecret(issued) });
+    return issued;
   }
 
   async list(): Promise<KeyInfo[]> {
@@ -332,8 +358,10 @@ export class KeyStore {
   /** Refuses the key from now on. Revoking a revoked key changes nothing (its first revocation time stays). */
   async revoke(id: string): Promise<KeyInfo> {
     await this.find(id);
-    await this.sql(SQL.revoke, [id, toDbTime(this.now())]);
-    return this.get(id);
+    const r = await this.sql(SQL.revoke, [id, toDbTime(this.now())]);
+    const info = await this.get(id);
+    if (r.rowsAffected === 1) this.emit({ type: "key.revoked", key: info });
+    return info;
   }
 
   /**
@@ -374,7 +402,9 @@ export class KeyStore {
         hint: "look at it with cave keys list",
       });
     }
-    return { ...next, previous: await this.get(old.id) };
+    const previous = await this.get(old.id);
+    this.emit({ type: "key.rotated", key: KeyStore.withoutSecret(next), previous });
+    return { ...next, previous };
   }
 
   /**

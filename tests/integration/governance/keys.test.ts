@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { CaveError } from "../../../src/core/errors.ts";
 import { Engine } from "../../../src/db/engine.ts";
 import { openStore } from "../../../src/db/store/index.ts";
-import { KeyStore, type Principal } from "../../../src/governance/keys.ts";
+import { type KeyEvent, KeyStore, type Principal } from "../../../src/governance/keys.ts";
 import { authorized, loadKeys } from "../../../src/server/auth.ts";
 
 let dir: string;
@@ -104,6 +104,7 @@ describe("KeyStore", () => {
     const clock = { now: Date.parse("2030-01-01T00:00:00Z") };
     const first = await keyStore(clock);
     const a = await first.issue({ role: "namespace", namespace: "team-a", expires: "30d" });
+    clock.now += 1000; // listed in the order of creation
     const b = await first.issue({ role: "model-access" });
     await first.revoke(b.id);
     await first.authenticate(bearer(a.key));
@@ -113,7 +114,7 @@ describe("KeyStore", () => {
     const second = await keyStore(clock);
     expect(await second.list()).toEqual(before);
     expect(before.map((k) => [k.id, k.status, k.lastUsedAt, k.expiresAt])).toEqual([
-      [a.id, "active", "2030-01-01T00:00:00.000Z", "2030-01-31T00:00:00.000Z"],
+      [a.id, "active", "2030-01-01T00:00:01.000Z", "2030-01-31T00:00:00.000Z"],
       [b.id, "revoked", null, null],
     ]);
     expect((await second.authenticate(bearer(a.key))).scope).toEqual({ namespace: "team-a", sandboxes: [] });
@@ -273,6 +274,35 @@ describe("KeyStore", () => {
     // Revoking the old key works like any other.
     await again.revoke("0a1b2c3d4e5f");
     expect((await refusal(again.authenticate(bearer(legacyKey)))).code).toBe("AUTH_KEY_REVOKED");
+  });
+});
+
+describe("key events", () => {
+  test("issue, rotate and revoke are told to onEvent after they are stored, without secrets; a revoke that changes nothing is not", async () => {
+    const events: KeyEvent[] = [];
+    const keys = await KeyStore.open(await engine(), { env: {}, onEvent: (e) => events.push(e) });
+    const a = await keys.issue({ role: "namespace", namespace: "team-a" });
+    const b = await keys.rotate(a.id, { graceMs: 0 });
+    await keys.revoke(b.id);
+    await keys.revoke(b.id);
+    expect(
+      events.map((e) => [e.type, e.key.id, e.type === "key.rotated" ? e.previous.id : null, e.key.status]),
+    ).toEqual([
+      ["key.issued", a.id, null, "active"],
+      ["key.rotated", b.id, a.id, "active"],
+      ["key.revoked", b.id, null, "revoked"],
+    ]);
+    expect(JSON.stringify(events)).not.toContain(a.key);
+    expect(JSON.stringify(events)).not.toContain(b.key);
+    // A failing listener neither undoes the operation nor reaches the caller.
+    const loud = await KeyStore.open(await engine(), {
+      env: {},
+      onEvent: () => {
+        throw new Error("receiver down");
+      },
+    });
+    const c = await loud.issue({ role: "admin" });
+    expect((await loud.authenticate(bearer(c.key))).keyId).toBe(c.id);
   });
 });
 
