@@ -112,7 +112,60 @@ function store(): Subject {
   };
 }
 
-type EngineLike = { query(sql: string, params?: readonly unknown[]): Promise<{ rows: unknown[][] }>; close(): void };
+type EngineLike = {
+  query(
+    sql: string,
+    params?: readonly unknown[],
+    opts?: { auth?: { role: string; claims: Record<string, unknown> } },
+  ): Promise<{ rows: unknown[][] }>;
+  close(): void;
+};
+
+const OWNER = "a0000000-0000-4000-8000-000000000001";
+
+/**
+ * The same point selects as a signed-in user under row-level security: one owner policy
+ * (owner = auth.uid()), every row the user's, so each select still finds its row.
+ */
+function pipelineRls(Engine: { open(store: LocalStore): Promise<EngineLike> }): Subject {
+  let s: LocalStore;
+  let e: EngineLike;
+  const auth = { auth: { role: "authenticated", claims: { sub: OWNER, role: "authenticated" } } };
+  return {
+    name: "cave SQL pipeline, owner policy (cached)",
+    async insert(path) {
+      s = new LocalStore(path);
+      e = await Engine.open(s);
+      await e.query(
+        "CREATE TABLE items (id int PRIMARY KEY, owner uuid NOT NULL, name text NOT NULL, score double precision NOT NULL)",
+      );
+      await e.query("ALTER TABLE items ENABLE ROW LEVEL SECURITY");
+      await e.query("CREATE POLICY own ON items FOR ALL TO authenticated USING (owner = auth.uid())");
+      const t = performance.now();
+      await e.query("BEGIN");
+      for (let i = 1; i <= ROWS; i++)
+        await e.query(
+          "INSERT INTO items (id, owner, name, score) VALUES ($1, $2, $3, $4)",
+          [i, OWNER, name(i), i / 2],
+          auth,
+        );
+      await e.query("COMMIT");
+      return performance.now() - t;
+    },
+    async select(ids) {
+      const t = performance.now();
+      for (const id of ids) {
+        const r = await e.query("SELECT id, name, score FROM items WHERE id = $1", [id], auth);
+        if (r.rows.length !== 1) throw new Error(`row ${id} missing`);
+      }
+      return performance.now() - t;
+    },
+    close: () => {
+      e.close();
+      s.close();
+    },
+  };
+}
 
 function pipeline(Engine: { open(store: LocalStore): Promise<EngineLike> }): Subject {
   let s: LocalStore;
@@ -160,7 +213,7 @@ function shuffledIds(seed: number): number[] {
 const { Engine } = (await import("../../src/db/engine.ts")) as unknown as {
   Engine: { open(store: LocalStore): Promise<EngineLike> };
 };
-const makers = [() => pipeline(Engine), store, rawLibsql, bunSqlite];
+const makers = [() => pipeline(Engine), () => pipelineRls(Engine), store, rawLibsql, bunSqlite];
 const times = new Map<string, { insert: number[]; select: number[] }>();
 const dir = mkdtempSync(join(tmpdir(), "cave-bench-db-"));
 try {
@@ -200,8 +253,11 @@ const rows = [...times].map(([subject, t]) => ({
 const libsql = rows.find((r) => r.subject.startsWith("raw libsql"));
 const pipe = rows.find((r) => r.subject.startsWith("cave SQL pipeline"));
 const ratio = libsql && pipe ? pipe.selectMedianMs / libsql.selectMedianMs : Number.NaN;
+const rls = rows.find((r) => r.subject.startsWith("cave SQL pipeline, owner policy"));
+const rlsRatio = libsql && rls ? rls.selectMedianMs / libsql.selectMedianMs : Number.NaN;
 const order = [
   "cave SQL pipeline (cached)",
+  "cave SQL pipeline, owner policy (cached)",
   "cave store (LocalStore.execute)",
   "raw libsql (sync API)",
   "raw bun:sqlite",
@@ -216,12 +272,13 @@ const table = [
       `| ${r.subject} | ${fmt(r.insertMedianMs)} (${fmt(r.insertMinMs)}) | ${fmt(r.selectMedianMs)} (${fmt(r.selectMinMs)}) | ${((r.selectMedianMs * 1000) / ROWS).toFixed(1)} |`,
   ),
   "",
-  `Cached point selects through the pipeline: **${ratio.toFixed(2)}×** raw libsql's time (target ≤ 2×).`,
+  `Cached point selects through the pipeline: **${ratio.toFixed(2)}×** raw libsql's time (target ≤ 2×);`,
+  `as a signed-in user under an owner policy (row-level security): **${rlsRatio.toFixed(2)}×**.`,
 ].join("\n");
 console.log(table);
 if (JSON_OUT) {
   writeFileSync(
     JSON_OUT,
-    `${JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, rows: ROWS, rounds: ROUNDS, results: rows, pipelineVsLibsqlSelect: ratio }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, rows: ROWS, rounds: ROUNDS, results: rows, pipelineVsLibsqlSelect: ratio, ownerPolicyVsLibsqlSelect: rlsRatio }, null, 2)}\n`,
   );
 }
