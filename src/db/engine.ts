@@ -34,8 +34,8 @@ interface Prepared {
 /** The values auth.uid(), auth.role(), auth.jwt() take for a request (Supabase's functions). */
 function authValues(auth: AuthContext | undefined): AuthValues {
   if (!auth) return OWNER_AUTH;
-  const sub = auth.claims.sub;
-  return { uid: typeof sub === "string" ? sub : null, role: auth.role, jwt: JSON.stringify(auth.claims ?? {}) };
+  const claims = auth.claims ?? {};
+  return { uid: typeof claims.sub === "string" ? claims.sub : null, role: auth.role, jwt: JSON.stringify(claims) };
 }
 
 const CACHE_LIMIT = 2000;
