@@ -1,6 +1,7 @@
 // The HTTP API's bodies (`cave serve`): one valibot schema per shape. The server validates
 // with them, and openapi.yaml's components and paths derive from them (schema/openapi.ts).
 import * as v from "valibot";
+import { KEY_ROUTES } from "./governance.ts";
 import { RunResultSchema } from "./result.ts";
 
 const sizeOrNumber = (what: string) => v.pipe(v.union([v.string(), v.number()]), v.description(what));
@@ -20,6 +21,10 @@ export const CreateSandboxSchema = v.strictObject({
   hostname: v.pipe(v.optional(v.string()), v.description("Hostname inside (default cave).")),
   workdir: v.pipe(v.optional(v.string()), v.description("Default working directory of each exec (default /).")),
   env: envRecord("Environment added to each exec."),
+  namespace: v.pipe(
+    v.optional(v.pipe(v.string(), v.regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "a namespace is 1–63 letters, digits, '_', '.' or '-'"))),
+    v.description("Admin keys only: the namespace it belongs to. A namespace key's sandboxes always get its own."),
+  ),
 });
 
 export const ExecSchema = v.strictObject({
@@ -47,6 +52,7 @@ export const SandboxSchema = v.object({
   createdAt: v.string(),
   startedAt: v.nullable(v.string()),
   stoppedAt: v.nullable(v.string()),
+  namespace: v.pipe(v.nullable(v.string()), v.description("The namespace of the key that made it; null when made by an admin without one or by the CLI.")),
   usage: v.pipe(
     v.optional(v.nullable(v.object({ memoryBytes: v.number(), pids: v.number(), cpuSeconds: v.nullable(v.number()) }))),
     v.description("GET of one sandbox: what it uses now, from its cgroup (null unless running)."),
@@ -110,6 +116,9 @@ export const ROUTES = {
   getFile: { method: "GET", path: "/v1/sandboxes/{id}/files", summary: "The bytes of the file at ?path=/abs inside (application/octet-stream).", status: 200, auth: true },
   delete: { method: "DELETE", path: "/v1/sandboxes/{id}", summary: "Remove it with its disk and history (?force=true stops it first).", status: 204, auth: true },
 } as const satisfies Record<string, Route>;
+
+/** Every route of the sandbox/admin API the server dispatches: the sandboxes' and /v1/keys (schema/governance.ts). */
+export const API_ROUTES = { ...ROUTES, ...KEY_ROUTES } as const satisfies Record<string, Route>;
 
 // The data API's plain endpoints (docs/data-api.md). They take the data API's credentials (the
 // `apikey` header and `Authorization: Bearer <jwt>`), not the admin key; /rest/v1 and /auth/v1

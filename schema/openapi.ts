@@ -16,13 +16,14 @@ import {
   PolicySchema,
   QueryBodySchema,
   QueryResultSchema,
-  ROUTES,
+  API_ROUTES,
   type Route,
   SandboxSchema,
   SchemaInfoSchema,
   StopSchema,
 } from "./api.ts";
 import { ConfigSchema } from "./config.ts";
+import { IssuedKeySchema, IssueKeySchema, KeySchema, RotatedKeySchema, RotateKeySchema } from "./governance.ts";
 import { RunResultSchema } from "./result.ts";
 
 function component(schema: Parameters<typeof toJsonSchema>[0]): Record<string, unknown> {
@@ -46,6 +47,11 @@ const NAMED = new Map<unknown, string>([
   [PolicyCreateSchema, "PolicyCreate"],
   [PolicyDropSchema, "PolicyDrop"],
   [DataErrorSchema, "DataError"],
+  [IssueKeySchema, "IssueKeyRequest"],
+  [RotateKeySchema, "RotateKeyRequest"],
+  [KeySchema, "Key"],
+  [IssuedKeySchema, "IssuedKey"],
+  [RotatedKeySchema, "RotatedKey"],
 ]);
 
 function ref(schema: Parameters<typeof toJsonSchema>[0]): Record<string, unknown> {
@@ -63,13 +69,15 @@ const ERROR_STATUSES: Record<string, string> = {
   "401": "No valid API key (Authorization: Bearer <key>).",
   "404": "No sandbox with that id or name.",
   "409": "The sandbox is in the wrong state for this.",
+  "403": "The key's role or scope does not allow this (docs/governance.md has the matrix).",
+  "429": "Over the key's rate limit: see Retry-After and the RateLimit headers.",
 };
 
 function paths(): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, r] of Object.entries(ROUTES) as [string, Route][]) {
+  for (const [name, r] of Object.entries(API_ROUTES) as [string, Route][]) {
     const op: Record<string, unknown> = { operationId: name, summary: r.summary };
-    if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: "Sandbox id or name.", schema: { type: "string" } }];
+    if (r.path.includes("{id}")) op.parameters = [{ name: "id", in: "path", required: true, description: r.path.startsWith("/v1/keys") ? "The key's id (12 hex digits)." : "Sandbox id or name.", schema: { type: "string" } }];
     if (name === "delete") (op.parameters as unknown[]).push({ name: "force", in: "query", required: false, description: "true: stop a running sandbox first.", schema: { type: "boolean" } });
     if (name === "executions") (op.parameters as unknown[]).push({ name: "limit", in: "query", required: false, description: "How many (default 100).", schema: { type: "integer", minimum: 1 } });
     if (name === "exec") {
@@ -89,6 +97,7 @@ function paths(): Record<string, Record<string, unknown>> {
       for (const [code, description] of Object.entries(ERROR_STATUSES)) {
         if (code === "400" && !r.body && !r.path.endsWith("/files")) continue;
         if ((code === "404" || code === "409") && !r.path.includes("{id}")) continue;
+        if (code === "409" && name === "keys.revoke") continue;
         responses[code] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
       }
     }
@@ -144,7 +153,7 @@ export function generateOpenApi(): string {
     paths: paths(),
     components: {
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", description: "The admin API key: shown once at the first `cave serve`, or CAVE_ADMIN_KEY." },
+        bearer: { type: "http", scheme: "bearer", description: "An API key (cave_<id>_<secret>) whose role allows the route (docs/governance.md): the first admin key is shown once at the first `cave serve`; more come from /v1/keys or `cave keys issue`; or CAVE_ADMIN_KEY." },
         apikey: { type: "apiKey", in: "header", name: "apikey", description: "The data API's anon or service-role key (`cave db keys`)." },
         jwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A user's access token from /auth/v1, or a key again; wins over apikey." },
       },

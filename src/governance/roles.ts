@@ -81,7 +81,8 @@ export const PERMISSIONS: Record<RouteName, Permission> = {
   "keys.revoke": adminOnly(),
   "keys.rotate": adminOnly(),
   data: adminOnly(),
-  metrics: adminOnly(),
+  // A Prometheus scraper needs no power over sandboxes or keys: the read-only role suffices.
+  metrics: { public: false, target: "none", roles: only({ admin: "any", "model-access": "any" }) },
 };
 
 /** The sandbox a route acts on (for `create`: only the namespace it will get). */

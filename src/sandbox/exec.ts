@@ -142,7 +142,9 @@ async function execWith(
   try {
     const { cgroup, exec } = execGroup(id);
     group = exec;
+    opts.phases?.push(["cgroup joined", performance.now()]);
     const plan = buildExecPlan(spec, initPidfd, (process.getuid?.() ?? 0) === 0);
+    opts.phases?.push(["plan built", performance.now()]);
     const env = sandboxEnv(process.env, spec.env);
     const stdio = io ? ([pipe(), pipe(), pipe()] as const) : null;
     const [statusR, statusW] = libc.socketPair();
@@ -152,6 +154,7 @@ async function execWith(
     const cgroupFd = exec?.version === 2 && exec.v2DirFd ? exec.v2DirFd() : -1;
     await loadNative();
     const spawned = nativeSpawn(execRequest(plan, spec, env, opts, { cgroupFd, statusW, syncR, initPidfd, childFds }));
+    opts.phases?.push(["process spawned", performance.now()]);
     // The child has its own copies now; ours of its ends must go, or EOF never comes.
     for (const fd of [statusW, syncR, ...(childFds ?? [])]) closeOwned(opened, fd);
     const { pid, pidfd } = spawned;
@@ -185,6 +188,7 @@ async function execWith(
         [cgroup, exec],
         oomBefore,
       );
+      opts.phases?.push(["command finished", performance.now()]);
       if (result.reason === "timeout" || result.reason === "interrupted") killRest(exec);
       const [o, e] = await Promise.all(out);
       await fed;

@@ -78,6 +78,8 @@ export interface StartOptions {
   image: string;
   /** Setup may take this long before the half-built sandbox is killed. */
   setupTimeoutMs?: number;
+  /** Filled with each setup phase's end, [name, performance.now()] (the server's spans). */
+  phases?: [string, number][];
 }
 
 /** Starts the sandbox's init; resolves once cave-init holds the namespaces. Fails closed:
@@ -90,13 +92,18 @@ export async function startPersistent(spec: SandboxSpec, opts: StartOptions): Pr
   }
   // The leftover cgroup of a lost start goes first: killing what is in it releases the image.
   const cgroup = prepareBoxCgroup(opts.id, opts.limits);
+  opts.phases?.push(["cgroup prepared", performance.now()]);
   let loop: ReturnType<typeof attachLoop> | null = null;
   try {
     await waitDetached(opts.image, 5_000);
     loop = attachLoop(opts.image);
+    opts.phases?.push(["disk attached", performance.now()]);
     const full: SandboxSpec = { ...spec, persistent: { device: loop.device } };
     const plan = buildPlan(full, hostFacts(full));
-    return await spawnDetached(plan, cgroup, opts.setupTimeoutMs ?? 30_000);
+    opts.phases?.push(["plan built", performance.now()]);
+    const init = await spawnDetached(plan, cgroup, opts.setupTimeoutMs ?? 30_000);
+    opts.phases?.push(["init started", performance.now()]);
+    return init;
   } catch (e) {
     cgroup?.destroy();
     throw e;

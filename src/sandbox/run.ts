@@ -26,6 +26,11 @@ export interface RunOptions {
   keepCaps?: bigint;
   /** Something the user should know (a weaker setting, a fallback); said once per run. */
   onWarning?: (message: string) => void;
+  /**
+   * Filled with each setup phase's end, [name, performance.now()], for the server's spans.
+   * Per run, unlike src/core/trace.ts's process-wide marks (--debug), which stay as they are.
+   */
+  phases?: [string, number][];
 }
 
 /** Exit codes cave itself uses; the command's own codes pass through. */
@@ -165,8 +170,10 @@ export async function runSandbox(spec: SandboxSpec, opts: RunOptions): Promise<R
   const cgroup = opts.limits ? prepareCgroup(opts.limits, spec, opts.onWarning) : null;
   try {
     mark("cgroup prepared");
+    opts.phases?.push(["cgroup prepared", performance.now()]);
     const plan = buildPlan(spec, hostFacts(spec));
     mark("plan built");
+    opts.phases?.push(["plan built", performance.now()]);
     const result = await spawnAndSupervise(plan, spec, opts, cgroup, t0);
     // The OOM killer may take the command or init; either way the cgroup knows.
     if (cgroup?.oomKilled() && (result.signal === "SIGKILL" || result.reason === "signal")) {
@@ -241,6 +248,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
       flags: SPAWN_FLAGS.NEW_SESSION,
     });
     mark("sandbox cloned");
+    opts.phases?.push(["sandbox cloned", performance.now()]);
     const { pid, pidfd } = spawned;
     libc.close(statusW);
     libc.close(syncR);

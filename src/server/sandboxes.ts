@@ -37,6 +37,8 @@ export interface Sandbox {
   createdAt: string;
   startedAt: string | null;
   stoppedAt: string | null;
+  /** The namespace of the API key that made it (cave serve's roles); null when made without one. */
+  namespace: string | null;
 }
 
 export interface Execution {
@@ -58,6 +60,8 @@ export interface ExecRequest {
   timeoutMs?: number;
   /** Give the command a pseudo-terminal relayed to this process's terminal (the CLI in one). */
   tty?: boolean;
+  /** Filled with the setup phases' ends ([name, performance.now()]) for the server's spans. */
+  phases?: [string, number][];
 }
 
 const SCHEMA = [
@@ -70,7 +74,8 @@ const SCHEMA = [
      init_start_time text,
      created_at timestamptz NOT NULL DEFAULT now(),
      started_at timestamptz,
-     stopped_at timestamptz)`,
+     stopped_at timestamptz,
+     namespace text)`,
   `CREATE TABLE IF NOT EXISTS cave_executions (
      id bigserial PRIMARY KEY,
      sandbox_id text NOT NULL REFERENCES cave_sandboxes (id) ON DELETE CASCADE,
@@ -95,10 +100,11 @@ const TABLES = ["cave_sandboxes", "cave_executions"];
 // text, and values read back through the engine's converters, so rows written either way are
 // the same and `cave db query` keeps reading them with their Postgres types.
 const NOW = "strftime('%Y-%m-%d %H:%M:%f+00', 'now')";
-const COLUMNS = "id, name, status, config, init_pid, init_start_time, created_at, started_at, stopped_at";
+const COLUMNS = "id, name, status, config, init_pid, init_start_time, created_at, started_at, stopped_at, namespace";
 const SQL = {
   tablesPresent: `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('cave_sandboxes', 'cave_executions')`,
-  insertSandbox: `INSERT INTO cave_sandboxes (id, name, status, config) VALUES (?1, ?2, 'created', ?3)`,
+  sandboxColumns: `SELECT name FROM pragma_table_info('cave_sandboxes')`,
+  insertSandbox: `INSERT INTO cave_sandboxes (id, name, status, config, namespace) VALUES (?1, ?2, 'created', ?3, ?4)`,
   deleteSandbox: `DELETE FROM cave_sandboxes WHERE id = ?1`,
   sandboxByRef: `SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = ?1 OR name = ?1`,
   sandboxById: `SELECT ${COLUMNS} FROM cave_sandboxes WHERE id = ?1`,
@@ -132,6 +138,7 @@ function toSandbox(r: Row): Sandbox & { initStartTime: string | null } {
     createdAt: asTimestamp(r[6]) as string,
     startedAt: (asTimestamp(r[7]) as string | null) ?? null,
     stoppedAt: (asTimestamp(r[8]) as string | null) ?? null,
+    namespace: (r[9] as string | null) ?? null,
   };
 }
 
@@ -188,6 +195,7 @@ export class Sandboxes {
     // needs the parser, so it happens only when they are missing (once per data directory).
     const present = await db.store.execute(SQL.tablesPresent, []);
     if (Number(present.rows[0]?.[0] ?? 0) < TABLES.length) for (const sql of SCHEMA) await db.query(sql);
+    await addNamespaceColumn(db);
     const scope = new Bun.CryptoHasher("sha256").update(realpathSync(opts.dataDir)).digest("hex").slice(0, 8);
     return new Sandboxes(db, opts.dataDir, max, scope);
   }
@@ -220,7 +228,8 @@ export class Sandboxes {
     if (!existsSync(this.dir(id))) throw notFound(id);
     return withLock(join(this.dir(id), "lock"), f);
   }
-  async create(config: SandboxConfig, name?: string): Promise<Sandbox> {
+  /** A new sandbox; `namespace` is the API key's (cave serve's roles), null from the CLI or an admin. */
+  async create(config: SandboxConfig, name?: string, namespace: string | null = null): Promise<Sandbox> {
     if (name !== undefined && !NAME.test(name)) {
       throw new CaveError("USAGE", `invalid sandbox name ${JSON.stringify(name)}`, { hint: "use 1–63 letters, digits, '_', '.' or '-', starting with a letter or digit" });
     }
@@ -229,7 +238,7 @@ export class Sandboxes {
     }
     const id = randomId();
     try {
-      await this.sql(SQL.insertSandbox, [id, name ?? null, encodeConfig(config)]);
+      await this.sql(SQL.insertSandbox, [id, name ?? null, encodeConfig(config), namespace]);
     } catch (e) {
       if ((e as { sqlstate?: string }).sqlstate === "23505") {
         throw new CaveError("SANDBOX_EXISTS", `a sandbox named ${name} exists`, { hint: "pick another --name, or remove it: cave rm NAME", cause: e });
@@ -310,7 +319,8 @@ export class Sandboxes {
     return removed;
   }
 
-  async start(ref: string): Promise<Sandbox> {
+  /** Starts its init; `opts.phases` is filled with the setup phases' ends (the server's spans). */
+  async start(ref: string, opts: { phases?: [string, number][] } = {}): Promise<Sandbox> {
     const s = await this.get(ref);
     // The count and the start happen under one lock for the whole data directory, so two
     // starts cannot both take the last place.
@@ -336,7 +346,7 @@ export class Sandboxes {
           diskBytes: c.diskBytes,
           rlimits: rlimitsOf(c),
         },
-        { id: this.key(cur.id), limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img") },
+        { id: this.key(cur.id), limits: { memoryBytes: c.memoryBytes, cpus: c.cpus, pids: c.pids }, image: join(this.dir(cur.id), "disk.img"), ...(opts.phases ? { phases: opts.phases } : {}) },
       );
       await this.sql(SQL.markRunning, [cur.id, init.pid, init.startTime]);
       return this.get(cur.id);
@@ -398,6 +408,7 @@ export class Sandboxes {
           timeoutMs: req.timeoutMs ?? c.timeoutMs,
           seccomp: buildSeccompFilter(c.seccomp),
           keepCaps: c.capAdd.length ? capabilityMask(c.capAdd) : 0n,
+          ...(req.phases ? { phases: req.phases } : {}),
         },
       );
     } catch (e) {
@@ -459,6 +470,23 @@ export class Sandboxes {
       startedAt: asTimestamp(row[7]) as string,
       finishedAt: (asTimestamp(row[8]) as string | null) ?? null,
     }));
+  }
+}
+
+/**
+ * Adds cave_sandboxes.namespace to the table of earlier versions, once per data directory:
+ * through the engine (which records its Postgres type for `cave db query`), only when
+ * pragma_table_info lacks it, so an up-to-date data directory costs one cheap query and
+ * never loads the SQL parser. A second process migrating at the same moment may lose the
+ * race; the column being there afterwards is all that counts.
+ */
+async function addNamespaceColumn(db: Engine): Promise<void> {
+  const has = async () => (await db.store.execute(SQL.sandboxColumns, [])).rows.some((r) => r[0] === "namespace");
+  if (await has()) return;
+  try {
+    await db.query("ALTER TABLE cave_sandboxes ADD COLUMN IF NOT EXISTS namespace text");
+  } catch (e) {
+    if (!(await has())) throw e;
   }
 }
 

@@ -3,16 +3,30 @@
 // re-attached simply by being found (their init is identified by pid and start time).
 // Next to the sandbox API it mounts bkg-db's auth service (/auth/v1) and the data API
 // (/rest/v1, /query, /schema, /policy), each on its own connection to the same database.
+// The governance parts are opened here and handed to the HTTP layer: API keys with roles
+// and rate limits (src/governance/), the signed audit log (src/audit/, batched through
+// ./audit.ts), key-event webhooks, and telemetry (spans over OTLP, /metrics).
+import { createHash } from "node:crypto";
 import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
 import type { AuthConfig } from "../../schema/config.ts";
+import { parseLongDuration } from "../../schema/governance.ts";
+import { AuditLog } from "../audit/index.ts";
 import { AuthService, createAuthHandler } from "../auth/service.ts";
+import type { CaveConfig } from "../core/config.ts";
+import { CaveError } from "../core/errors.ts";
 import { writeStderr } from "../core/log.ts";
 import { Engine } from "../db/engine.ts";
 import { DATABASE_FILE } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
-import { loadKeys } from "./auth.ts";
+import { notifyKeyEvent } from "../governance/events.ts";
+import { KeyStore } from "../governance/keys.ts";
+import { RateLimiter } from "../governance/ratelimit.ts";
+import { Webhooks } from "../governance/webhooks.ts";
+import { Telemetry } from "../telemetry/index.ts";
+import { AuditQueue } from "./audit.ts";
 import { createDataApi } from "./data/index.ts";
-import { createApp } from "./http.ts";
+import { createApp, requestIdOf } from "./http.ts";
 import { Sandboxes } from "./sandboxes.ts";
 
 export interface ServeOptions {
@@ -21,8 +35,13 @@ export interface ServeOptions {
   dataDir: string;
   /** The most sandboxes running at once (default: CAVE_MAX_SANDBOXES, else 32). */
   maxSandboxes?: number;
-  /** cave.yaml's `auth` section. */
+  /** cave.yaml's `auth` section (also taken from `config` when that is given). */
   auth?: AuthConfig;
+  /** The whole cave.yaml: keys, limits, webhooks and telemetry come from it. */
+  config?: CaveConfig;
+  /** Where `config` was read from (named in the audit log's config line). */
+  configPath?: string;
+  env?: Record<string, string | undefined>;
 }
 
 export interface Running {
@@ -30,23 +49,81 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** How often webhooks are told of keys about to expire (and once at start). */
+const EXPIRING_EVERY_MS = 3_600_000;
+
 export async function serve(opts: ServeOptions): Promise<Running> {
+  const config = opts.config ?? {};
+  const env = opts.env ?? process.env;
+  const warn = (m: string) => writeStderr(`cave: ${m}\n`);
   const boxes = await Sandboxes.open({ dataDir: opts.dataDir, ...(opts.maxSandboxes ? { maxRunning: opts.maxSandboxes } : {}) });
   await boxes.recover();
-  const keys = await loadKeys(boxes.db);
-  if (keys.created) {
-    writeStderr(`cave: admin API key (shown once; only its hash is kept): ${keys.created}\n`);
+  const auditLog = AuditLog.open({ dataDir: opts.dataDir });
+  const audit = new AuditQueue(auditLog, warn);
+  const webhooks = await Webhooks.open({ dataDir: opts.dataDir, config: config.webhooks, warn });
+  const grace = config.keys?.rotation_grace;
+  const graceMs = grace === undefined ? undefined : parseLongDuration(grace, true);
+  if (typeof graceMs === "string") throw new CaveError("CONFIG_INVALID", `keys.rotation_grace: ${graceMs}`);
+  const keys = await KeyStore.open(boxes.db, {
+    env,
+    ...(graceMs === undefined ? {} : { rotationGraceMs: graceMs }),
+    onEvent: (e) => notifyKeyEvent(webhooks, e),
+  });
+  const created = await keys.ensureAdmin();
+  if (created) {
+    writeStderr(`cave: admin API key (shown once; only its hash is kept): ${created}\n`);
   }
-  const auth = await AuthService.open({ dataDir: opts.dataDir, ...(opts.auth ? { config: opts.auth } : {}) });
+  const limiter = new RateLimiter({ limits: config.limits?.rate });
+  const telemetry = Telemetry.open({
+    serviceVersion: pkg.version,
+    ...(config.telemetry ? { config: config.telemetry } : {}),
+    env,
+    warn,
+    sandboxStates: async () => {
+      const counts: Record<string, number> = { created: 0, running: 0, stopped: 0, lost: 0 };
+      for (const s of await boxes.list()) counts[s.status] = (counts[s.status] ?? 0) + 1;
+      return counts;
+    },
+  });
+  const authConfig = opts.auth ?? config.auth;
+  const auth = await AuthService.open({ dataDir: opts.dataDir, ...(authConfig ? { config: authConfig } : {}) });
   // The data API's own connection: its transactions never mix with the sandboxes' bookkeeping.
   const engine = await Engine.open(openStore(join(opts.dataDir, DATABASE_FILE)));
-  const data = createDataApi({ engine, auth });
-  const app = createApp({ boxes, keys, mounts: [createAuthHandler(auth), data.handle] });
+  const data = createDataApi({ engine, auth, audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }) });
+  const app = createApp({ boxes, keys, limiter, audit, telemetry, mounts: [createAuthHandler(auth), data.handle] });
   const server = Bun.serve({ hostname: opts.host, port: opts.port, fetch: app });
+  const url = `http://${server.hostname}:${server.port}`;
+
+  // The configuration this server runs with, as a digest an auditor can compare with the file.
+  const digest = createHash("sha256").update(JSON.stringify(config)).digest("hex");
+  audit.record({
+    actor: `local:${env.USER ?? env.LOGNAME ?? (process.getuid?.() === 0 ? "root" : String(process.getuid?.() ?? "?"))}`,
+    action: "config.change",
+    target: opts.configPath ?? "",
+    outcome: "success",
+    requestId: null,
+    details: { event: "serve.start", config_sha256: digest, version: pkg.version, url, pid: process.pid },
+  });
+  audit.flush();
+
+  const expiring = async () => {
+    try {
+      webhooks.notifyExpiring(await keys.list());
+    } catch (e) {
+      warn(`webhooks: could not list keys for key.expiring: ${(e as Error).message}`);
+    }
+  };
+  void expiring();
+  const timer = setInterval(() => void expiring(), EXPIRING_EVERY_MS);
+  timer.unref();
+
   return {
-    url: `http://${server.hostname}:${server.port}`,
+    url,
     async stop() {
+      clearInterval(timer);
       await server.stop();
+      audit.close();
+      await Promise.all([webhooks.close(), telemetry.shutdown()]);
       engine.close();
       auth.close();
       boxes.close();

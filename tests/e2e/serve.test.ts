@@ -264,7 +264,7 @@ describe.skipIf(skip)(`cave serve (${skip ? `skipped: ${why}` : "as root, port 0
         `cave: no API key for ${s.url}\n  hint: give --key or set CAVE_API_KEY (the key cave serve showed at its first start, or CAVE_ADMIN_KEY)\n`,
       ]);
       const wrongKey = await remote(["ls"], { CAVE_API_KEY: "wrong-key-wrong-key" });
-      expect([wrongKey.exitCode, wrongKey.stderr]).toEqual([2, "cave: a valid API key is required (send Authorization: Bearer <key>)\n"]);
+      expect([wrongKey.exitCode, wrongKey.stderr]).toEqual([2, "cave: the API key is not valid (check the key; an admin lists keys with cave keys list)\n"]);
       expect((await remote(["stop", "far", "--grace", "1s"])).exitCode).toBe(0);
       expect((await remote(["rm", "far"])).exitCode).toBe(0);
       expect(JSON.parse((await remote(["ls", "--json"])).stdout)).toEqual([]);

@@ -32,7 +32,7 @@ const EXPECTED: Record<string, Record<Role, Cell>> = {
   "keys.revoke": { admin: "yes", namespace: "no", session: "no", "model-access": "no" },
   "keys.rotate": { admin: "yes", namespace: "no", session: "no", "model-access": "no" },
   data: { admin: "yes", namespace: "no", session: "no", "model-access": "no" },
-  metrics: { admin: "yes", namespace: "no", session: "no", "model-access": "no" },
+  metrics: { admin: "yes", namespace: "no", session: "no", "model-access": "yes" },
 };
 
 const MINE = "0123456789ab";

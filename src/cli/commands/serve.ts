@@ -6,7 +6,7 @@ import { writeStderr } from "../../core/log.ts";
 import { boxArgs } from "./sandbox/_shared.ts";
 
 export default defineCommand({
-  meta: { name: "serve", description: "Serve the sandbox API (admin key; openapi.yaml) and bkg-db's data API (/rest/v1, /auth/v1, /query, /schema, /policy; docs/data-api.md) over HTTP." },
+  meta: { name: "serve", description: "Serve the sandbox API (API keys with roles and rate limits, audit log, webhooks, telemetry and /metrics; openapi.yaml, docs/governance.md) and bkg-db's data API (/rest/v1, /auth/v1, /query, /schema, /policy; docs/data-api.md) over HTTP." },
   args: {
     "data-dir": boxArgs["data-dir"],
     config: boxArgs.config,
@@ -27,7 +27,7 @@ export default defineCommand({
     const max = args["max-sandboxes"] === undefined ? undefined : Number(args["max-sandboxes"]);
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new CaveError("USAGE", `invalid --max-sandboxes ${args["max-sandboxes"]}`, { hint: "give a whole number of 1 or more" });
     const { serve } = await import("../../server/serve.ts");
-    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir, ...(max ? { maxSandboxes: max } : {}), ...(config?.auth ? { auth: config.auth } : {}) });
+    const running = await serve({ host: args.host ?? "127.0.0.1", port, dataDir, ...(max ? { maxSandboxes: max } : {}), ...(config ? { config } : {}), ...(configPath ? { configPath } : {}) });
     writeStderr(`cave: listening on ${running.url}\n`);
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());

@@ -1,6 +1,8 @@
 // The data API of `cave serve`: /rest/v1 (PostgREST), POST /query, GET /schema and /policy.
 // It authenticates each request through the auth service (apikey header, Authorization:
 // Bearer) and runs every statement on its own engine connection with the caller's role.
+import { createHash } from "node:crypto";
+import type { AuditEvent } from "../../audit/index.ts";
 import type { AuthContext, RequestAuth } from "../../auth/types.ts";
 import { DataContext, type DataEngine } from "./context.ts";
 import { handlePolicy, handleQuery, handleSchema, plainErrorResponse } from "./plain.ts";
@@ -44,7 +46,19 @@ function withCors(res: Response): Response {
 export interface DataApiOptions {
   engine: DataEngine;
   auth: RequestAuth;
+  /** Told of refused credentials, policy changes and DDL through /query (cave serve's audit log). */
+  audit?: (req: Request, event: Omit<AuditEvent, "requestId">) => void;
 }
+
+/** Who the audit log names for a data-API caller: the user's id, else the role. */
+function actorOf(auth: AuthContext): string {
+  return typeof auth.claims.sub === "string" && auth.claims.sub !== ""
+    ? `user:${auth.claims.sub}`
+    : `role:${auth.role}`;
+}
+
+/** Statements that change the schema or the grants (audited when /query runs them). */
+const DDL = /(?:^|;)\s*(create|alter|drop|truncate|grant|revoke|comment\s+on)\b/gi;
 
 /** The handler: a Response for the data API's paths, null for any other path. */
 export function createDataApi(opts: DataApiOptions): {
@@ -64,23 +78,83 @@ export function createDataApi(opts: DataApiOptions): {
       auth = await ctx.authenticate(req);
     } catch (e) {
       const f = authFailure(e);
-      if (f) return unauthorized(f.code, f.message, rest !== null);
+      if (f) {
+        opts.audit?.(req, {
+          actor: "anonymous",
+          action: "auth.failure",
+          target: path,
+          outcome: "failure",
+          reason: f.code,
+          details: { api: "data" },
+        });
+        return unauthorized(f.code, f.message, rest !== null);
+      }
       return withCors(plainErrorResponse(e, null));
     }
     if (rest !== null) return withCors(await handleRest(ctx, req, url, rest, auth));
     try {
       if (path === "/query") {
         if (req.method !== "POST") return methodNotAllowed(req.method, path);
-        return withCors(await handleQuery(ctx, req, auth));
+        if (!opts.audit) return withCors(await handleQuery(ctx, req, auth));
+        // The SQL is read here for the audit line and handed on unchanged.
+        const sql = await req.text();
+        const res = await handleQuery(
+          ctx,
+          new Request(req.url, { method: "POST", headers: req.headers, body: sql }),
+          auth,
+        );
+        auditDdl(req, sql, auth, res.status);
+        return withCors(res);
       }
       if (path === "/schema") {
         if (req.method !== "GET") return methodNotAllowed(req.method, path);
         return withCors(await handleSchema(ctx, auth));
       }
-      return withCors(await handlePolicy(ctx, req, url, auth));
+      if (req.method === "GET" || !opts.audit) return withCors(await handlePolicy(ctx, req, url, auth));
+      let res: Response;
+      try {
+        res = await handlePolicy(ctx, req, url, auth);
+      } catch (e) {
+        res = plainErrorResponse(e, auth);
+      }
+      const action = req.method === "POST" ? "policy.create" : req.method === "DELETE" ? "policy.drop" : null;
+      if (action) {
+        const outcome = res.status < 400 ? "success" : res.status === 401 || res.status === 403 ? "denied" : "failure";
+        const target = url.searchParams.get("table") ?? "";
+        opts.audit(req, {
+          actor: actorOf(auth),
+          action,
+          target,
+          outcome,
+          ...(outcome !== "success" ? { reason: `HTTP_${res.status}` } : {}),
+          details: { role: auth.role },
+        });
+      }
+      return withCors(res);
     } catch (e) {
       return withCors(plainErrorResponse(e, auth));
     }
+  };
+  /** A /query whose SQL holds DDL: its kinds and the SQL's digest (not the text: it may hold literals). */
+  const auditDdl = (req: Request, raw: string, auth: AuthContext, status: number) => {
+    let sql = "";
+    try {
+      const b = JSON.parse(raw) as { sql?: unknown };
+      if (typeof b.sql === "string") sql = b.sql;
+    } catch {
+      return;
+    }
+    const kinds = [...sql.matchAll(DDL)].map((m) => (m[1] as string).toUpperCase().replace(/\s+/g, " "));
+    if (kinds.length === 0) return;
+    const outcome = status < 400 ? "success" : status === 401 || status === 403 ? "denied" : "failure";
+    opts.audit?.(req, {
+      actor: actorOf(auth),
+      action: "schema.change",
+      target: "",
+      outcome,
+      ...(outcome !== "success" ? { reason: `HTTP_${status}` } : {}),
+      details: { role: auth.role, statements: kinds, sql_sha256: createHash("sha256").update(sql).digest("hex") },
+    });
   };
   return { handle, context: ctx };
 }

@@ -10,7 +10,6 @@ import { CaveError } from "../../../src/core/errors.ts";
 import { Engine } from "../../../src/db/engine.ts";
 import { openStore } from "../../../src/db/store/index.ts";
 import { type KeyEvent, KeyStore, type Principal } from "../../../src/governance/keys.ts";
-import { authorized, loadKeys } from "../../../src/server/auth.ts";
 
 let dir: string;
 let dbPath: string;
@@ -306,23 +305,22 @@ describe("key events", () => {
   });
 });
 
-describe("src/server/auth.ts on the KeyStore (until the server calls it directly)", () => {
-  test("the first start makes one admin key shown once; later starts accept it and make none; revoked admin keys stop matching", async () => {
-    const first = await loadKeys(await engine(), {});
-    expect(first.created).toMatch(/^cave_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
-    const key = first.created as string;
-    expect(authorized(bearer(key), first)).toBe(true);
+describe("cave serve's start on the KeyStore (src/server/serve.ts)", () => {
+  test("the first start makes one admin key shown once; later starts accept it and make none; a revoked admin key is refused at once", async () => {
+    const first = await KeyStore.open(await engine(), {});
+    const key = (await first.ensureAdmin()) as string;
+    expect(key).toMatch(/^cave_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect((await first.authenticate(bearer(key))).role).toBe("admin");
 
-    const second = await loadKeys(await engine(), {});
-    expect(second.created).toBeUndefined();
-    expect(authorized(bearer(key), second)).toBe(true);
-    expect(authorized(bearer(`${key}x`), second)).toBe(false);
+    const second = await KeyStore.open(await engine(), {});
+    expect(await second.ensureAdmin()).toBeUndefined();
+    expect((await second.authenticate(bearer(key))).role).toBe("admin");
+    expect((await refusal(second.authenticate(bearer(`${key}x`)))).code).toBe("AUTH_KEY_INVALID");
 
-    const store = second.store as KeyStore;
-    const id = (await store.list())[0]?.id as string;
-    await store.revoke(id);
-    const third = await loadKeys(await engine(), {});
-    expect(third.created).toBeUndefined();
-    expect(authorized(bearer(key), third)).toBe(false);
+    const id = (await second.list())[0]?.id as string;
+    await second.revoke(id);
+    expect((await refusal(second.authenticate(bearer(key)))).code).toBe("AUTH_KEY_REVOKED");
+    const third = await KeyStore.open(await engine(), {});
+    expect(await third.ensureAdmin()).toBeUndefined();
   });
 });

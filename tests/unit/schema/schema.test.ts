@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULTS, loadConfigFile, resolveRunSettings } from "../../../src/core/config.ts";
 import { generateConfigJsonSchema } from "../../../schema/json.ts";
-import { DATA_ROUTES, ROUTES } from "../../../schema/api.ts";
+import { API_ROUTES, DATA_ROUTES } from "../../../schema/api.ts";
 import { generateOpenApi } from "../../../schema/openapi.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
@@ -21,7 +21,7 @@ describe("openapi.yaml", () => {
   test("carries the config and run-result shapes as components", () => {
     const doc = Bun.YAML.parse(generateOpenApi()) as { openapi: string; components: { schemas: Record<string, { required?: string[] }> } };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.components.schemas)).toEqual(["CaveConfig", "RunResult", "CreateSandbox", "ExecRequest", "StopRequest", "Sandbox", "ExecResult", "Execution", "Error", "QueryRequest", "QueryResult", "SchemaInfo", "Policy", "PolicyCreate", "PolicyDrop", "DataError"]);
+    expect(Object.keys(doc.components.schemas)).toEqual(["CaveConfig", "RunResult", "CreateSandbox", "ExecRequest", "StopRequest", "Sandbox", "ExecResult", "Execution", "Error", "QueryRequest", "QueryResult", "SchemaInfo", "Policy", "PolicyCreate", "PolicyDrop", "DataError", "IssueKeyRequest", "RotateKeyRequest", "Key", "IssuedKey", "RotatedKey"]);
     expect(doc.components.schemas.RunResult?.required).toEqual(["exitCode", "signal", "reason", "durationMs"]);
   });
 
@@ -35,7 +35,7 @@ describe("openapi.yaml", () => {
   test("has a path for every route the server dispatches, and every $ref resolves to a component", () => {
     const doc = Bun.YAML.parse(generateOpenApi()) as { paths: Record<string, Record<string, { operationId: string }>>; components: { schemas: Record<string, unknown> } };
     const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]) => `${m.toUpperCase()} ${path} ${op.operationId}`));
-    expect(ops.sort()).toEqual(Object.entries({ ...ROUTES, ...DATA_ROUTES }).map(([name, r]) => `${r.method} ${r.path} ${name}`).sort());
+    expect(ops.sort()).toEqual(Object.entries({ ...API_ROUTES, ...DATA_ROUTES }).map(([name, r]) => `${r.method} ${r.path} ${name}`).sort());
     const refs = [...generateOpenApi().matchAll(/\$ref: "#\/components\/schemas\/(\w+)"/g)].map((m) => m[1] as string);
     expect(refs.length).toBeGreaterThan(10);
     expect(refs.filter((r) => !(r in doc.components.schemas))).toEqual([]);

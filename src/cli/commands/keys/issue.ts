@@ -21,23 +21,27 @@ export default defineCommand({
     const sandboxes = repeated(rawArgs, "sandbox")
       .flatMap((s) => s.split(","))
       .filter((s) => s !== "");
-    await withKeys(args, async (keys) => {
-      const issued = await keys.issue({
-        role: args.role as "admin",
-        ...(args.name !== undefined ? { name: args.name } : {}),
-        ...(args.expires !== undefined ? { expires: args.expires } : {}),
-        ...(args.namespace !== undefined ? { namespace: args.namespace } : {}),
-        ...(sandboxes.length ? { sandboxes } : {}),
-      });
-      if (args.json) {
-        console.log(JSON.stringify(issued));
-        return;
-      }
-      console.log(issued.key);
-      process.stderr.write(
-        `cave: issued ${issued.role} key ${issued.id} (${scopeText(issued)}${issued.expiresAt ? `, expires ${issued.expiresAt}` : ""}); ` +
-          "the secret above is shown once: only its hash is kept\n",
-      );
-    });
+    await withKeys(
+      args,
+      async (keys) => {
+        const issued = await keys.issue({
+          role: args.role as "admin",
+          ...(args.name !== undefined ? { name: args.name } : {}),
+          ...(args.expires !== undefined ? { expires: args.expires } : {}),
+          ...(args.namespace !== undefined ? { namespace: args.namespace } : {}),
+          ...(sandboxes.length ? { sandboxes } : {}),
+        });
+        if (args.json) {
+          console.log(JSON.stringify(issued));
+          return;
+        }
+        console.log(issued.key);
+        process.stderr.write(
+          `cave: issued ${issued.role} key ${issued.id} (${scopeText(issued)}${issued.expiresAt ? `, expires ${issued.expiresAt}` : ""}); ` +
+            "the secret above is shown once: only its hash is kept\n",
+        );
+      },
+      { events: true },
+    );
   },
 });

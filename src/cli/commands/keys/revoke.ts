@@ -7,10 +7,14 @@ export default defineCommand({
   meta: { name: "revoke", description: "Revoke an API key at once." },
   args: { ...keyArgs, id: { type: "positional", required: true, description: "The key's id (cave keys list)." } },
   async run({ args }) {
-    await withKeys(args, async (keys) => {
-      const k = await keys.revoke(args.id);
-      if (args.json) console.log(JSON.stringify(k));
-      else console.log(`revoked ${k.id} at ${k.revokedAt}`);
-    });
+    await withKeys(
+      args,
+      async (keys) => {
+        const k = await keys.revoke(args.id);
+        if (args.json) console.log(JSON.stringify(k));
+        else console.log(`revoked ${k.id} at ${k.revokedAt}`);
+      },
+      { events: true },
+    );
   },
 });

@@ -23,16 +23,20 @@ export default defineCommand({
       if (typeof r === "string") throw new CaveError("USAGE", `--grace: ${r}`);
       graceMs = r;
     }
-    await withKeys(args, async (keys) => {
-      const r = await keys.rotate(args.id, graceMs === undefined ? {} : { graceMs });
-      if (args.json) {
-        console.log(JSON.stringify(r));
-        return;
-      }
-      console.log(r.key);
-      process.stderr.write(
-        `cave: key ${r.previous.id} rotated to ${r.id}; the old key works until ${r.previous.expiresAt}; the secret above is shown once\n`,
-      );
-    });
+    await withKeys(
+      args,
+      async (keys) => {
+        const r = await keys.rotate(args.id, graceMs === undefined ? {} : { graceMs });
+        if (args.json) {
+          console.log(JSON.stringify(r));
+          return;
+        }
+        console.log(r.key);
+        process.stderr.write(
+          `cave: key ${r.previous.id} rotated to ${r.id}; the old key works until ${r.previous.expiresAt}; the secret above is shown once\n`,
+        );
+      },
+      { events: true },
+    );
   },
 });
