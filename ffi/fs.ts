@@ -4,7 +4,8 @@
 // Why not node:fs: importing it costs ~1.1–1.4 ms in a compiled cave (Bun initialises the
 // whole module), about a tenth of a sandbox's start-up. The run path needs only these few
 // calls; everything else in cave keeps using node:fs.
-import { dlopen, FFIType, read as peek, ptr } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { errno } from "./libc.ts";
 
 const i32 = FFIType.i32;
 const i64 = FFIType.i64;
@@ -15,7 +16,6 @@ const p = FFIType.ptr;
 let lib: ReturnType<typeof load> | undefined;
 function load() {
   return dlopen("libc.so.6", {
-    __errno_location: { args: [], returns: p },
     open: { args: [p, i32, u32], returns: i32 },
     close: { args: [i32], returns: i32 },
     pread: { args: [i32, p, u64, i64], returns: i64 },
@@ -94,11 +94,6 @@ export class FsError extends Error {
     this.code = code;
     this.name = "FsError";
   }
-}
-
-function errno(): number {
-  const loc = libc().__errno_location();
-  return loc ? peek.i32(loc, 0) : 0;
 }
 
 const enc = new TextEncoder();

@@ -47,7 +47,8 @@ export class SysError extends Error {
   }
 }
 
-function errno(): number {
+/** The calling thread's errno, right after a failed call (ffi/fs.ts reads it too). */
+export function errno(): number {
   const loc = libc().__errno_location();
   return loc ? peek.i32(loc, 0) : 0;
 }
