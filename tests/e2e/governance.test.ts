@@ -387,6 +387,27 @@ describe.skipIf(skip)(`governance end to end (${skip ? `skipped: ${why}` : "cave
     },
   );
 
+  test("the data API keeps its JWTs (an API key is not one) and its security events reach the audit log", async () => {
+    const keys = JSON.parse((await cli(["db", "keys", "--json"])).stdout) as { service_role_key: string };
+    const refused = await call(
+      adminKey,
+      "POST",
+      "/query",
+      { sql: "SELECT 1" },
+      { apikey: adminKey, "x-request-id": "e2e-data-refused" },
+    );
+    expect(refused.status).toBe(401);
+    const service = { apikey: keys.service_role_key, "x-request-id": "e2e-ddl" };
+    const ddl = await call(
+      keys.service_role_key,
+      "POST",
+      "/query",
+      { sql: "CREATE TABLE notes (id int PRIMARY KEY, body text)" },
+      service,
+    );
+    expect(ddl.status).toBe(200);
+  });
+
   test("webhooks got every key event, signed: the HMAC checked with node:crypto, never a secret in the body", async () => {
     // issued: red, model, blue (CLI), session, burst, prom (when the metrics test ran); rotated: red (to its successor); revoked: model, blue (CLI).
     await until(
@@ -492,6 +513,10 @@ describe.skipIf(skip)(`governance end to end (${skip ? `skipped: ${why}` : "cave
     expect(
       lines.filter((l) => ["key.issue", "key.rotate", "key.revoke"].includes(l.action)).map((l) => l.action),
     ).toEqual(expect.arrayContaining(["key.rotate", "key.revoke"]));
+    expect(byRequest("e2e-data-refused").map((l) => l.slice(0, 2))).toEqual([["anonymous", "auth.failure"]]);
+    expect(
+      lines.filter((l) => l.request_id === "e2e-ddl").map((l) => [l.action, l.outcome, l.details?.statements]),
+    ).toEqual([["schema.change", "success", ["CREATE"]]]);
     // Every response's request id is in the log (each request with a key, at least its auth line).
     const logged = new Set(lines.map((l) => l.request_id));
     expect(seen.filter((s) => !logged.has(s.requestId)).map((s) => s.route)).toEqual([]);
