@@ -98,7 +98,10 @@ function paths(): Record<string, Record<string, unknown>> {
         if (code === "400" && !r.body && !r.path.endsWith("/files")) continue;
         if ((code === "404" || code === "409") && !r.path.includes("{id}")) continue;
         if (code === "409" && name === "keys.revoke") continue;
-        responses[code] = { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
+        const keys = r.path.startsWith("/v1/keys");
+        const text =
+          keys && code === "404" ? "No key with that id." : keys && code === "409" ? "The key is in the wrong state for this (revoked already)." : description;
+        responses[code] = { description: text, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
       }
     }
     if (name === "exec") {
