@@ -9,6 +9,7 @@ import { type KeyObject, sign } from "node:crypto";
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -17,6 +18,9 @@ import {
   readdirSync,
   readSync,
   renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -161,8 +165,28 @@ export class AuditLog {
         out.push({ ...unsigned, sig });
         tail = { file, size: (rotate ? 0 : tail.size) + line.length, seq, hash: hashCanonical(canonical), day };
       }
-      for (const g of groups) this.writeLines(g.file, g.fresh, g.lines);
-      this.writeHead(tail);
+      // All or nothing: lines that reached a file before a later write or the head failed (a
+      // full disk fails the head's new file after the appends fit) are cut off again, so a
+      // caller that retries the batch does not write its events twice.
+      const undo = groups.map((g) => {
+        const path = join(this.dir, g.file);
+        return { path, size: g.fresh || !existsSync(path) ? null : statSync(path).size };
+      });
+      try {
+        for (const g of groups) this.writeLines(g.file, g.fresh, g.lines);
+        this.writeHead(tail);
+      } catch (e) {
+        this.cached = null;
+        for (const u of undo) {
+          try {
+            if (u.size === null) rmSync(u.path, { force: true });
+            else truncateSync(u.path, u.size);
+          } catch {
+            // the next append's readTail cuts a torn tail; a whole extra line stays (and verifies)
+          }
+        }
+        throw e;
+      }
       this.cached = tail;
       return out;
     });
