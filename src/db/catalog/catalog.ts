@@ -9,7 +9,8 @@ export const CATALOG_TABLE = "_cave_columns";
 /**
  * cave's own catalog objects beyond column types, one row each: `rls` (a table's ENABLE/FORCE
  * ROW LEVEL SECURITY flags), `policy`, `default` (a column DEFAULT that calls auth.*, evaluated
- * per statement), `view` (a view's query as parsed, for security-invoker expansion). `data` is JSON.
+ * per statement), `view` (a view's query as parsed, for security-invoker expansion), `function`
+ * (a user-defined SQL function, rel '': FunctionInfo without its name). `data` is JSON.
  */
 export const OBJECTS_TABLE = "_cave_objects";
 
@@ -25,6 +26,30 @@ export interface PolicyInfo {
   /** The parser's AST of the USING / WITH CHECK expression. */
   using: Ast | null;
   check: Ast | null;
+}
+
+export type Volatility = "volatile" | "stable" | "immutable";
+
+/** A user-defined SQL function (LANGUAGE sql, SECURITY INVOKER), as CREATE FUNCTION stored it. */
+export interface FunctionInfo {
+  name: string;
+  args: FunctionArg[];
+  /**
+   * What it returns: `type` is a base type name ("int4", "void"), or a relation whose rows it
+   * returns (composite); `set` for SETOF and RETURNS TABLE; `columns` for RETURNS TABLE (…).
+   */
+  returns: { set: boolean; type: string; columns: { name: string; type: string }[] | null };
+  volatility: Volatility;
+  /** The body's SQL text, parsed when the function is called. */
+  body: string;
+}
+
+export interface FunctionArg {
+  /** null for an unnamed argument (reachable as $n only). */
+  name: string | null;
+  type: string;
+  /** The DEFAULT expression as parsed (absent options stored as null). */
+  default: Ast | null;
 }
 
 export interface TableSecurity {
@@ -77,6 +102,7 @@ export class Catalog {
   private readonly policiesByTable = new Map<string, PolicyInfo[]>();
   private readonly authDefaults = new Map<string, Ast>();
   private readonly viewQueries = new Map<string, Ast>();
+  private readonly functionsByName = new Map<string, FunctionInfo>();
   /** Some table has FORCE ROW LEVEL SECURITY: the owner's statements need policies too. */
   readonly anyForced: boolean;
 
@@ -101,6 +127,9 @@ export class Catalog {
           break;
         case "view":
           this.viewQueries.set(o.rel, data);
+          break;
+        case "function":
+          this.functionsByName.set(o.name, { ...data, name: o.name });
           break;
       }
     }
@@ -139,6 +168,15 @@ export class Catalog {
   /** A view's defining query as parsed (views created before row-level security have none). */
   viewQuery(view: string): Ast | undefined {
     return this.viewQueries.get(view);
+  }
+
+  /** A user-defined function by its (folded) name. */
+  function(name: string): FunctionInfo | undefined {
+    return this.functionsByName.get(name);
+  }
+
+  allFunctions(): FunctionInfo[] {
+    return [...this.functionsByName.values()];
   }
 
   allRelations(): RelationInfo[] {
@@ -247,4 +285,14 @@ export async function loadCatalog(store: Store, version: number): Promise<Catalo
     data,
   }));
   return new Catalog(version, relations, indexes, objectRows);
+}
+
+/** One user-defined function, read as the owner without loading the whole catalog (the data API's rpc). */
+export async function readFunction(store: Store, name: string): Promise<FunctionInfo | undefined> {
+  const r = await store.execute(
+    `SELECT data FROM "${OBJECTS_TABLE}" WHERE kind = 'function' AND rel = '' AND name = ?1`,
+    [name],
+  );
+  const data = r.rows[0]?.[0];
+  return typeof data === "string" ? { ...JSON.parse(data), name } : undefined;
 }

@@ -86,3 +86,13 @@ export async function parseSql(text: string): Promise<Parsed> {
     });
   return parseWith(loadedParser() ?? (await loadParser()), text);
 }
+
+/**
+ * Parses SQL kept in the catalog (a function's body) while planning: the parser is loaded by
+ * then, since the statement being planned was parsed first.
+ */
+export function parseLoaded(text: string): Parsed {
+  const glue = loadedParser();
+  if (!glue) throw new DbError(SQLSTATE.internalError, "the SQL parser is not loaded");
+  return parseWith(glue, text);
+}

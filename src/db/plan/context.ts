@@ -15,6 +15,16 @@ export interface PlanContext {
   rls: RlsState;
   /** Messages of the row-level-security checks raised at execution ($cave_rls:<n>). */
   violations: string[];
+  /** Inside a SQL function's body: its arguments, by name and by position ($n), already bound. */
+  fnArgs?: FunctionArgs;
+  /** Functions being expanded, outermost first (a function may not call itself). */
+  calls?: string[];
+}
+
+export interface FunctionArgs {
+  fn: string;
+  names: (string | null)[];
+  values: import("./expr-types.ts").BExpr[];
 }
 
 export interface RlsState {

@@ -1,6 +1,7 @@
 // Binds parser expressions to BExpr: resolves names through the scope, types every node, and
 // turns Postgres-only syntax (::, ILIKE, ->, now(), gen_random_uuid(), booleans) into what
 // the emitter can write for SQLite. Literal casts are checked here (22P02), like Postgres.
+import type { FunctionInfo } from "../catalog/catalog.ts";
 import { canonicalType, isIntegerType, sqliteDeclType, typeFromAst, typeText } from "../catalog/types.ts";
 import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast } from "../parse/ast.ts";
@@ -25,6 +26,8 @@ export interface ExprPlace {
   ) => { op: import("./ops/index.ts").QueryOp; columns: { name: string; type: string }[] };
   /** Named windows of the current SELECT. */
   namedWindows?: Map<string, WindowSpec>;
+  /** Expands a call of a user-defined SQL function (plan/routines.ts); absent where calls are not allowed. */
+  call?: (info: FunctionInfo, args: Ast[], node: Ast, binder: ExprBinder) => BExpr;
 }
 
 /** Types whose values an untyped literal is converted to when compared with them. */
@@ -93,8 +96,18 @@ export class ExprBinder {
     const tag = tagOf(node);
     const v = node?.[tag];
     switch (tag) {
-      case "Identifier":
-        return this.scope.resolve(identName(v), this.ctx.positionOf(v.span?.start));
+      case "Identifier": {
+        const args = this.ctx.fnArgs;
+        if (!args) return this.scope.resolve(identName(v), this.ctx.positionOf(v.span?.start));
+        // In a SQL function's body a column wins over an argument of the same name, as in Postgres.
+        try {
+          return this.scope.resolve(identName(v), this.ctx.positionOf(v.span?.start));
+        } catch (e) {
+          const i = args.names.indexOf(identName(v));
+          if (i < 0 || !(e instanceof DbError) || e.sqlstate !== SQLSTATE.undefinedColumn) throw e;
+          return args.values[i]!;
+        }
+      }
       case "CompoundIdentifier": {
         const parts = v as Ast[];
         const names = parts.map(identName);
@@ -303,6 +316,13 @@ export class ExprBinder {
         if (!m)
           throw new DbError(SQLSTATE.syntaxError, `syntax error at or near "${inner}"`, { position: this.pos(node) });
         const index = Number(m[1]);
+        const fnArgs = this.ctx.fnArgs;
+        if (fnArgs) {
+          // $n in a SQL function's body is its n-th argument.
+          const arg = fnArgs.values[index - 1];
+          if (!arg) throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`);
+          return arg;
+        }
         if (index < 1 || index > 65535)
           throw new DbError(SQLSTATE.undefinedParameter, `there is no parameter $${index}`, {
             position: this.pos(node),
@@ -490,6 +510,13 @@ export class ExprBinder {
     const def = FUNCTIONS[name];
     const list = v.args && typeof v.args === "object" ? v.args.List : null;
     const rawArgs: Ast[] = list?.args ?? [];
+    const user = def ? undefined : this.ctx.catalog.function(name);
+    if (user) {
+      if (v.over || v.filter || list?.duplicate_treatment || list?.clauses?.length)
+        throw featureNotSupported(`OVER, FILTER, DISTINCT or ORDER BY in a call of ${name}`, position);
+      if (!this.place.call) throw featureNotSupported(`calling function ${name} here`, position);
+      return this.place.call(user, rawArgs, node, this);
+    }
     let star = false;
     const args: BExpr[] = [];
     const isAgg = !!def?.agg;

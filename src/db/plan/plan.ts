@@ -11,6 +11,7 @@ import { planDelete, planInsert, planUpdate } from "./modify.ts";
 import type { DeleteOp, InsertOp, QueryOp, UpdateOp } from "./ops/index.ts";
 import { objectName, QueryPlanner } from "./query.ts";
 import { INSUFFICIENT_PRIVILEGE, isCaveTable } from "./rls.ts";
+import { createFunction, dropFunction, wholeStatementCall } from "./routines.ts";
 import { Scope } from "./scope.ts";
 
 /** What SHOW reports: the settings Postgres clients commonly ask for, as cave behaves. */
@@ -73,6 +74,7 @@ export function planStatement(
     aliases: new Set(),
     rls: { role, bypass: role === SERVICE_ROLE, expanding: [], noQuals: false },
     violations: [],
+    calls: [],
   };
   refuseForRole(ctx, stmt);
   const plan = planIn(ctx, stmt);
@@ -166,6 +168,9 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
         const p = planDelete(planner, unwrap(v.body.Delete, "Delete"), outer);
         return { kind: "delete", op: withIt(p.op), columns: p.columns };
       }
+      // SELECT fn(…) / SELECT * FROM fn(…) of a function whose body writes: that write.
+      const call = wholeStatementCall(planner, v);
+      if (call) return call;
       const q = planner.query(v, new Scope(null));
       return { kind: "query", op: q.op, columns: q.columns };
     }
@@ -195,6 +200,10 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
       return new PolicyPlanner(ctx, planner).alter(v);
     case "DropPolicy":
       return new PolicyPlanner(ctx, planner).drop(v);
+    case "CreateFunction":
+      return createFunction(planner, v);
+    case "DropFunction":
+      return dropFunction(ctx, v);
     case "AlterTable":
       return ddl.alterTable(v);
     case "Truncate":

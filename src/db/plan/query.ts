@@ -12,6 +12,7 @@ import { ExprBinder, type ExprPlace, hasAggregate, identName } from "./expr.ts";
 import type { BExpr, SortKey, WindowSpec } from "./expr-types.ts";
 import type { CteDef, FromOp, ProjectItem, ProjectOp, QueryOp, RelOp } from "./ops/index.ts";
 import { checkAccess, INSUFFICIENT_PRIVILEGE, inlineViews, usingQual } from "./rls.ts";
+import { scalarCall, tableCall } from "./routines.ts";
 import { Scope, type ScopeColumn } from "./scope.ts";
 
 export interface PlannedQuery {
@@ -42,7 +43,8 @@ export class QueryPlanner {
    * statement state, but positions in it mean nothing in the statement being planned.
    */
   forStoredSql(): QueryPlanner {
-    return new QueryPlanner({ ...this.ctx, positionOf: () => 0 });
+    const { fnArgs: _args, ...ctx } = this.ctx;
+    return new QueryPlanner({ ...ctx, positionOf: () => 0 });
   }
 
   /**
@@ -83,6 +85,7 @@ export class QueryPlanner {
       noAggregates: null,
       windows: false,
       subquery: (q, scope) => this.query(q, new Scope(scope)),
+      call: (info, args, node, binder) => scalarCall(this, info, args, node, binder),
       ...extra,
     };
   }
@@ -428,6 +431,9 @@ export class QueryPlanner {
   private tableFunction(v: Ast, scope: Scope, position: number, aliasNode: Ast, colAliases: string[]): FromOp {
     const parts = objectName(v.name);
     const name = parts[parts.length - 1] ?? "";
+    const fn = name === "generate_series" ? undefined : this.ctx.catalog.function(name);
+    if (fn && (parts.length === 1 || parts[0] === "public"))
+      return tableCall(this, fn, (v.args?.args ?? []) as Ast[], scope, position, aliasNode, colAliases);
     if (name !== "generate_series" || parts.length > 2)
       throw featureNotSupported(`table function ${parts.join(".")}`, position);
     const b = new ExprBinder(this.ctx, scope, this.place({ noAggregates: "functions in FROM" }));
@@ -473,7 +479,7 @@ export class QueryPlanner {
   }
 
   /** Wraps a planned query so its output columns carry new names. */
-  private rename(sub: PlannedQuery, columns: ScopeColumn[]): QueryOp {
+  rename(sub: PlannedQuery, columns: ScopeColumn[]): QueryOp {
     const alias = uniqueAlias(this.ctx, "renamed");
     return {
       op: "project",
