@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ROUTES } from "../../schema/api.ts";
 import { KEY_ROUTES, ROLES, type Role } from "../../schema/governance.ts";
-import { DOC, withMatrix } from "../../scripts/gen-governance-doc.ts";
+import { DOCS, withMatrix } from "../../scripts/gen-governance-doc.ts";
 import { CaveError } from "../../src/core/errors.ts";
 import type { Principal } from "../../src/governance/keys.ts";
 import { authorize, namespaceForCreate, PERMISSIONS, type Target, visible } from "../../src/governance/roles.ts";
@@ -138,8 +138,8 @@ describe("the permission table", () => {
     expect(namespaceForCreate(principals.admin, "team-b")).toBe("team-b");
   });
 
-  test("docs/governance.md carries the current matrix (run `bun scripts/gen-governance-doc.ts` when this fails)", () => {
-    const doc = readFileSync(DOC, "utf8");
+  test.each(DOCS)("%s carries the current matrix (run `bun scripts/gen-governance-doc.ts` when this fails)", (path) => {
+    const doc = readFileSync(path, "utf8");
     expect(doc).toBe(withMatrix(doc));
     expect(doc).toContain("| `exec` (POST /v1/sandboxes/{id}/exec) | yes | own namespace | own sandboxes | — |");
   });
