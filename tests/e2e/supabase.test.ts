@@ -299,7 +299,7 @@ describe("supabase-js against cave serve", () => {
     expect(body.tables.find((t) => t.name === "todos")?.policies).toBeUndefined();
   });
 
-  test("rpc answers 404 PGRST202: the engine has no SQL functions", async () => {
+  test("rpc of a function that does not exist answers 404 PGRST202 (rpc itself: supabase-rpc.test.ts)", async () => {
     const r = await createClient(url, anonKey, noSession).rpc("anything");
     expect([r.status, r.error?.code]).toEqual([404, "PGRST202"]);
   });

@@ -319,17 +319,28 @@ function checkPaths(query: ParsedQuery, items: SelectItem[]): void {
   }
 }
 
+/**
+ * Where a read takes its rows from: a table or view by name, or (the rpc of a function that
+ * returns rows) `fn(arg => $1, …) AS alias` with its arguments bound first.
+ */
+export interface ReadSource {
+  table: TableModel;
+  /** The FROM item's text; binds what it needs. */
+  from: (bind: (value: unknown) => string) => string;
+}
+
 export function planRead(
   model: SchemaModel,
-  table: string,
+  table: string | ReadSource,
   query: ParsedQuery,
   range: { offset: number; limit: number | null } | null,
 ): ReadPlan {
-  const t = tableOf(model, table);
+  const t = typeof table === "string" ? tableOf(model, table) : table.table;
   checkPaths(query, query.select);
   const root: ResourceOptions = query.resources.get("") ?? { filters: [], order: [], limit: null, offset: null };
   const cols = selectList(model, t, query.select, query, "");
   const sql = new Sql();
+  const from = typeof table === "string" ? q(t.name) : table.from((v) => sql.bind(v));
   const where = [whereClause(t, root.filters, sql), ...innerConditions(model, t, query.select, query, "", sql)].filter(
     (w) => w !== "",
   );
@@ -341,14 +352,14 @@ export function planRead(
     offset = root.offset ?? range.offset;
     if (range.limit !== null) limit = limit === null ? range.limit : Math.min(limit, range.limit);
   }
-  let text = `SELECT ${cols.list.join(", ")} FROM ${q(t.name)}${whereText}${orderClause(t, root.order)}`;
+  let text = `SELECT ${cols.list.join(", ")} FROM ${from}${whereText}${orderClause(t, root.order)}`;
   if (limit !== null) text += ` LIMIT ${sql.bind(limit)}`;
   if (offset > 0) text += `${limit === null ? " LIMIT -1" : ""} OFFSET ${sql.bind(offset)}`;
   return {
     sql: text,
     params: sql.params,
     shape: cols.shape,
-    countSql: `SELECT count(*) FROM ${q(t.name)}${whereText}`,
+    countSql: `SELECT count(*) FROM ${from}${whereText}`,
     countParams,
     offset,
   };

@@ -17,6 +17,7 @@ import {
   type WritePlan,
 } from "./build.ts";
 import { RestError, restErrorOf } from "./errors.ts";
+import { handleRpc, type RpcHelpers } from "./rpc.ts";
 import { type ParsedQuery, type Prefer, parsePrefer, parseQuery, parseRange } from "./parse.ts";
 
 type Run = (sql: string, params: readonly unknown[]) => Promise<QueryResult>;
@@ -276,6 +277,17 @@ async function handleWrite(
   return respond(rows, neg, created ? 201 : 200, headers);
 }
 
+const RPC_HELPERS: RpcHelpers = {
+  readBody,
+  negotiate,
+  respond,
+  response,
+  toObjects,
+  unit,
+  contentRange,
+  parsePrefer,
+};
+
 /** The /rest/v1 handler; `rest` is the path after /rest/v1/. */
 export async function handleRest(
   ctx: DataContext,
@@ -289,16 +301,7 @@ export async function handleRest(
     if (table === "") {
       throw new RestError(404, "PGRST125", "Invalid path specified in request URL", null, "use /rest/v1/<table>");
     }
-    if (table.startsWith("rpc/")) {
-      const fn = table.slice(4);
-      throw new RestError(
-        404,
-        "PGRST202",
-        `Could not find the function public.${fn} in the schema cache`,
-        "cave's SQL engine has no user-defined SQL functions yet, so /rest/v1/rpc is not available",
-        "query tables through /rest/v1/<table>, or run SQL through POST /query",
-      );
-    }
+    if (table.startsWith("rpc/")) return await handleRpc(ctx, req, url, table.slice(4), auth, RPC_HELPERS);
     if (table.includes("/")) throw new RestError(404, "PGRST125", "Invalid path specified in request URL");
     switch (req.method) {
       case "GET":
