@@ -136,6 +136,33 @@ function refuseForRole(ctx: PlanContext, stmt: Ast): void {
   });
 }
 
+/**
+ * SET ROLE, SET SESSION AUTHORIZATION and SET request.jwt.* would be no-ops here (every
+ * statement's role and claims come from its request's JWT, or it runs as the owner), and a
+ * silent no-op would let a client believe it had switched. Refused: 42501 for request roles,
+ * as Postgres refuses them a role they are not a member of; 0A000 for the owner.
+ */
+function refuseRoleChange(ctx: PlanContext, stmt: Ast): void {
+  const inner = stmt.Set && typeof stmt.Set === "object" ? stmt.Set : null;
+  const kind = inner ? (Object.keys(inner)[0] ?? "") : "";
+  const variable =
+    kind === "SingleAssignment"
+      ? ((inner.SingleAssignment.variable ?? []) as Ast[]).map((p) => String(p?.Identifier?.value ?? p?.value ?? "").toLowerCase()).join(".")
+      : "";
+  const what =
+    kind === "SetRole"
+      ? `SET ROLE ${inner.SetRole.role_name?.value ?? "NONE"}`
+      : kind === "SetSessionAuthorization"
+        ? "SET SESSION AUTHORIZATION"
+        : variable === "role" || variable === "session_authorization" || variable.startsWith("request.")
+          ? `SET ${variable}`
+          : null;
+  if (what === null) return;
+  const hint = "A statement's role and claims come from its request's JWT (the data API) or it runs as the owner (cave db); SQL cannot switch them.";
+  if (ctx.rls.role !== null) throw new DbError(INSUFFICIENT_PRIVILEGE, `permission denied: ${what}`, { hint });
+  throw new DbError(SQLSTATE.featureNotSupported, `${what} is not supported`, { hint });
+}
+
 /** A statement inside a query body is wrapped once more ({"Delete": {"Delete": …}}). */
 function unwrap(node: Ast, tag: string): Ast {
   return node && typeof node === "object" && tagOf(node) === tag ? node[tag] : node;
@@ -256,6 +283,7 @@ function planIn(ctx: PlanContext, stmt: Ast): Plan {
     case "SetVariable":
     case "SetTimeZone":
     case "SetNames":
+      refuseRoleChange(ctx, stmt);
       return { kind: "noop", command: "SET" };
     default:
       throw featureNotSupported(`statement ${tag || "of this kind"}`, position);

@@ -158,7 +158,9 @@ const isInternal = (name: string) =>
 /**
  * GET /schema. Every valid key sees the application's tables, columns, keys and RLS flags
  * (what PostgREST's OpenAPI root shows any client); only the service role also sees the
- * policies' expressions and cave's own tables.
+ * policies' expressions. cave's own tables are listed to nobody: no request role may read
+ * them (the planner refuses them even to service_role), and their columns are nobody's
+ * business (tests/security/data-api.test.ts).
  */
 export async function handleSchema(ctx: DataContext, auth: AuthContext): Promise<Response> {
   const service = auth.role === "service_role";
@@ -167,7 +169,7 @@ export async function handleSchema(ctx: DataContext, auth: AuthContext): Promise
     objects: await readObjects(ctx),
   }));
   const tables = [...model.tables.values()]
-    .filter((t) => service || !isInternal(t.name))
+    .filter((t) => !isInternal(t.name))
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((t) => {
       const rls = objects.rls.get(t.name) ?? { enabled: false, forced: false };
