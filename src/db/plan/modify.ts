@@ -350,7 +350,7 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
         ...(readsTarget ? checkOptions(planner, info, "select", info.name, "check") : []),
       ]);
     }
-    if (doUpdate && doUpdate.set.length) {
+    if (doUpdate?.set.length) {
       // The conflicting row must be one the UPDATE policies let this role update (else an
       // error, not a skipped row), and the updated row must meet their WITH CHECK.
       const conflict = [
