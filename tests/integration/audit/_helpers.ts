@@ -1,12 +1,21 @@
 // Shared by the audit tests: a fresh data directory per test, a log with known events, and a
 // copy of its audit directory to tamper with. Real files, no mocks.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditLog, type AuditLogOptions } from "../../../src/audit/index.ts";
 
+const made: string[] = [];
+/** Removes the directories tempDir() made; each test file calls it in afterAll (bun test
+ * evaluates this module once for all files, so a hook registered here would be the first file's). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "cave-audit-"));
+  const dir = mkdtempSync(join(tmpdir(), "cave-audit-"));
+  made.push(dir);
+  return dir;
 }
 
 /** A clock that advances 1 ms per call from `start`. */

@@ -1,10 +1,12 @@
 // `cave audit …` through the real CLI entry point (bun src/cli/main.ts): exit codes, stdout
 // and stderr together.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AuditLog, keyFingerprint, publicKeyRaw } from "../../../src/audit/index.ts";
-import { clock, lines, makeLog, tamperCopy, tempDir, writeLines } from "./_helpers.ts";
+import { clock, lines, makeLog, removeTempDirs, tamperCopy, tempDir, writeLines } from "./_helpers.ts";
+
+afterAll(removeTempDirs);
 
 const ROOT = resolve(import.meta.dir, "../../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");

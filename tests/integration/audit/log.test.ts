@@ -1,12 +1,14 @@
 // The audit log's writer on real files: what a line holds, file modes, rotation by size and
 // by day with the chain continuing across files, a torn last write, several processes
 // appending at once, and an independent check of the signatures with openssl.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, createPublicKey, verify as edVerify } from "node:crypto";
 import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AuditLog, verifyAudit } from "../../../src/audit/index.ts";
-import { clock, lines, makeLog, tempDir } from "./_helpers.ts";
+import { clock, lines, makeLog, removeTempDirs, tempDir } from "./_helpers.ts";
+
+afterAll(removeTempDirs);
 
 const BUN = resolve(import.meta.dir, "../../../node_modules/.bin/bun");
 const APPENDER = resolve(import.meta.dir, "fixtures/appender.ts");

@@ -1,11 +1,13 @@
 // Tampering with a copy of a real audit log, one way at a time, and the exact finding
 // `verifyAudit` reports for it: file, line, kind, expected and found.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parsePublicKey, verifyAudit } from "../../../src/audit/index.ts";
-import { lines, makeLog, tamperCopy, writeLines } from "./_helpers.ts";
+import { lines, makeLog, removeTempDirs, tamperCopy, writeLines } from "./_helpers.ts";
+
+afterAll(removeTempDirs);
 
 const SEG1 = "audit-000000000001.jsonl";
 
