@@ -11,6 +11,7 @@ import {
   constants,
   existsSync,
   fstatSync,
+  fsync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -123,108 +124,149 @@ export class AuditLog {
     events.forEach(checkEvent);
     if (events.length === 0) return [];
     return withLock(this.dir, () => {
-      let tail = this.readTail();
-      const out: AuditRecord[] = [];
-      const groups: { file: string; fresh: boolean; lines: Buffer[] }[] = [];
-      for (const e of events) {
-        const seq = tail.seq + 1;
-        const time = rfc3339(this.now());
-        const day = time.slice(0, 10);
-        const unsigned = {
-          seq,
-          time,
-          actor: e.actor,
-          action: e.action,
-          target: e.target,
-          outcome: e.outcome,
-          ...(e.reason !== undefined ? { reason: e.reason } : {}),
-          request_id: e.requestId,
-          ...(e.details !== undefined ? { details: e.details } : {}),
-          prev: tail.hash,
-        };
-        const canonical = canonicalText(unsigned);
-        const sig = sign(null, Buffer.from(canonical), this.keys.privateKey).toString("base64");
-        const line = Buffer.from(`${withSignature(canonical, sig)}\n`);
-        if (line.length > MAX_LINE_BYTES) {
-          throw new CaveError(
-            "AUDIT_INVALID",
-            `an audit event of ${line.length} bytes is longer than ${MAX_LINE_BYTES}`,
-            {
-              hint: "keep details small: ids and counts, not payloads",
-            },
-          );
+      const steps = this.appendSteps(events);
+      let r = steps.next();
+      while (!r.done) {
+        let failed: unknown = null;
+        try {
+          fsyncSync(r.value);
+        } catch (e) {
+          failed = e;
         }
-        const rotate =
-          tail.file === null ||
-          (this.rotateDaily && tail.day !== null && tail.day !== day) ||
-          (tail.size > 0 && tail.size + line.length > this.rotateBytes);
-        const file = rotate ? segmentName(seq) : (tail.file as string);
-        const last = groups[groups.length - 1];
-        if (last && last.file === file) last.lines.push(line);
-        else groups.push({ file, fresh: rotate, lines: [line] });
-        out.push({ ...unsigned, sig });
-        tail = { file, size: (rotate ? 0 : tail.size) + line.length, seq, hash: hashCanonical(canonical), day };
+        r = failed === null ? steps.next() : steps.throw(failed);
       }
-      // All or nothing: lines that reached a file before a later write or the head failed (a
-      // full disk fails the head's new file after the appends fit) are cut off again, so a
-      // caller that retries the batch does not write its events twice.
-      const undo = groups.map((g) => {
+      return r.value;
+    });
+  }
+
+  /**
+   * appendMany with the fsyncs on libuv's thread pool, so a server's event loop is not blocked
+   * for them (~2 ms a batch, measured as +1–2 ms on every API exec). The same steps and the same
+   * guarantees: resolved once the lines and the head are on disk. One call at a time per
+   * process (the flock is held across the awaits; the server's AuditQueue flushes one batch at
+   * a time).
+   */
+  async appendManyAsync(events: readonly AuditEvent[]): Promise<AuditRecord[]> {
+    events.forEach(checkEvent);
+    if (events.length === 0) return [];
+    const lock = takeLock(this.dir);
+    try {
+      const steps = this.appendSteps(events);
+      let r = steps.next();
+      while (!r.done) {
+        const fd = r.value;
+        const failed = await new Promise<unknown>((resolve) => fsync(fd, (e) => resolve(e ?? null)));
+        r = failed === null ? steps.next() : steps.throw(failed);
+      }
+      return r.value;
+    } finally {
+      closeSync(lock);
+    }
+  }
+
+  /**
+   * The append itself, under the caller's lock. It yields each descriptor that must reach the
+   * disk before it goes on (the segment files, a new file's directory, the new head) and the
+   * driver fsyncs it, synchronously or not; a failed fsync is thrown back in. All or nothing:
+   * lines that reached a file before a later step failed (a full disk fails the head's new file
+   * after the appends fit) are cut off again, so a caller that retries the batch does not write
+   * its events twice.
+   */
+  private *appendSteps(events: readonly AuditEvent[]): Generator<number, AuditRecord[], void> {
+    let tail = this.readTail();
+    const out: AuditRecord[] = [];
+    const groups: { file: string; fresh: boolean; lines: Buffer[] }[] = [];
+    for (const e of events) {
+      const seq = tail.seq + 1;
+      const time = rfc3339(this.now());
+      const day = time.slice(0, 10);
+      const unsigned = {
+        seq,
+        time,
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        outcome: e.outcome,
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        request_id: e.requestId,
+        ...(e.details !== undefined ? { details: e.details } : {}),
+        prev: tail.hash,
+      };
+      const canonical = canonicalText(unsigned);
+      const sig = sign(null, Buffer.from(canonical), this.keys.privateKey).toString("base64");
+      const line = Buffer.from(`${withSignature(canonical, sig)}\n`);
+      if (line.length > MAX_LINE_BYTES) {
+        throw new CaveError("AUDIT_INVALID", `an audit event of ${line.length} bytes is longer than ${MAX_LINE_BYTES}`, {
+          hint: "keep details small: ids and counts, not payloads",
+        });
+      }
+      const rotate =
+        tail.file === null ||
+        (this.rotateDaily && tail.day !== null && tail.day !== day) ||
+        (tail.size > 0 && tail.size + line.length > this.rotateBytes);
+      const file = rotate ? segmentName(seq) : (tail.file as string);
+      const last = groups[groups.length - 1];
+      if (last && last.file === file) last.lines.push(line);
+      else groups.push({ file, fresh: rotate, lines: [line] });
+      out.push({ ...unsigned, sig });
+      tail = { file, size: (rotate ? 0 : tail.size) + line.length, seq, hash: hashCanonical(canonical), day };
+    }
+
+    const undo = groups.map((g) => {
+      const path = join(this.dir, g.file);
+      return { path, size: g.fresh || !existsSync(path) ? null : statSync(path).size };
+    });
+    try {
+      for (const g of groups) {
         const path = join(this.dir, g.file);
-        return { path, size: g.fresh || !existsSync(path) ? null : statSync(path).size };
-      });
-      try {
-        for (const g of groups) this.writeLines(g.file, g.fresh, g.lines);
-        this.writeHead(tail);
-      } catch (e) {
-        this.cached = null;
-        for (const u of undo) {
+        const fd = io(`open ${path}`, () => openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600));
+        try {
+          io(`append to ${path}`, () => {
+            for (const line of g.lines) {
+              const n = writeSync(fd, line);
+              // A short write leaves a torn line; the next append's readTail cuts it off.
+              if (n !== line.length) throw new Error(`short write: ${n} of ${line.length} bytes`);
+            }
+          });
+          yield* synced(fd, `fsync ${path}`);
+        } finally {
+          closeSync(fd);
+        }
+        if (g.fresh) {
+          const dir = io(`open ${this.dir}`, () => openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY));
           try {
-            if (u.size === null) rmSync(u.path, { force: true });
-            else truncateSync(u.path, u.size);
-          } catch {
-            // the next append's readTail cuts a torn tail; a whole extra line stays (and verifies)
+            yield* synced(dir, `fsync ${this.dir}`);
+          } finally {
+            closeSync(dir);
           }
         }
-        throw e;
       }
-      this.cached = tail;
-      return out;
-    });
-  }
-
-  private writeLines(file: string, fresh: boolean, lines: Buffer[]): void {
-    const path = join(this.dir, file);
-    io(`append to ${path}`, () => {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+      // head.json: the last seq, its hash and file, signed like a line; replaced atomically.
+      const canonical = JSON.stringify({ seq: tail.seq, hash: tail.hash, file: tail.file, time: rfc3339(this.now()) });
+      const sig = sign(null, Buffer.from(canonical), this.keys.privateKey).toString("base64");
+      const tmp = join(this.dir, `${HEAD_FILE}.tmp`);
+      const fd = io(`write ${tmp}`, () => openSync(tmp, "w", 0o600));
       try {
-        for (const line of lines) {
-          const n = writeSync(fd, line);
-          // A short write leaves a torn line; the next append's readTail cuts it off.
-          if (n !== line.length) throw new Error(`short write: ${n} of ${line.length} bytes`);
+        io(`write ${tmp}`, () => writeSync(fd, `${withSignature(canonical, sig)}\n`));
+        yield* synced(fd, `write ${tmp}`);
+      } finally {
+        closeSync(fd);
+      }
+      io(`write ${tmp}`, () => renameSync(tmp, join(this.dir, HEAD_FILE)));
+    } catch (e) {
+      this.cached = null;
+      for (const u of undo) {
+        try {
+          if (u.size === null) rmSync(u.path, { force: true });
+          else truncateSync(u.path, u.size);
+        } catch {
+          // the next append's readTail cuts a torn tail; a whole extra line stays (and verifies)
         }
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
       }
-      if (fresh) fsyncDir(this.dir);
-    });
-  }
-
-  /** head.json: the last seq, its hash and file, signed like a line; replaced atomically. */
-  private writeHead(t: Tail): void {
-    const canonical = JSON.stringify({ seq: t.seq, hash: t.hash, file: t.file, time: rfc3339(this.now()) });
-    const sig = sign(null, Buffer.from(canonical), this.keys.privateKey).toString("base64");
-    const tmp = join(this.dir, `${HEAD_FILE}.tmp`);
-    io(`write ${tmp}`, () => {
-      const fd = openSync(tmp, "w", 0o600);
-      try {
-        writeSync(fd, `${withSignature(canonical, sig)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, join(this.dir, HEAD_FILE));
-    });
+      throw e;
+    }
+    this.cached = tail;
+    return out;
   }
 
   /** The chain's end, from the cache when the newest file is as this process left it. */
@@ -301,23 +343,36 @@ function lineStart(fd: number, nl: number): number {
   return completeEnd(fd, nl);
 }
 
-function withLock<T>(dir: string, f: () => T): T {
+/** The log's lock file, opened and flock'ed; closing the descriptor releases it. */
+function takeLock(dir: string): number {
   const path = join(dir, LOCK_FILE);
   const fd = io(`open ${path}`, () => openSync(path, "a", 0o600));
   try {
     io(`lock ${path}`, () => lockExclusive(fd));
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+function withLock<T>(dir: string, f: () => T): T {
+  const fd = takeLock(dir);
+  try {
     return f();
   } finally {
     closeSync(fd);
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+/** Hands `fd` to the driver to fsync; its failure comes back as AUDIT_IO naming the step. */
+function* synced(fd: number, step: string): Generator<number, void, void> {
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    yield fd;
+  } catch (e) {
+    io(step, () => {
+      throw e;
+    });
   }
 }
 

@@ -104,7 +104,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     requestId: null,
     details: { event: "serve.start", config_sha256: digest, version: pkg.version, url, pid: process.pid },
   });
-  audit.flush();
+  await audit.flush();
 
   const expiring = async () => {
     try {
@@ -122,7 +122,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     async stop() {
       clearInterval(timer);
       await server.stop();
-      audit.close();
+      await audit.close();
       await Promise.all([webhooks.close(), telemetry.shutdown()]);
       engine.close();
       auth.close();

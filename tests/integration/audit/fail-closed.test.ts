@@ -54,19 +54,19 @@ const event = (n: number) => ({
 });
 
 describe.skipIf(!root)(`the audit queue fails closed${root ? "" : " (skipped: mounting a tmpfs needs root)"}`, () => {
-  test("a full disk holds the events, refuses requests with 503, and writes them in order once space is back", () => {
+  test("a full disk holds the events, refuses requests with 503, and writes them in order once space is back", async () => {
     const dataDir = smallDisk();
     const log = AuditLog.open({ dataDir });
     const warnings: string[] = [];
     const queue = new AuditQueue(log, (m) => warnings.push(m));
 
     queue.record(event(1));
-    expect(queue.flush()).toBe(true);
+    expect(await queue.flush()).toBe(true);
     queue.ready();
 
     const filler = fill(dataDir);
     for (let n = 2; n <= 5; n++) queue.record(event(n));
-    expect(queue.flush()).toBe(false);
+    expect(await queue.flush()).toBe(false);
     expect(warnings.filter((w) => w.includes("WRITING THE AUDIT LOG FAILED"))).toHaveLength(1);
 
     let refused: unknown = null;
@@ -79,13 +79,14 @@ describe.skipIf(!root)(`the audit queue fails closed${root ? "" : " (skipped: mo
     expect(statusFor("AUDIT_UNAVAILABLE")).toBe(503);
     // Still failing: said once per streak, not once per attempt.
     queue.record(event(6));
-    expect(queue.flush()).toBe(false);
+    expect(await queue.flush()).toBe(false);
     expect(warnings.filter((w) => w.includes("WRITING THE AUDIT LOG FAILED"))).toHaveLength(1);
 
     unlinkSync(filler);
-    queue.ready(); // writes what was held, and lets requests through again
+    expect(await queue.flush()).toBe(true); // what the retry timer does every second
+    queue.ready(); // requests get through again
     expect(warnings.some((w) => w.includes("writable again (5 queued events written)"))).toBe(true);
-    queue.close();
+    await queue.close();
 
     const report = verifyAudit({ paths: [join(dataDir, "audit")] });
     expect(report.findings).toEqual([]);
