@@ -196,9 +196,13 @@ export class AuditLog {
       const sig = sign(null, Buffer.from(canonical), this.keys.privateKey).toString("base64");
       const line = Buffer.from(`${withSignature(canonical, sig)}\n`);
       if (line.length > MAX_LINE_BYTES) {
-        throw new CaveError("AUDIT_INVALID", `an audit event of ${line.length} bytes is longer than ${MAX_LINE_BYTES}`, {
-          hint: "keep details small: ids and counts, not payloads",
-        });
+        throw new CaveError(
+          "AUDIT_INVALID",
+          `an audit event of ${line.length} bytes is longer than ${MAX_LINE_BYTES}`,
+          {
+            hint: "keep details small: ids and counts, not payloads",
+          },
+        );
       }
       const rotate =
         tail.file === null ||
@@ -219,7 +223,9 @@ export class AuditLog {
     try {
       for (const g of groups) {
         const path = join(this.dir, g.file);
-        const fd = io(`open ${path}`, () => openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600));
+        const fd = io(`open ${path}`, () =>
+          openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600),
+        );
         try {
           io(`append to ${path}`, () => {
             for (const line of g.lines) {
