@@ -202,10 +202,10 @@ export class Engine implements SqlEngine {
       statements.length > 1 &&
       !this.store.inTransaction() &&
       !statements.some((st) => TX.has(st && typeof st === "object" ? (Object.keys(st)[0] ?? "") : ""));
-    if (!implicit) return this.runStatements(key, statements, parsed.positionOf, params, role, auth);
+    if (!implicit) return this.runStatements(key, statements, parsed.positionOf, params, role, auth, sql);
     await this.internal("BEGIN");
     try {
-      const result = await this.runStatements(key, statements, parsed.positionOf, params, role, auth);
+      const result = await this.runStatements(key, statements, parsed.positionOf, params, role, auth, sql);
       await this.internal("COMMIT");
       return result;
     } catch (e) {
@@ -223,13 +223,14 @@ export class Engine implements SqlEngine {
     params: readonly unknown[],
     role: string | null,
     auth: AuthValues,
+    source: string,
   ): Promise<QueryResult> {
     let result: QueryResult | null = null;
     for (const stmt of statements) {
       for (let attempt = 0; ; attempt++) {
         const catalogWasCached = this.catalog !== null;
         try {
-          const prepared = await this.prepare(stmt, positionOf, role);
+          const prepared = await this.prepare(stmt, positionOf, role, source);
           if (statements.length === 1 && this.cacheable(prepared.plan)) {
             if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
             this.cache.set(key, prepared);
@@ -268,6 +269,7 @@ export class Engine implements SqlEngine {
     stmt: Ast,
     positionOf: (loc: Loc | null | undefined) => number,
     role: string | null,
+    source: string,
   ): Promise<Prepared> {
     const tag = stmt && typeof stmt === "object" ? Object.keys(stmt)[0] : "";
     if (this.failed && !(tag === "Rollback" || tag === "Commit"))
@@ -276,7 +278,7 @@ export class Engine implements SqlEngine {
         "current transaction is aborted, commands ignored until end of transaction block",
       );
     const catalog = await this.currentCatalog();
-    const { plan, paramTypes, paramPositions, violations } = planStatement(stmt, catalog, positionOf, role);
+    const { plan, paramTypes, paramPositions, violations } = planStatement(stmt, catalog, positionOf, role, source);
     let emitted: EmittedSql[] = [];
     let converters: Converter[] = [];
     switch (plan.kind) {

@@ -134,10 +134,21 @@ describe("cave's own tables", () => {
     }
   });
 
-  test("are not listed by GET /schema", async () => {
+  test("are not listed by GET /schema, which shows the policies as they were written", async () => {
     const r = await call("/schema", { token: service });
     expect(r.status).toBe(200);
     expect(JSON.stringify(r.body)).not.toContain("cave_");
+    const notes = r.body.tables.find((t: Json) => t.name === "notes");
+    expect(notes.policies).toEqual([
+      {
+        name: "own",
+        command: "all",
+        roles: ["authenticated"],
+        permissive: true,
+        using: "owner = auth.uid()",
+        check: "owner = auth.uid()",
+      },
+    ]);
   });
 });
 

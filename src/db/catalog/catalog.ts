@@ -26,6 +26,9 @@ export interface PolicyInfo {
   /** The parser's AST of the USING / WITH CHECK expression. */
   using: Ast | null;
   check: Ast | null;
+  /** The same expressions as the user wrote them (GET /schema, /policy); absent in older catalogs. */
+  usingSql?: string | null;
+  checkSql?: string | null;
 }
 
 export type Volatility = "volatile" | "stable" | "immutable";

@@ -5,6 +5,8 @@ import type { Loc } from "../parse/ast.ts";
 export interface PlanContext {
   catalog: Catalog;
   positionOf(loc: Loc | null | undefined): number;
+  /** The SQL text the statement came from (what positionOf counts in), when the caller has it. */
+  source?: string;
   /** Postgres type inferred for each user parameter ($1 → index 0); "" when unknown. */
   paramTypes: string[];
   /** Where each user parameter first appears ($1 → [0]), for errors about it. */

@@ -758,8 +758,24 @@ export class PolicyPlanner {
       throw new DbError(SQLSTATE.syntaxError, "WITH CHECK cannot be applied to SELECT or DELETE");
   }
 
+  /** A clause's expression as written in the statement, when the planner has its text. */
+  private written(v: Ast, clause: "USING" | "WITH CHECK"): string | null {
+    const source = this.ctx.source;
+    const at = v.name?.span?.start;
+    if (source === undefined || !at) return null;
+    return clauseText(source, this.ctx.positionOf(at), clause);
+  }
+
   private write(info: RelationInfo, p: Omit<PolicyInfo, "table">): ObjectsPlan["writes"][number] {
-    const data = { permissive: p.permissive, command: p.command, roles: p.roles, using: p.using, check: p.check };
+    const data = {
+      permissive: p.permissive,
+      command: p.command,
+      roles: p.roles,
+      using: p.using,
+      check: p.check,
+      usingSql: p.usingSql ?? null,
+      checkSql: p.checkSql ?? null,
+    };
     return { kind: "policy", rel: info.name, name: p.name, data: JSON.stringify(data) };
   }
 
@@ -775,10 +791,14 @@ export class PolicyPlanner {
     const using = v.using ? JSON.parse(this.validate(info, v.using, "USING")) : null;
     const check = v.with_check ? JSON.parse(this.validate(info, v.with_check, "WITH CHECK")) : null;
     const permissive = String(v.policy_type ?? "Permissive") !== "Restrictive";
+    const usingSql = using ? this.written(v, "USING") : null;
+    const checkSql = check ? this.written(v, "WITH CHECK") : null;
     return {
       kind: "objects",
       command: "CREATE POLICY",
-      writes: [this.write(info, { name, permissive, command, roles: this.roles(v.to), using, check })],
+      writes: [
+        this.write(info, { name, permissive, command, roles: this.roles(v.to), using, check, usingSql, checkSql }),
+      ],
     };
   }
 
@@ -808,6 +828,8 @@ export class PolicyPlanner {
       roles: a.to?.length ? this.roles(a.to) : policy.roles,
       using: a.using ? JSON.parse(this.validate(info, a.using, "USING")) : policy.using,
       check: a.with_check ? JSON.parse(this.validate(info, a.with_check, "WITH CHECK")) : policy.check,
+      usingSql: a.using ? this.written(v, "USING") : (policy.usingSql ?? null),
+      checkSql: a.with_check ? this.written(v, "WITH CHECK") : (policy.checkSql ?? null),
     };
     return { kind: "objects", command: "ALTER POLICY", writes: [this.write(info, next)] };
   }
@@ -822,4 +844,85 @@ export class PolicyPlanner {
     }
     return { kind: "objects", command: "DROP POLICY", writes: [{ kind: "policy", rel: info.name, name, data: null }] };
   }
+}
+
+/**
+ * The text inside `USING ( … )` or `WITH CHECK ( … )` of the statement in `source`, scanning
+ * from the 1-based code-point offset `from` (the policy's name) to the statement's end. Quotes,
+ * dollar quotes, comments and nested parentheses are skipped over, so only the clause keyword
+ * at the statement's own level counts. null when it is not found.
+ */
+export function clauseText(source: string, from: number, clause: "USING" | "WITH CHECK"): string | null {
+  const chars = Array.from(source);
+  const words = clause.split(" ");
+  let depth = 0;
+  let i = Math.max(0, from - 1);
+  const isWord = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$]/.test(c);
+  const wordAt = (k: number, w: string) =>
+    chars.slice(k, k + w.length).join("").toUpperCase() === w && !isWord(chars[k - 1]) && !isWord(chars[k + w.length]);
+  /** Index past a quoted or commented span starting at k, or k when there is none. */
+  const skip = (k: number): number => {
+    const c = chars[k];
+    if (c === "'" || c === '"') {
+      for (let j = k + 1; j < chars.length; j++) if (chars[j] === c) {
+        if (chars[j + 1] === c) j++;
+        else return j + 1;
+      }
+      return chars.length;
+    }
+    if (c === "-" && chars[k + 1] === "-") {
+      const nl = chars.indexOf("\n", k);
+      return nl < 0 ? chars.length : nl + 1;
+    }
+    if (c === "/" && chars[k + 1] === "*") {
+      for (let j = k + 2; j < chars.length - 1; j++) if (chars[j] === "*" && chars[j + 1] === "/") return j + 2;
+      return chars.length;
+    }
+    if (c === "$") {
+      const tag = /^\$[A-Za-z_]*\$/.exec(chars.slice(k, k + 64).join(""))?.[0];
+      if (tag) {
+        for (let j = k + tag.length; j + tag.length <= chars.length; j++)
+          if (chars.slice(j, j + tag.length).join("") === tag) return j + tag.length;
+        return chars.length;
+      }
+    }
+    return k;
+  };
+  while (i < chars.length) {
+    const next = skip(i);
+    if (next !== i) {
+      i = next;
+      continue;
+    }
+    const c = chars[i] as string;
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === ";" && depth === 0) return null;
+    else if (depth === 0 && wordAt(i, words[0] as string)) {
+      let k = i + (words[0] as string).length;
+      let ok = true;
+      for (const w of words.slice(1)) {
+        while (k < chars.length && /\s/.test(chars[k] as string)) k++;
+        if (!wordAt(k, w)) ok = false;
+        k += w.length;
+      }
+      while (k < chars.length && /\s/.test(chars[k] as string)) k++;
+      if (ok && chars[k] === "(") {
+        let d = 0;
+        for (let j = k; j < chars.length; ) {
+          const after = skip(j);
+          if (after !== j) {
+            j = after;
+            continue;
+          }
+          if (chars[j] === "(") d++;
+          else if (chars[j] === ")" && --d === 0) return chars.slice(k + 1, j).join("").trim();
+          j++;
+        }
+        return null;
+      }
+    }
+    i++;
+  }
+  return null;
 }

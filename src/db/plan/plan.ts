@@ -65,10 +65,12 @@ export function planStatement(
   catalog: Catalog,
   positionOf: (loc: Loc | null | undefined) => number,
   role: string | null = null,
+  source?: string,
 ): PlannedStatement {
   const ctx: PlanContext = {
     catalog,
     positionOf,
+    ...(source === undefined ? {} : { source }),
     paramTypes: [],
     paramPositions: [],
     aliases: new Set(),
