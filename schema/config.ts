@@ -480,6 +480,16 @@ export const JWT_ALGORITHMS = ["HS256", "ES256"] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 /** The `auth` settings: bkg-db's users and tokens (src/auth/, docs/auth.md). */
+/** A request count per 5 minutes (the auth service's rate limits). */
+const perFiveMinutes = (what: string) =>
+  v.pipe(
+    v.number((issue) => `must be a whole number, not ${received(issue)}`),
+    v.integer("must be a whole number"),
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(1_000_000, "must be at most 1000000"),
+    v.description(what),
+  );
+
 export const AuthSchema = v.pipe(
   mapping(
     {
@@ -526,6 +536,8 @@ export const AuthSchema = v.pipe(
           v.description("Fewest characters of a password (default 6, as Supabase Auth)."),
         ),
       ),
+      rate_limit_sign_in: v.optional(perFiveMinutes("Sign-ups and password logins allowed per client address in 5 minutes (default 30); past it: 429.")),
+      rate_limit_token_refresh: v.optional(perFiveMinutes("Refresh-token grants allowed per client address in 5 minutes (default 150); past it: 429.")),
     },
     "a mapping of auth settings",
   ),

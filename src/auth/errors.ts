@@ -38,13 +38,22 @@ export class AuthApiError extends CaveError {
   readonly status: number;
   readonly errorCode: string;
   readonly extra: Record<string, unknown>;
+  /** Response headers that go with the answer (a 429's Retry-After and RateLimit). */
+  readonly headers: Record<string, string>;
 
-  constructor(status: number, errorCode: string, message: string, extra: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    errorCode: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
     super(`AUTH_${errorCode.toUpperCase()}`, message);
     this.name = "AuthApiError";
     this.status = status;
     this.errorCode = errorCode;
     this.extra = extra;
+    this.headers = headers;
   }
 }
 
@@ -60,6 +69,7 @@ export function errorBody(e: AuthError | AuthApiError): Record<string, unknown> 
 
 export function errorResponse(e: AuthError | AuthApiError): Response {
   const res = Response.json(errorBody(e), { status: e.status });
+  if (e instanceof AuthApiError) for (const [k, val] of Object.entries(e.headers)) res.headers.set(k, val);
   if (e.status === 401) res.headers.set("www-authenticate", 'Bearer realm="cave", error="invalid_token"');
   return res;
 }

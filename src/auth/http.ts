@@ -3,10 +3,12 @@
 // as Supabase's gateway demands. Auth errors become GoTrue's error JSON here and nowhere else;
 // anything unexpected is a 500 without details (the cause goes to the server's log).
 import * as v from "valibot";
+import { RateLimiter } from "../governance/ratelimit.ts";
 import { bearerToken, credentialsOf } from "./credentials.ts";
 import { AuthApiError, errorResponse, isAuthApiError, isAuthError } from "./errors.ts";
 import { LOGOUT_SCOPES, PasswordGrantBody, RefreshGrantBody, SignupBody, UserUpdateBody } from "./schemas.ts";
 import type { AuthService, LogoutScope } from "./service.ts";
+import { AUTH_RATE_WINDOW_MS } from "./settings.ts";
 
 export const AUTH_PREFIX = "/auth/v1";
 const MAX_BODY = 64 * 1024;
@@ -133,8 +135,44 @@ function route(service: AuthService, path: string): Record<string, Handler> | nu
 /** Paths answered without an apikey: the public keys, which Supabase's gateway serves openly too. */
 const OPEN = new Set(["/.well-known/jwks.json"]);
 
+export interface AuthHandlerOptions {
+  /**
+   * The client's address (Bun's server.requestIP), for the sign-in and refresh limits; absent,
+   * those are not limited (a handler mounted where the caller cannot be told apart).
+   */
+  clientAddress?: (req: Request) => string | null;
+  /** A monotonic clock for the limits (tests). */
+  now?: () => number;
+}
+
+/**
+ * Password guessing costs the guesser a request and the server an Argon2id verify (~36 ms):
+ * sign-ups and password logins are limited per client address (auth.rate_limit_sign_in per
+ * 5 minutes), refresh grants likewise (auth.rate_limit_token_refresh), as Supabase Auth does.
+ * Past the limit: 429 over_request_rate_limit with Retry-After, before any password is checked.
+ */
+function limitFor(limiter: RateLimiter, service: AuthService, path: string, url: URL, address: string | null): void {
+  if (address === null) return;
+  const grant = url.searchParams.get("grant_type");
+  const kind =
+    path === "/signup" || (path === "/token" && grant === "password")
+      ? { policy: "sign_in", limit: service.settings.rateLimitSignIn }
+      : path === "/token" && grant === "refresh_token"
+        ? { policy: "token_refresh", limit: service.settings.rateLimitTokenRefresh }
+        : null;
+  if (!kind) return;
+  const d = limiter.takeKey(`${kind.policy}:${address}`, kind.limit, kind.policy);
+  if (!d.allowed) {
+    throw new AuthApiError(429, "over_request_rate_limit", "Request rate limit reached", {}, d.headers);
+  }
+}
+
 /** The /auth/v1 handler: a Response for paths under it, null for any other path. */
-export function createAuthHandler(service: AuthService): (req: Request) => Promise<Response | null> {
+export function createAuthHandler(
+  service: AuthService,
+  opts: AuthHandlerOptions = {},
+): (req: Request) => Promise<Response | null> {
+  const limiter = new RateLimiter({ windowMs: AUTH_RATE_WINDOW_MS, ...(opts.now ? { now: opts.now } : {}) });
   return async (req) => {
     const url = new URL(req.url);
     if (url.pathname !== AUTH_PREFIX && !url.pathname.startsWith(`${AUTH_PREFIX}/`)) return null;
@@ -145,6 +183,7 @@ export function createAuthHandler(service: AuthService): (req: Request) => Promi
         // The gateway's check: an apikey header that is this server's anon or service-role key.
         await service.authenticate({ apikey: creds.apikey, authorization: null });
       }
+      if (req.method === "POST") limitFor(limiter, service, path, url, opts.clientAddress?.(req) ?? null);
       const handlers = route(service, path);
       if (!handlers) throw notFound();
       const method = req.method === "HEAD" ? "GET" : req.method;

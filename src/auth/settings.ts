@@ -16,7 +16,17 @@ export interface AuthSettings {
   jwtExpiry: number;
   confirmEmail: boolean;
   passwordMinLength: number;
+  /** Sign-ups and password logins per client address in RATE_WINDOW (5 min). */
+  rateLimitSignIn: number;
+  /** Refresh-token grants per client address in RATE_WINDOW. */
+  rateLimitTokenRefresh: number;
 }
+
+/** The window of the sign-in limits: Supabase Auth counts its limits per 5 minutes too. */
+export const AUTH_RATE_WINDOW_MS = 5 * 60_000;
+/** Defaults in the order of Supabase Auth's published ones (30 sign-ins, 150 refreshes per 5 min per IP). */
+export const DEFAULT_RATE_LIMIT_SIGN_IN = 30;
+export const DEFAULT_RATE_LIMIT_TOKEN_REFRESH = 150;
 
 export const DEFAULT_JWT_EXPIRY = 3600;
 export const DEFAULT_PASSWORD_MIN_LENGTH = 6;
@@ -56,5 +66,7 @@ export function resolveAuthSettings(
     jwtExpiry,
     confirmEmail: c.confirm_email ?? false,
     passwordMinLength,
+    rateLimitSignIn: c.rate_limit_sign_in ?? DEFAULT_RATE_LIMIT_SIGN_IN,
+    rateLimitTokenRefresh: c.rate_limit_token_refresh ?? DEFAULT_RATE_LIMIT_TOKEN_REFRESH,
   };
 }

@@ -91,13 +91,20 @@ export class RateLimiter {
 
   /** Counts one request of the key, or refuses it; never waits. */
   take(principal: { keyId: string; role: Role }): RateDecision {
-    const limit = this.limits[principal.role];
+    return this.takeKey(principal.keyId, this.limits[principal.role], principal.role);
+  }
+
+  /**
+   * The same for any key with its own limit per window, named `policy` in the headers (the auth
+   * service limits sign-ins per client address with it).
+   */
+  takeKey(key: string, limit: number, policyName: string): RateDecision {
     const t = this.now();
     if (++this.takes % 1024 === 0) this.sweep(t);
-    let w = this.windows.get(principal.keyId);
+    let w = this.windows.get(key);
     if (!w || w.times.length !== limit) {
       w = { times: new Float64Array(limit), head: 0, count: 0, last: t };
-      this.windows.set(principal.keyId, w);
+      this.windows.set(key, w);
     }
     const since = t - this.windowMs;
     const full = w.count === limit;
@@ -124,7 +131,7 @@ export class RateLimiter {
     const oldest = inWindow > 0 ? (w.times[(w.head + lo) % limit] as number) : null;
     const untilFree = oldest === null ? 0 : Math.max(1, Math.ceil((oldest + this.windowMs - t) / 1000));
     const remaining = limit - inWindow;
-    const policy = `"${principal.role}"`;
+    const policy = `"${policyName}"`;
     const headers: Record<string, string> = {
       "RateLimit-Policy": `${policy};q=${limit};w=${Math.round(this.windowMs / 1000)}`,
       RateLimit: `${policy};r=${remaining};t=${untilFree}`,

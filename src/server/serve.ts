@@ -90,8 +90,20 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   // The data API's own connection: its transactions never mix with the sandboxes' bookkeeping.
   const engine = await Engine.open(openStore(join(opts.dataDir, DATABASE_FILE)));
   const data = createDataApi({ engine, auth, audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }) });
-  const app = createApp({ boxes, keys, limiter, audit, telemetry, mounts: [createAuthHandler(auth), data.handle] });
-  const server = Bun.serve({ hostname: opts.host, port: opts.port, fetch: app });
+  // The client's address for the auth service's sign-in limits: the socket's peer, never a
+  // header a client could write (behind a proxy, every client shares the proxy's limit).
+  const clients = new WeakMap<Request, string>();
+  const authHandler = createAuthHandler(auth, { clientAddress: (req) => clients.get(req) ?? null });
+  const app = createApp({ boxes, keys, limiter, audit, telemetry, mounts: [authHandler, data.handle] });
+  const server = Bun.serve({
+    hostname: opts.host,
+    port: opts.port,
+    fetch: (req, srv) => {
+      const peer = srv.requestIP(req)?.address;
+      if (peer) clients.set(req, peer);
+      return app(req);
+    },
+  });
   const url = `http://${server.hostname}:${server.port}`;
 
   // The configuration this server runs with, as a digest an auditor can compare with the file.
