@@ -231,6 +231,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
   try {
     const cgroupFd = cgroup?.version === 2 && cgroup.v2DirFd ? cgroup.v2DirFd() : -1;
     await loadNative();
+    mark("helper loaded");
     const spawned = nativeSpawn({
       cloneFlags: plan.cloneFlags,
       cgroupFd,
@@ -382,6 +383,7 @@ export async function supervise(
   const handle = (m: Msg) => {
     switch (m.type) {
       case MSG.SYNC: {
+        mark(`sync ${syncIndex}`);
         const action = plan.syncs[syncIndex++];
         let ack = 0;
         try {
@@ -412,7 +414,11 @@ export async function supervise(
         execErr = m.err;
         break;
       case MSG.EXIT:
+        mark("command exited");
         exitStatus = m.val;
+        break;
+      case MSG.STARTED:
+        mark("command started");
         break;
       case MSG.PTY:
         if (m.fd !== undefined) term.pty = new PtyRelay(m.fd);
@@ -446,6 +452,7 @@ export async function supervise(
       }
       if (childEv) {
         result = libc.waitPidfd(c.pidfd);
+        mark("init reaped");
         break;
       }
       // Let Bun deliver signal events (Ctrl-C, SIGWINCH) between slices.
