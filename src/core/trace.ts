@@ -5,6 +5,11 @@ export function mark(name: string): void {
   marks.push([name, performance.now()]);
 }
 
+/** The marks so far: (name, performance.now() at the phase's end), in order. */
+export function getMarks(): readonly [string, number][] {
+  return marks;
+}
+
 /** "phase: +Δms (at ms)" lines, measured from process start. */
 export function formatMarks(): string {
   let prev = 0;

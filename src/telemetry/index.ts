@@ -21,6 +21,7 @@ import {
   parseTraceparent,
   phaseSpans,
   type Span,
+  type SpanContext,
   SpanKind,
   StatusCode,
   Tracer,
@@ -306,9 +307,9 @@ export class Telemetry {
    */
   startSandbox(
     kind: "run" | "start" | "exec",
-    opts: { parent?: Span | null; attributes?: Attributes } = {},
+    opts: { parent?: Span | SpanContext | null; attributes?: Attributes; startTime?: number } = {},
   ): SandboxObservation {
-    const t0 = performance.now();
+    const t0 = opts.startTime ?? performance.now();
     const span = this.tracer.startSpan(`sandbox.${kind}`, {
       parent: opts.parent ?? null,
       startTime: t0,

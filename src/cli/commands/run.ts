@@ -6,7 +6,7 @@ import { CaveError } from "../../core/errors.ts";
 import type { RunSettings } from "../../core/config.ts";
 import { REPEATABLE_RUN_OPTIONS, runSettingsFrom } from "../run-settings.ts";
 import { warn, writeStderr } from "../../core/log.ts";
-import { formatMarks, mark } from "../../core/trace.ts";
+import { formatMarks, getMarks, mark } from "../../core/trace.ts";
 import { isatty } from "../../../ffi/libc.ts";
 import { runSandbox, type RunResult } from "../../sandbox/run.ts";
 import { buildSeccompFilter } from "../../sandbox/seccomp/index.ts";
@@ -79,6 +79,13 @@ export async function runMain(rawArgs: string[]): Promise<never> {
   mark("sandbox finished");
   report(result, options.json === true);
   if (options.debug) writeStderr(`cave: phases\n${formatMarks()}\n`);
+  // OpenTelemetry only when an endpoint is configured: the module loads after the command.
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+    const { exportRunSpan, tracesConfigured } = await import("../../telemetry/run.ts");
+    if (tracesConfigured(process.env)) {
+      await exportRunSpan({ argv0: command[0] ?? "", result, marks: getMarks(), env: process.env, warn });
+    }
+  }
   process.exit(result.exitCode);
 }
 
