@@ -5,17 +5,8 @@ import { Engine } from "../../../src/db/engine.ts";
 import { openStore } from "../../../src/db/store/index.ts";
 import type { AuthContext } from "../../../src/db/types.ts";
 import { failure, failureOf, run } from "../../helpers/engine.ts";
+import { ALICE, alice, anon, BOB, bob, service } from "../../helpers/roles.ts";
 import { tempStore } from "../../helpers/store.ts";
-
-const ALICE = "11111111-1111-4111-8111-111111111111";
-const BOB = "22222222-2222-4222-8222-222222222222";
-const user = (sub: string): { auth: AuthContext } => ({
-  auth: { role: "authenticated", claims: { sub, role: "authenticated" } },
-});
-const anon = { auth: { role: "anon", claims: { role: "anon" } } };
-const service = { auth: { role: "service_role", claims: { role: "service_role" } } };
-const alice = user(ALICE);
-const bob = user(BOB);
 
 let engine: Engine;
 let path = "";
