@@ -6,7 +6,8 @@ import { writeStderr } from "../../core/log.ts";
 import { boxArgs } from "./sandbox/_shared.ts";
 
 export default defineCommand({
-  meta: { name: "serve", description: "Serve the sandbox API (API keys with roles and rate limits, audit log, webhooks, telemetry and /metrics; openapi.yaml, docs/governance.md) and bkg-db's data API (/rest/v1, /auth/v1, /query, /schema, /policy; docs/data-api.md) over HTTP." },
+  // One line in `cave --help`'s table (citty pads every row to the longest); the rest is in the docs.
+  meta: { name: "serve", description: "Serve the sandbox API and bkg-db's data API over HTTP (docs/api.md, docs/data-api.md)." },
   args: {
     "data-dir": boxArgs["data-dir"],
     config: boxArgs.config,
