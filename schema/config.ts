@@ -468,6 +468,22 @@ export const DbSchema = v.pipe(
           v.examples(["file:/srv/cave/app.db", "libsql://db.example.com"]),
         ),
       ),
+      query_roles: v.optional(
+        v.pipe(
+          v.array(
+            v.picklist(
+              ["anon", "authenticated", "service_role"],
+              (issue) => `unknown role ${received(issue)}: use anon, authenticated or service_role`,
+            ),
+          ),
+          v.description(
+            "Roles that may send SQL to the data API's POST /query (default: all three; policies apply to each). " +
+              "A statement runs on the server's only JavaScript thread and cannot be cancelled, so a server open to " +
+              "the public may want [service_role]: REST reads and writes stay open to every role.",
+          ),
+          v.examples([["service_role"]]),
+        ),
+      ),
     },
     "a mapping of database settings",
   ),

@@ -89,7 +89,12 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const auth = await AuthService.open({ dataDir: opts.dataDir, ...(authConfig ? { config: authConfig } : {}) });
   // The data API's own connection: its transactions never mix with the sandboxes' bookkeeping.
   const engine = await Engine.open(openStore(join(opts.dataDir, DATABASE_FILE)));
-  const data = createDataApi({ engine, auth, audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }) });
+  const data = createDataApi({
+    engine,
+    auth,
+    audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }),
+    ...(config.db?.query_roles ? { queryRoles: config.db.query_roles } : {}),
+  });
   // The client's address for the auth service's sign-in limits: the socket's peer, never a
   // header a client could write (behind a proxy, every client shares the proxy's limit).
   const clients = new WeakMap<Request, string>();

@@ -296,3 +296,41 @@ describe("forged and altered tokens", () => {
     expect(JSON.stringify(r.body)).toContain("expired");
   });
 });
+
+describe("a server that keeps /query for the service role (cave.yaml db.query_roles)", () => {
+  test("a user's SQL is refused with 403 and a hint, while REST stays open and the service role keeps /query", async () => {
+    const own = mkdtempSync(join(tmpdir(), "cave-sec-data-q-"));
+    const srv = await serve({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: own,
+      env: { ...process.env, CAVE_ADMIN_KEY: "sec-admin-key-0123456789abcdef" },
+      config: { db: { query_roles: ["service_role"] } },
+    });
+    try {
+      const keys = await readApiKeys({ dataDir: own });
+      const post = (path: string, token: string, body: unknown) =>
+        fetch(`${srv.url}${path}`, {
+          method: "POST",
+          headers: { apikey: keys.anon, authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const signup = (await (
+        await post("/auth/v1/signup", keys.anon, { email: "q@example.com", password: "correct horse battery" })
+      ).json()) as Json;
+      const setup = await post("/query", keys.service_role, {
+        sql: "CREATE TABLE t (id bigserial PRIMARY KEY, owner uuid NOT NULL DEFAULT auth.uid()); ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY own ON t FOR ALL TO authenticated USING (owner = auth.uid()) WITH CHECK (owner = auth.uid())",
+      });
+      expect(setup.status).toBe(200);
+      const refused = await post("/query", signup.access_token, { sql: "SELECT 1" });
+      const body = (await refused.json()) as Json;
+      expect([refused.status, body.error.code]).toEqual([403, "FORBIDDEN"]);
+      expect(body.error.message).toBe("POST /query is not open to the role authenticated on this server");
+      expect((await post("/query", keys.anon, { sql: "SELECT 1" })).status).toBe(403);
+      expect((await post("/rest/v1/t", signup.access_token, {})).status).toBe(201);
+    } finally {
+      await srv.stop();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});

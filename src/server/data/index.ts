@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { AuditEvent } from "../../audit/index.ts";
 import type { AuthContext, RequestAuth } from "../../auth/types.ts";
 import { DataContext, type DataEngine } from "./context.ts";
-import { handlePolicy, handleQuery, handleSchema, plainErrorResponse } from "./plain.ts";
+import { handlePolicy, handleQuery, handleSchema, PlainError, plainErrorResponse } from "./plain.ts";
 import { handleRest } from "./rest/handler.ts";
 
 export { DataContext, type DataEngine } from "./context.ts";
@@ -48,6 +48,8 @@ export interface DataApiOptions {
   auth: RequestAuth;
   /** Told of refused credentials, policy changes and DDL through /query (cave serve's audit log). */
   audit?: (req: Request, event: Omit<AuditEvent, "requestId">) => void;
+  /** Roles that may use POST /query (cave.yaml db.query_roles); default every role. */
+  queryRoles?: readonly string[];
 }
 
 /** Who the audit log names for a data-API caller: the user's id, else the role. */
@@ -95,6 +97,16 @@ export function createDataApi(opts: DataApiOptions): {
     try {
       if (path === "/query") {
         if (req.method !== "POST") return methodNotAllowed(req.method, path);
+        if (opts.queryRoles && !opts.queryRoles.includes(auth.role)) {
+          return withCors(
+            plainErrorResponse(
+              new PlainError(403, "FORBIDDEN", `POST /query is not open to the role ${auth.role} on this server`, {
+                hint: `it is open to ${opts.queryRoles.join(", ") || "no role"} (cave.yaml db.query_roles); use /rest/v1`,
+              }),
+              auth,
+            ),
+          );
+        }
         if (!opts.audit) return withCors(await handleQuery(ctx, req, auth));
         // The SQL is read here for the audit line and handed on unchanged.
         const sql = await req.text();
