@@ -306,6 +306,12 @@ export function planInsert(planner: QueryPlanner, ins: Ast, outer: Scope | null 
       const where = action.DoUpdate.selection ? b.bind(action.DoUpdate.selection) : null;
       onConflict = { target, action: { set, where } };
     } else throw featureNotSupported("this ON CONFLICT action", position);
+    // SQLite has no upsert clause after DEFAULT VALUES (it would be a syntax error there).
+    if (source === null)
+      throw new DbError(SQLSTATE.featureNotSupported, "INSERT … DEFAULT VALUES with ON CONFLICT is not supported", {
+        position,
+        hint: "Name at least one column and its value (e.g. the key), or leave out ON CONFLICT.",
+      });
   }
   const ret = returning(planner, scope, ins.returning);
   let check: BExpr | undefined;

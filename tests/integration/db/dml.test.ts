@@ -32,6 +32,13 @@ describeOnEveryStore("INSERT, UPDATE, DELETE", (fx) => {
     expect((await fx.engine.query("SELECT x FROM b ORDER BY x")).rows).toEqual([[10], [20]]);
   });
 
+  test("DEFAULT VALUES with ON CONFLICT is refused with 0A000 and a hint, not a SQLite syntax error (found by rest-fuzz)", async () => {
+    await run(fx.engine, "CREATE TABLE d (id bigserial PRIMARY KEY, note text DEFAULT 'x')");
+    const [sqlstate, message] = await failureOf(fx.engine.query("INSERT INTO d DEFAULT VALUES ON CONFLICT (id) DO NOTHING"));
+    expect([sqlstate, message]).toEqual(["0A000", "INSERT … DEFAULT VALUES with ON CONFLICT is not supported"]);
+    expect((await fx.engine.query("INSERT INTO d DEFAULT VALUES RETURNING id, note")).rows).toEqual([[1, "x"]]);
+  });
+
   test("ON CONFLICT DO UPDATE updates the existing row from EXCLUDED", async () => {
     await run(fx.engine, "CREATE TABLE kv (k text PRIMARY KEY, v int)", "INSERT INTO kv VALUES ('a', 1)");
     const r = await fx.engine.query(
