@@ -468,6 +468,14 @@ export const DbSchema = v.pipe(
           v.examples(["file:/srv/cave/app.db", "libsql://db.example.com"]),
         ),
       ),
+      statement_timeout: v.optional(
+        duration(
+          "The longest one statement sent to the data API's POST /query may run before it is cancelled with " +
+            "SQLSTATE 57014; a number means seconds. Default 8s (Supabase's for authenticated). Such statements run " +
+            "off the server's event loop, so others are answered meanwhile. cave db and migrations are not limited.",
+          ["8s", 30],
+        ),
+      ),
       query_roles: v.optional(
         v.pipe(
           v.array(
@@ -477,9 +485,9 @@ export const DbSchema = v.pipe(
             ),
           ),
           v.description(
-            "Roles that may send SQL to the data API's POST /query (default: all three; policies apply to each). " +
-              "A statement runs on the server's only JavaScript thread and cannot be cancelled, so a server open to " +
-              "the public may want [service_role]: REST reads and writes stay open to every role.",
+            "Roles that may send SQL to the data API's POST /query (default: all three; policies apply to each, " +
+              "and db.statement_timeout bounds each statement). [service_role] closes it to clients: REST, rpc and " +
+              "auth stay open to every role.",
           ),
           v.examples([["service_role"]]),
         ),

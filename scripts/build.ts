@@ -34,7 +34,8 @@ const libsqlStaticAddon: BunPlugin = {
   name: "libsql-static-addon",
   setup(build) {
     const addon = libsqlAddon();
-    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
+    // index.js (the synchronous API) and promise.js (the one /query runs on) load the same addon.
+    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/](?:index|promise)\.js$/ }, async (args) => {
       const text = await Bun.file(args.path).text();
       // Fail the build when a new libsql changes the lookup, instead of shipping a binary
       // that cannot open a database.

@@ -16,9 +16,11 @@ import { AuthService, createAuthHandler } from "../auth/service.ts";
 import type { CaveConfig } from "../core/config.ts";
 import { CaveError } from "../core/errors.ts";
 import { writeStderr } from "../core/log.ts";
+import { parseDuration } from "../core/units.ts";
 import { Engine } from "../db/engine.ts";
 import { DATABASE_FILE } from "../db/paths.ts";
 import { openStore } from "../db/store/index.ts";
+import { LocalAsyncStore } from "../db/store/local-async.ts";
 import { notifyKeyEvent } from "../governance/events.ts";
 import { KeyStore } from "../governance/keys.ts";
 import { RateLimiter } from "../governance/ratelimit.ts";
@@ -48,6 +50,9 @@ export interface Running {
   url: string;
   stop(): Promise<void>;
 }
+
+/** POST /query's statement timeout unless cave.yaml's db.statement_timeout says otherwise. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 8_000;
 
 /** How often webhooks are told of keys about to expire (and once at start). */
 const EXPIRING_EVERY_MS = 3_600_000;
@@ -88,9 +93,18 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const authConfig = opts.auth ?? config.auth;
   const auth = await AuthService.open({ dataDir: opts.dataDir, ...(authConfig ? { config: authConfig } : {}) });
   // The data API's own connection: its transactions never mix with the sandboxes' bookkeeping.
-  const engine = await Engine.open(openStore(join(opts.dataDir, DATABASE_FILE)));
+  const dbPath = join(opts.dataDir, DATABASE_FILE);
+  const engine = await Engine.open(openStore(dbPath));
+  // POST /query's SQL is anyone's (any role db.query_roles admits): it runs on a connection of
+  // libsql's promise API, off the event loop, and is cancelled at db.statement_timeout (57014).
+  const statementTimeoutMs =
+    config.db?.statement_timeout === undefined
+      ? DEFAULT_STATEMENT_TIMEOUT_MS
+      : parseDuration(config.db.statement_timeout, "CONFIG_INVALID");
+  const queryEngine = await Engine.open(await LocalAsyncStore.open(dbPath, { statementTimeoutMs }));
   const data = createDataApi({
     engine,
+    queryEngine,
     auth,
     audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }),
     ...(config.db?.query_roles ? { queryRoles: config.db.query_roles } : {}),
@@ -142,6 +156,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
       await audit.close();
       await Promise.all([webhooks.close(), telemetry.shutdown()]);
       engine.close();
+      queryEngine.close();
       auth.close();
       boxes.close();
     },

@@ -55,7 +55,13 @@ async function bobsNotes(): Promise<Json> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cave-sec-data-"));
   const env = { ...process.env, CAVE_ADMIN_KEY: "sec-admin-key-0123456789abcdef" };
-  server = await serve({ host: "127.0.0.1", port: 0, dataDir: dir, env });
+  server = await serve({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir: dir,
+    env,
+    config: { db: { statement_timeout: "400ms" } },
+  });
   ({ anon, service_role: service } = await readApiKeys({ dataDir: dir }));
   for (const name of ["alice", "bob"] as const) {
     const r = await call("/auth/v1/signup", {
@@ -207,6 +213,45 @@ describe("changing who one is from SQL", () => {
       body: [{ body: "alice 1" }, { body: "alice 2" }],
     });
     expect(back.status).toBe(201);
+  });
+});
+
+describe("hanging the server", () => {
+  test("a query that never ends is cancelled at db.statement_timeout (57014), and the server answers others meanwhile", async () => {
+    const forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+    const t0 = performance.now();
+    const [hung, health] = await Promise.all([
+      sql(users.alice.token, forever),
+      // sent while the runaway statement runs: it runs off the event loop, so this is answered at once
+      Bun.sleep(100).then(async () => {
+        const r = await fetch(`${server.url}/healthz`);
+        return [r.status, performance.now() - t0] as const;
+      }),
+    ]);
+    const took = performance.now() - t0;
+    expect([hung.status, hung.body.error?.sqlstate, hung.body.error?.message]).toEqual([
+      400,
+      "57014",
+      "canceling statement due to statement timeout",
+    ]);
+    expect(took).toBeGreaterThan(350);
+    expect(took).toBeLessThan(3000);
+    expect(health[0]).toBe(200);
+    expect(health[1]).toBeLessThan(350);
+    // the same for a join that multiplies rows past any useful size, and for a write fed by one
+    const product = await sql(
+      users.alice.token,
+      `SELECT count(*) FROM ${Array.from({ length: 24 }, (_, i) => `notes n${i}`).join(", ")}`,
+    );
+    expect([product.status, product.body.error?.sqlstate]).toEqual([400, "57014"]);
+    const endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r";
+    const write = await sql(
+      users.alice.token,
+      `INSERT INTO notes (body) SELECT 'x' FROM (${endless}) AS s WHERE s.n < 0`,
+    );
+    expect([write.status, write.body.error?.sqlstate]).toEqual([400, "57014"]);
+    const after = await call("/rest/v1/notes?select=body&order=id", { token: users.alice.token });
+    expect([after.status, after.body.length]).toEqual([200, 2]);
   });
 });
 

@@ -93,7 +93,12 @@ export function toDbError(e: unknown): DbError {
   if (/already exists/.test(message)) return new DbError(SQLSTATE.duplicateTable, message, { cause: e });
   if (/syntax error|incomplete input|unrecognized token/.test(message)) return new DbError(SQLSTATE.syntaxError, message, { cause: e });
   if (/datatype mismatch/.test(message)) return new DbError(SQLSTATE.datatypeMismatch, message, { cause: e });
-  if (code === "SQLITE_BUSY_SNAPSHOT")
+  if (code === "SQLITE_INTERRUPT")
+    return new DbError("57014", "canceling statement due to statement timeout", {
+      cause: e,
+      hint: "POST /query stops a statement that runs longer than db.statement_timeout (cave.yaml, default 8s).",
+    });
+    if (code === "SQLITE_BUSY_SNAPSHOT")
     return new DbError(SQLSTATE.serializationFailure, "could not serialize access due to concurrent update", {
       cause: e,
       hint: "Another connection wrote what this transaction read; retry the transaction.",

@@ -27,6 +27,8 @@ export class DataContext {
   constructor(
     readonly engine: DataEngine,
     private readonly auth: RequestAuth,
+    /** POST /query's own engine: statements off the event loop, cancelled at the statement timeout. */
+    readonly queryEngine: DataEngine = engine,
   ) {}
 
   /**
@@ -74,4 +76,14 @@ export class DataContext {
   inTransaction(): boolean {
     return this.engine.store.inTransaction();
   }
+
+  /** The same three for POST /query's SQL, on queryEngine (under the same mutex). */
+  readonly sql = {
+    run: (sql: string, params: readonly unknown[], auth: AuthContext): Promise<QueryResult> =>
+      this.queryEngine.query(sql, params, { auth }),
+    control: async (sql: "BEGIN" | "COMMIT" | "ROLLBACK"): Promise<void> => {
+      await this.queryEngine.query(sql);
+    },
+    inTransaction: (): boolean => this.queryEngine.store.inTransaction(),
+  };
 }

@@ -45,6 +45,8 @@ function withCors(res: Response): Response {
 
 export interface DataApiOptions {
   engine: DataEngine;
+  /** POST /query's engine (default `engine`): cave serve's runs statements off the event loop with a timeout. */
+  queryEngine?: DataEngine;
   auth: RequestAuth;
   /** Told of refused credentials, policy changes and DDL through /query (cave serve's audit log). */
   audit?: (req: Request, event: Omit<AuditEvent, "requestId">) => void;
@@ -67,7 +69,7 @@ export function createDataApi(opts: DataApiOptions): {
   handle: (req: Request) => Promise<Response | null>;
   context: DataContext;
 } {
-  const ctx = new DataContext(opts.engine, opts.auth);
+  const ctx = new DataContext(opts.engine, opts.auth, opts.queryEngine ?? opts.engine);
   const handle = async (req: Request): Promise<Response | null> => {
     const url = new URL(req.url);
     const path = url.pathname;

@@ -81,19 +81,21 @@ function validate<T extends v.GenericSchema>(schema: T, data: unknown): v.InferO
 /** POST /query: one request's SQL (one or more statements) as the caller; no transaction outlives it. */
 export async function handleQuery(ctx: DataContext, req: Request, auth: AuthContext): Promise<Response> {
   const b = await body(req, QueryBodySchema);
+  // The SQL runs on the query engine: off the event loop, cancelled at the statement timeout.
+  const q = ctx.sql;
   return ctx.lock.run(async () => {
-    const wasOpen = ctx.inTransaction();
+    const wasOpen = q.inTransaction();
     try {
-      const r = await ctx.run(b.sql, b.params ?? [], auth);
-      if (!wasOpen && ctx.inTransaction()) {
-        await ctx.control("ROLLBACK");
+      const r = await q.run(b.sql, b.params ?? [], auth);
+      if (!wasOpen && q.inTransaction()) {
+        await q.control("ROLLBACK");
         throw new PlainError(400, "BAD_REQUEST", "the SQL left a transaction open: it was rolled back", {
           hint: "each /query request is its own unit; send BEGIN … COMMIT in one request",
         });
       }
       return json(200, { command: r.command, columns: r.columns, rows: r.rows, rowCount: r.rowCount });
     } catch (e) {
-      if (!wasOpen && ctx.inTransaction()) await ctx.control("ROLLBACK").catch(() => {});
+      if (!wasOpen && q.inTransaction()) await q.control("ROLLBACK").catch(() => {});
       throw e;
     }
   });
