@@ -28,6 +28,6 @@ test("its commented-out top-level sections are valid once uncommented", () => {
   const path = join(dir, "uncommented.yaml");
   writeFileSync(path, uncommented);
   const config = loadConfigFile(path);
-  expect(Object.keys(config).sort()).toEqual(["auth", "db", "keys", "limits"]);
+  expect(Object.keys(config).sort()).toEqual(["auth", "db", "keys", "limits", "telemetry", "webhooks"]);
   expect(config.db?.statement_timeout).toBe("8s");
 });
