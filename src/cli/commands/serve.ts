@@ -3,15 +3,13 @@
 import { defineCommand } from "citty";
 import { CaveError } from "../../core/errors.ts";
 import { writeStderr } from "../../core/log.ts";
-import { boxArgs } from "./sandbox/_shared.ts";
+import { dataDirArgs, locateDataDir } from "../data-dir.ts";
 
 export default defineCommand({
   // One line in `cave --help`'s table (citty pads every row to the longest); the rest is in the docs.
   meta: { name: "serve", description: "Serve the sandbox API and bkg-db's data API over HTTP (docs/api.md, docs/data-api.md)." },
   args: {
-    "data-dir": boxArgs["data-dir"],
-    config: boxArgs.config,
-    debug: boxArgs.debug,
+    ...dataDirArgs,
     host: { type: "string", description: "Address to listen on (default 127.0.0.1)." },
     port: { type: "string", description: "Port to listen on; 0 picks a free one (default 8080)." },
     "max-sandboxes": { type: "string", description: "The most sandboxes running at once (default: CAVE_MAX_SANDBOXES, else 32)." },
@@ -19,12 +17,7 @@ export default defineCommand({
   async run({ args }) {
     const port = Number(args.port ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CaveError("USAGE", `invalid --port ${args.port}`, { hint: "give 0–65535" });
-    const { resolveDbLocation } = await import("../../db/paths.ts");
-    const { findProjectConfig, loadConfigFile } = await import("../../core/config.ts");
-    const configPath = args.config || findProjectConfig(process.cwd());
-    const config = configPath ? loadConfigFile(configPath) : undefined;
-    const dataDirConfig = config?.db?.data_dir;
-    const { dataDir } = resolveDbLocation({ flags: { dataDir: args["data-dir"] }, config: dataDirConfig ? { data_dir: dataDirConfig } : undefined });
+    const { config, configPath, dataDir } = await locateDataDir(args);
     const max = args["max-sandboxes"] === undefined ? undefined : Number(args["max-sandboxes"]);
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw new CaveError("USAGE", `invalid --max-sandboxes ${args["max-sandboxes"]}`, { hint: "give a whole number of 1 or more" });
     const { serve } = await import("../../server/serve.ts");

@@ -6,6 +6,7 @@ import { dirname } from "node:path";
 import type { QueryResult } from "../../../db/types.ts";
 import type { Store } from "../../../db/store/types.ts";
 import type { DbLocation } from "../../../db/paths.ts";
+import { dataDirArgs } from "../../data-dir.ts";
 
 export const dbArgs = {
   url: {
@@ -13,13 +14,7 @@ export const dbArgs = {
     description:
       "Database to open: a path, file:/abs.db, :memory:, or libsql://, http(s)://, ws(s):// (default <data dir>/cave.db).",
   },
-  "data-dir": {
-    type: "string",
-    description:
-      "cave's data directory (default: CAVE_DATA_DIR, cave.yaml db.data_dir, then /var/lib/cave for root or ~/.local/share/cave).",
-  },
-  config: { type: "string", description: "Config file (default ./cave.yaml if present)." },
-  debug: { type: "boolean", description: "Show causes and stacks of errors." },
+  ...dataDirArgs,
 } as const;
 
 export interface DbFlags {

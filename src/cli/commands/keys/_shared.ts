@@ -5,22 +5,15 @@
 // local:<user>) and tell cave.yaml's webhooks, waiting a few seconds for the deliveries; what
 // is not delivered by then stays pending in the delivery log and the next cave serve resumes it.
 import type { KeyInfo } from "../../../../schema/governance.ts";
+import { type DataDirFlags, dataDirArgs, locateDataDir } from "../../data-dir.ts";
 import type { KeyStore } from "../../../governance/keys.ts";
 
 export const keyArgs = {
-  "data-dir": {
-    type: "string",
-    description: "cave's data directory (default: CAVE_DATA_DIR, cave.yaml db.data_dir, then /var/lib/cave for root).",
-  },
-  config: { type: "string", description: "Config file (default ./cave.yaml if present)." },
+  ...dataDirArgs,
   json: { type: "boolean", description: "Print JSON for machines." },
-  debug: { type: "boolean", description: "Show causes and stacks of errors." },
 } as const;
 
-export interface KeyFlags {
-  "data-dir"?: string | undefined;
-  config?: string | undefined;
-}
+export type KeyFlags = DataDirFlags;
 
 /** How long a verb waits for its webhook deliveries before leaving them to cave serve. */
 const WEBHOOK_WAIT_MS = 5_000;
@@ -31,20 +24,13 @@ export async function openKeys(
   opts: { events?: boolean } = {},
 ): Promise<{ keys: KeyStore; close(): Promise<void>; failures: () => string[] }> {
   const { join } = await import("node:path");
-  const { findProjectConfig, loadConfigFile } = await import("../../../core/config.ts");
-  const { resolveDbLocation, ensureDataDir } = await import("../../../db/paths.ts");
+  const { ensureDataDir } = await import("../../../db/paths.ts");
   const { Engine } = await import("../../../db/engine.ts");
   const { openStore } = await import("../../../db/store/index.ts");
   const { KeyStore } = await import("../../../governance/keys.ts");
   const { parseLongDuration } = await import("../../../../schema/governance.ts");
-  const configPath = flags.config || findProjectConfig(process.cwd());
-  const config = configPath ? loadConfigFile(configPath) : undefined;
-  const dataDirConfig = config?.db?.data_dir;
   // The keys live in the data directory's own database, next to the sandboxes cave serve runs.
-  const { dataDir } = resolveDbLocation({
-    flags: { dataDir: flags["data-dir"] },
-    config: dataDirConfig ? { data_dir: dataDirConfig } : undefined,
-  });
+  const { config, dataDir } = await locateDataDir(flags);
   ensureDataDir(dataDir);
   const grace = config?.keys?.rotation_grace;
   const graceMs = grace === undefined ? undefined : (parseLongDuration(grace, true) as number);

@@ -3,22 +3,16 @@
 // the data directory directly, so any cave process sees every sandbox; with --url or CAVE_URL
 // the same verbs drive a remote `cave serve`.
 import type { Sandbox } from "../../../server/sandboxes.ts";
+import { type DataDirFlags, dataDirArgs, locateDataDir } from "../../data-dir.ts";
 import type { SandboxClient } from "./_client.ts";
 
 export const boxArgs = {
-  "data-dir": {
-    type: "string",
-    description: "cave's data directory (default: CAVE_DATA_DIR, cave.yaml db.data_dir, then /var/lib/cave for root).",
-  },
-  config: { type: "string", description: "Config file (default ./cave.yaml if present)." },
+  ...dataDirArgs,
   url: { type: "string", description: "A remote cave serve to use instead of the data directory (default: CAVE_URL)." },
   key: { type: "string", description: "The API key for --url (default: CAVE_API_KEY)." },
-  debug: { type: "boolean", description: "Show causes and stacks of errors." },
 } as const;
 
-export interface BoxFlags {
-  "data-dir"?: string | undefined;
-  config?: string | undefined;
+export interface BoxFlags extends DataDirFlags {
   url?: string | undefined;
   key?: string | undefined;
 }
@@ -32,14 +26,9 @@ export async function openSandboxes(flags: BoxFlags): Promise<SandboxClient> {
 }
 
 async function openLocal(flags: BoxFlags) {
-  const { findProjectConfig, loadConfigFile } = await import("../../../core/config.ts");
-  const { resolveDbLocation } = await import("../../../db/paths.ts");
   const { Sandboxes } = await import("../../../server/sandboxes.ts");
-  const configPath = flags.config || findProjectConfig(process.cwd());
-  const config = configPath ? loadConfigFile(configPath).db : undefined;
   // The sandboxes' state lives in the data directory's own database, whatever --url says.
-  const { dataDir } = resolveDbLocation({ flags: { dataDir: flags["data-dir"] }, config: config?.data_dir ? { data_dir: config.data_dir } : undefined });
-  return Sandboxes.open({ dataDir });
+  return Sandboxes.open({ dataDir: (await locateDataDir(flags)).dataDir });
 }
 
 /** One sandbox for people: `id  name  status  …` on one line. */
