@@ -5,47 +5,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { type Served, startServe } from "../helpers/serve.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
-const CMD = process.env.CAVE_BIN
-  ? [process.env.CAVE_BIN]
-  : [join(ROOT, "node_modules/.bin/bun"), join(ROOT, "src/cli/main.ts")];
-const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp" };
 const noSession = { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } };
 
 let dir: string;
-let proc: ReturnType<typeof Bun.spawn>;
+let served: Served;
 let url: string;
 let anonKey: string;
 let serviceKey: string;
-
-async function start(): Promise<void> {
-  proc = Bun.spawn([...CMD, "serve", "--port", "0", "--data-dir", dir], {
-    cwd: dir,
-    env: ENV,
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  let err = "";
-  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  while (!/listening on (\S+)/.test(err)) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`cave serve exited: ${err}`);
-    err += decoder.decode(value);
-  }
-  url = (/listening on (\S+)/.exec(err) as RegExpExecArray)[1] as string;
-  void (async () => {
-    for (;;) if ((await reader.read()).done) break;
-  })();
-  const keys = Bun.spawnSync([...CMD, "db", "keys", "--json", "--data-dir", dir], { env: ENV });
-  expect(keys.exitCode).toBe(0);
-  const k = JSON.parse(keys.stdout.toString()) as { anon_key: string; service_role_key: string };
-  anonKey = k.anon_key;
-  serviceKey = k.service_role_key;
-}
 
 async function sql(key: string, text: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${url}/query`, {
@@ -65,12 +35,12 @@ async function signedIn(email: string): Promise<SupabaseClient> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cave-supabase-rpc-"));
-  await start();
+  served = await startServe(dir);
+  ({ url, anonKey, serviceKey } = served);
 });
 
 afterAll(async () => {
-  proc?.kill("SIGTERM");
-  await proc?.exited;
+  await served?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
