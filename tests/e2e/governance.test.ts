@@ -354,7 +354,7 @@ describe.skipIf(skip)(`governance end to end (${skip ? `skipped: ${why}` : "cave
   });
 
   test.skipIf(!hasParser)(
-    "/metrics needs an admin or model-access key and parses with prometheus_client, counting requests, execs and rate-limit rejections",
+    `/metrics needs an admin or model-access key and parses with prometheus_client, counting requests, execs and rate-limit rejections${hasParser ? "" : " (skipped: needs /usr/bin/python3 with prometheus_client; apt-get install python3-prometheus-client, as .ci/run does)"}`,
     async () => {
       expect(code(await call(k.red2?.key ?? "", "GET", "/metrics"))).toBe("FORBIDDEN");
       const scraper = await call(adminKey, "POST", "/v1/keys", { role: "model-access", name: "prom" });

@@ -9,25 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import { Engine } from "../../src/db/engine.ts";
-import { openStore } from "../../src/db/store/index.ts";
 import { type Served, startServe } from "../helpers/serve.ts";
-
-/** Whether the engine has row-level security (CREATE POLICY); the policy tests need it. */
-async function engineHasRls(): Promise<boolean> {
-  const e = await Engine.open(openStore(":memory:"));
-  try {
-    await e.query("CREATE TABLE t (a int)");
-    await e.query("ALTER TABLE t ENABLE ROW LEVEL SECURITY");
-    await e.query("CREATE POLICY p ON t FOR SELECT USING (true)");
-    return true;
-  } catch {
-    return false;
-  } finally {
-    e.close();
-  }
-}
-const rls = await engineHasRls();
 
 let dir: string;
 let served: Served;
@@ -79,7 +61,7 @@ describe("supabase-js against cave serve", () => {
     expect([bad.status, ((await bad.json()) as { code: string }).code]).toEqual([401, "invalid_jwt"]);
   });
 
-  test.skipIf(!rls)("the service role makes the schema and its policies (/query and /policy)", async () => {
+  test("the service role makes the schema and its policies (/query and /policy)", async () => {
     for (const s of [
       "CREATE TABLE teams (id bigserial PRIMARY KEY, name text NOT NULL)",
       "CREATE TABLE members (team_id bigint NOT NULL REFERENCES teams(id), user_id uuid NOT NULL, PRIMARY KEY (team_id, user_id))",
@@ -152,7 +134,7 @@ describe("supabase-js against cave serve", () => {
     expect(aliceId).not.toBe(bobId);
   });
 
-  test.skipIf(!rls)("CRUD with filters, order, range, count, single and upsert, as the owner", async () => {
+  test("CRUD with filters, order, range, count, single and upsert, as the owner", async () => {
     const { data: teams, error: te } = await service
       .from("teams")
       .insert([{ name: "red" }, { name: "blue" }])
@@ -216,7 +198,7 @@ describe("supabase-js against cave serve", () => {
     expect([del.error, del.count]).toEqual([null, 1]);
   });
 
-  test.skipIf(!rls)("embedding follows the policies of every table it reaches", async () => {
+  test("embedding follows the policies of every table it reaches", async () => {
     const todos = await alice.from("todos").select("title, teams(name)").order("title");
     expect(todos.error).toBeNull();
     // Many-to-one embeds are objects (supabase-js types them as arrays without a generated schema).
@@ -230,7 +212,7 @@ describe("supabase-js against cave serve", () => {
     expect((await bob.from("teams").select("name")).data).toEqual([]);
   });
 
-  test.skipIf(!rls)("one user can neither see nor change another's rows, through REST or /query", async () => {
+  test("one user can neither see nor change another's rows, through REST or /query", async () => {
     expect((await bob.from("todos").select("title")).data).toEqual([{ title: "bob's secret" }]);
     const changed = await bob.from("todos").update({ title: "hacked" }).neq("owner", bobId).select();
     expect([changed.error, changed.data]).toEqual([null, []]);
@@ -249,7 +231,7 @@ describe("supabase-js against cave serve", () => {
     expect(mine.body.rows).toEqual([["buy milk"], ["call mum today"]]);
   });
 
-  test.skipIf(!rls)("anon sees nothing and cannot write; the service role sees all", async () => {
+  test("anon sees nothing and cannot write; the service role sees all", async () => {
     const anon = createClient(url, anonKey, noSession);
     expect((await anon.from("todos").select("title")).data).toEqual([]);
     const w = await anon.from("todos").insert({ title: "anon", owner: aliceId });
