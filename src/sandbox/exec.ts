@@ -9,7 +9,7 @@ import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, execCgroupManager, probeCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { type InitHandle, openInit } from "./persistent.ts";
 import { buildExecPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec } from "./plan.ts";
-import { ensureReaped, EXIT, type Msg, outcomeResult, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
+import { ensureReaped, EXIT, type Msg, outcomeResult, recordStatus, type Reported, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
 
 /** Where an exec's stdio goes: cave's own fds ("inherit"), or pipes collected into strings. */
 export interface ExecIo {
@@ -378,9 +378,7 @@ async function superviseExec(
   handleSignals: boolean,
 ): Promise<RunResult> {
   let syncIndex = 0;
-  let setupErr: { step: number; err: number; detail?: string } | null = null;
-  let execErr: number | null = null;
-  let exitStatus: number | null = null;
+  const rep: Reported = { setupErr: null, execErr: null, exitStatus: null };
   let killedFor: "timeout" | "interrupted" | null = null;
   let interruptSignal = "SIGTERM";
   let backstop: ReturnType<typeof setTimeout> | undefined;
@@ -397,30 +395,22 @@ async function superviseExec(
   };
   if (handleSignals) for (const s of INTERRUPTS) process.on(s, onSignal);
   const handle = (m: Msg) => {
+    if (recordStatus(rep, m)) return;
     switch (m.type) {
       case MSG.SYNC: {
         const action = plan.syncs[syncIndex++];
         let ack = 0;
         if (action?.kind !== "join-cgroup") {
-          setupErr = { step: m.step, err: 22, detail: `unexpected sync point ${action?.kind ?? "(none)"}` };
+          rep.setupErr = { step: m.step, err: 22, detail: `unexpected sync point ${action?.kind ?? "(none)"}` };
           ack = 22;
         } else if (c.joinError) {
           const e = c.joinError;
-          setupErr = { step: m.step, err: e instanceof libc.SysError ? e.errno : 1, detail: e instanceof Error ? e.message : String(e) };
-          ack = Math.min(255, Math.max(1, setupErr.err));
+          rep.setupErr = { step: m.step, err: e instanceof libc.SysError ? e.errno : 1, detail: e instanceof Error ? e.message : String(e) };
+          ack = Math.min(255, Math.max(1, rep.setupErr.err));
         }
         libc.writeAll(c.syncW, new Uint8Array([ack]));
         break;
       }
-      case MSG.SETUP_ERR:
-        setupErr ??= { step: m.step, err: m.err };
-        break;
-      case MSG.EXEC_ERR:
-        execErr = m.err;
-        break;
-      case MSG.EXIT:
-        exitStatus = m.val;
-        break;
     }
   };
   let wait: libc.WaitResult | null;
@@ -449,7 +439,7 @@ async function superviseExec(
   }
   const durationMs = performance.now() - t0;
   const verdict = outcomeResult(plan, {
-    setupErr, killedFor, interruptSignal, execErr, exitStatus, t0, durationMs, argv0, timeoutMs,
+    ...rep, killedFor, interruptSignal, t0, durationMs, argv0, timeoutMs,
     afterTimeout: "the command's process group was killed",
     afterInterrupt: "the command's process group was killed",
   });

@@ -359,6 +359,34 @@ export interface Child {
   killSignal?: number;
 }
 
+/** What a command's status messages said: the part of an Outcome both supervisors collect alike. */
+export interface Reported {
+  setupErr: { step: number; err: number; detail?: string } | null;
+  execErr: number | null;
+  exitStatus: number | null;
+}
+
+/**
+ * Records SETUP_ERR (the first one wins: a supervisor's own reason, set before, too), EXEC_ERR
+ * and EXIT into `r`; false for the other kinds (SYNC, STARTED, PTY), which each supervisor
+ * answers in its own way.
+ */
+export function recordStatus(r: Reported, m: Msg): boolean {
+  switch (m.type) {
+    case MSG.SETUP_ERR:
+      r.setupErr ??= { step: m.step, err: m.err };
+      return true;
+    case MSG.EXEC_ERR:
+      r.execErr = m.err;
+      return true;
+    case MSG.EXIT:
+      r.exitStatus = m.val;
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Supervises a cloned child in 50 ms poll slices (run, and exec with a terminal). */
 export async function supervise(
   plan: Plan,
@@ -371,9 +399,7 @@ export async function supervise(
   const msgs = new Messages(c.statusR);
   const deadline = t0 + opts.timeoutMs;
   let syncIndex = 0;
-  let setupErr: { step: number; err: number; detail?: string } | null = null;
-  let execErr: number | null = null;
-  let exitStatus: number | null = null;
+  const rep: Reported = { setupErr: null, execErr: null, exitStatus: null };
   let killedFor: "timeout" | "interrupted" | null = null;
   let statusOpen = true;
   let ptyOpen = true;
@@ -381,6 +407,8 @@ export async function supervise(
   const term: { pty: PtyRelay | null } = { pty: null };
 
   const handle = (m: Msg) => {
+    if (m.type === MSG.EXIT) mark("command exited");
+    if (recordStatus(rep, m)) return;
     switch (m.type) {
       case MSG.SYNC: {
         mark(`sync ${syncIndex}`);
@@ -401,22 +429,12 @@ export async function supervise(
         } catch (e) {
           // The child dies with this errno; the parent's own reason wins the report.
           const err = e instanceof libc.SysError ? e.errno : 1;
-          setupErr = { step: m.step, err, detail: isCaveError(e) ? e.message : undefined };
+          rep.setupErr = { step: m.step, err, detail: isCaveError(e) ? e.message : undefined };
           ack = Math.min(255, Math.max(1, err));
         }
         libc.writeAll(c.syncW, new Uint8Array([ack]));
         break;
       }
-      case MSG.SETUP_ERR:
-        setupErr ??= { step: m.step, err: m.err };
-        break;
-      case MSG.EXEC_ERR:
-        execErr = m.err;
-        break;
-      case MSG.EXIT:
-        mark("command exited");
-        exitStatus = m.val;
-        break;
       case MSG.STARTED:
         mark("command started");
         break;
@@ -475,7 +493,7 @@ export async function supervise(
   const durationMs = performance.now() - t0;
   const killed = c.killSignal === 15 ? "the command's process group was killed" : undefined;
   const verdict = outcomeResult(plan, {
-    setupErr, killedFor, interruptSignal: interrupted() ?? "SIGTERM", execErr, exitStatus,
+    ...rep, killedFor, interruptSignal: interrupted() ?? "SIGTERM",
     t0, durationMs, argv0, timeoutMs: opts.timeoutMs,
     afterTimeout: killed ?? "the sandbox was killed",
     afterInterrupt: killed ?? "the sandbox was torn down",
