@@ -145,6 +145,12 @@ describe("cave's own tables", () => {
     expect(r.status).toBe(200);
     expect(JSON.stringify(r.body)).not.toContain("cave_");
     const notes = r.body.tables.find((t: Json) => t.name === "notes");
+    // defaults as written, not as SQLite stores them
+    expect(notes.columns.map((c: Json) => [c.name, c.default])).toEqual([
+      ["id", null],
+      ["owner", "auth.uid()"],
+      ["body", null],
+    ]);
     expect(notes.policies).toEqual([
       {
         name: "own",

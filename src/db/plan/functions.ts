@@ -32,6 +32,18 @@ const NOW = "strftime('%Y-%m-%d %H:%M:%f+00', 'now')";
 const UUID =
   "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))))";
 
+/**
+ * A column DEFAULT as SQLite stores it (the emitter's spelling) back in the Postgres spelling a
+ * client wrote and expects to read (GET /schema): `now()`, `gen_random_uuid()`; anything else,
+ * a literal mostly, reads the same in both.
+ */
+export function postgresDefault(sqlite: string | null): string | null {
+  if (sqlite === null) return null;
+  if (sqlite === `(${NOW})`) return "now()";
+  if (sqlite === `(${UUID})` || sqlite === UUID) return "gen_random_uuid()";
+  return sqlite;
+}
+
 export const FUNCTIONS: Record<string, FunctionDef> = {
   count: { sqlite: "count", agg: true, ret: int8 },
   sum: { sqlite: "sum", agg: true, ret: sumType, minArgs: 1, maxArgs: 1 },

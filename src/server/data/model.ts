@@ -2,6 +2,8 @@
 // from the engine's catalog and SQLite's own metadata (as the owner: names, not rows), and kept
 // until SQLite's schema_version moves (DDL by any connection, this one or the CLI's).
 import { type ColumnInfo, loadCatalog } from "../../db/catalog/catalog.ts";
+import type { Ast } from "../../db/parse/ast.ts";
+import { postgresDefault } from "../../db/plan/functions.ts";
 import type { Store } from "../../db/store/types.ts";
 
 export interface ForeignKey {
@@ -38,11 +40,16 @@ export async function loadModel(store: Store): Promise<SchemaModel> {
   const catalog = await loadCatalog(store, version);
   const tables = new Map<string, TableModel>();
   for (const r of catalog.allRelations()) {
+    // Copies: the defaults are spelled for clients here, the engine's catalog keeps its own.
+    const columns = r.columns.map((c) => ({
+      ...c,
+      defaultSql: defaultFor(catalog.authDefault(r.name, c.name), c.defaultSql),
+    }));
     tables.set(r.name, {
       name: r.name,
       kind: r.kind,
-      columns: r.columns,
-      byName: new Map(r.columns.map((c) => [c.name, c])),
+      columns,
+      byName: new Map(columns.map((c) => [c.name, c])),
       primaryKey: r.primaryKey,
     });
   }
@@ -60,4 +67,16 @@ export async function loadModel(store: Store): Promise<SchemaModel> {
   }
   const foreignKeys = [...byId.values()].map((k) => ({ ...k, name: `${k.table}_${k.columns.join("_")}_fkey` }));
   return { version, tables, foreignKeys };
+}
+
+/**
+ * A column's DEFAULT as a client wrote it: auth.uid()/role()/jwt() (kept by the catalog, since
+ * SQLite cannot hold them), now() and gen_random_uuid() back from SQLite's spelling.
+ */
+function defaultFor(auth: Ast | undefined, sqlite: string | null | undefined): string | null {
+  const fn = (auth as { Function?: { name?: { Identifier?: { value?: string } }[] } } | undefined)?.Function;
+  if (fn?.name) return `${fn.name.map((p) => p.Identifier?.value ?? "").join(".")}()`;
+  // A longer expression around auth.*: the catalog keeps it parsed, not as text.
+  if (auth) return "(an expression of auth.uid(), auth.role() or auth.jwt())";
+  return postgresDefault(sqlite ?? null);
 }
