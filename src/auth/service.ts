@@ -55,6 +55,8 @@ export interface AuthServiceOptions {
   config?: AuthConfig;
   /** Where CAVE_JWT_SECRET is read; process.env by default. */
   env?: Record<string, string | undefined>;
+  /** Waits for another connection's write lock on timers, not on the thread (cave serve; see LocalStore). */
+  yieldOnBusy?: boolean;
 }
 
 /** GoTrue's user object, as auth-js's User type has it. */
@@ -164,7 +166,9 @@ export class AuthService implements RequestAuth {
 
   static async open(opts: AuthServiceOptions): Promise<AuthService> {
     const { settings, key, verifier, apiKeys } = await loadKeys(opts);
-    const engine = await Engine.open(openStore(opts.url ?? join(opts.dataDir, DATABASE_FILE)));
+    const engine = await Engine.open(
+      openStore(opts.url ?? join(opts.dataDir, DATABASE_FILE), { yieldOnBusy: opts.yieldOnBusy === true }),
+    );
     try {
       const store = new AuthStore(engine);
       await store.init();

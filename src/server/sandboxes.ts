@@ -185,11 +185,12 @@ export class Sandboxes {
 
   /** Opens the state in `dataDir` (the database at `url`, by default <dataDir>/cave.db). At most
    *  `maxRunning` sandboxes run at once (default: CAVE_MAX_SANDBOXES, else 32). */
-  static async open(opts: { dataDir: string; url?: string; maxRunning?: number }): Promise<Sandboxes> {
+  /** `yieldOnBusy`: waits for another connection's write lock on timers (cave serve; see LocalStore). */
+  static async open(opts: { dataDir: string; url?: string; maxRunning?: number; yieldOnBusy?: boolean }): Promise<Sandboxes> {
     const max = opts.maxRunning ?? maxFromEnv(process.env.CAVE_MAX_SANDBOXES);
     ensureDataDir(opts.dataDir);
     mkdirSync(join(opts.dataDir, "sandboxes"), { recursive: true, mode: 0o700 });
-    const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db")));
+    const db = await Engine.open(openStore(opts.url ?? join(opts.dataDir, "cave.db"), { yieldOnBusy: opts.yieldOnBusy === true }));
     // The tables are created through the engine, which also records their Postgres column
     // types (jsonb, timestamptz…) in its catalog, so `cave db query` shows typed values; that
     // needs the parser, so it happens only when they are missing (once per data directory).

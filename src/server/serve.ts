@@ -61,7 +61,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
   const config = opts.config ?? {};
   const env = opts.env ?? process.env;
   const warn = (m: string) => writeStderr(`cave: ${m}\n`);
-  const boxes = await Sandboxes.open({ dataDir: opts.dataDir, ...(opts.maxSandboxes ? { maxRunning: opts.maxSandboxes } : {}) });
+  // Every connection of the server waits for a write lock on timers, never on the event loop
+  // (LocalStore's yieldOnBusy): /query's transactions run on libsql's thread pool and need the
+  // event loop to finish.
+  const boxes = await Sandboxes.open({
+    dataDir: opts.dataDir,
+    yieldOnBusy: true,
+    ...(opts.maxSandboxes ? { maxRunning: opts.maxSandboxes } : {}),
+  });
   await boxes.recover();
   const auditLog = AuditLog.open({ dataDir: opts.dataDir });
   const audit = new AuditQueue(auditLog, warn);
@@ -91,10 +98,14 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     },
   });
   const authConfig = opts.auth ?? config.auth;
-  const auth = await AuthService.open({ dataDir: opts.dataDir, ...(authConfig ? { config: authConfig } : {}) });
+  const auth = await AuthService.open({
+    dataDir: opts.dataDir,
+    yieldOnBusy: true,
+    ...(authConfig ? { config: authConfig } : {}),
+  });
   // The data API's own connection: its transactions never mix with the sandboxes' bookkeeping.
   const dbPath = join(opts.dataDir, DATABASE_FILE);
-  const engine = await Engine.open(openStore(dbPath));
+  const engine = await Engine.open(openStore(dbPath, { yieldOnBusy: true }));
   // POST /query's SQL is anyone's (any role db.query_roles admits): it runs on a connection of
   // libsql's promise API, off the event loop, and is cancelled at db.statement_timeout (57014).
   const statementTimeoutMs =

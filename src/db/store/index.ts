@@ -63,11 +63,11 @@ export function parseStoreUrl(url: string, cwd: string = process.cwd(), env = pr
 }
 
 /** Opens the database `url` names (see parseStoreUrl). */
-export function openStore(url: string, opts: { cwd?: string } = {}): Store {
+export function openStore(url: string, opts: { cwd?: string; yieldOnBusy?: boolean } = {}): Store {
   const target = parseStoreUrl(url, opts.cwd);
   if (target.kind === "local") {
     const { LocalStore: Local } = require("./local.ts") as { LocalStore: typeof LocalStore };
-    return new Local(target.path);
+    return new Local(target.path, { yieldOnBusy: opts.yieldOnBusy === true });
   }
   const { RemoteStore: Remote } = require("./remote.ts") as { RemoteStore: typeof RemoteStore };
   return new Remote(target.url, target.authToken ? { authToken: target.authToken } : {});

@@ -100,8 +100,18 @@ export class LocalStore implements Store {
   private db: Database.Database | null;
   private readonly cache = new Map<string, Prepared>();
 
-  /** `path` is a filesystem path or ":memory:"; the directory must exist. */
-  constructor(path: string) {
+  /**
+   * `path` is a filesystem path or ":memory:"; the directory must exist.
+   * `yieldOnBusy` (for servers): a write that finds another connection's write lock waits
+   * with timers instead of SQLite's busy handler, which sleeps on the calling thread: in a
+   * server that is the event loop, and the connection holding the lock (a transaction of POST
+   * /query on libsql's thread pool, whose COMMIT is JavaScript's to send) could never finish:
+   * both waited out the busy timeout (measured: signups failing after 5 s each, 40 s stalls).
+   */
+  private readonly yieldOnBusy: boolean;
+
+  constructor(path: string, opts: { yieldOnBusy?: boolean } = {}) {
+    this.yieldOnBusy = opts.yieldOnBusy === true;
     this.path = path;
     this.url = path === ":memory:" ? ":memory:" : `file:${path}`;
     try {
@@ -110,7 +120,7 @@ export class LocalStore implements Store {
       throw openError(e, path);
     }
     try {
-      this.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.pragma(`busy_timeout = ${this.yieldOnBusy ? 0 : BUSY_TIMEOUT_MS}`);
       if (path !== ":memory:") {
         const mode = this.pragma("journal_mode = WAL");
         if (String(mode[0]?.[0]).toLowerCase() !== "wal") {
@@ -142,7 +152,19 @@ export class LocalStore implements Store {
   }
 
   async execute(sql: string, params: readonly StoreValue[]): Promise<StoreResult> {
-    return this.executeSync(sql, params);
+    if (!this.yieldOnBusy) return this.executeSync(sql, params);
+    // SQLITE_BUSY (the lock is taken; nothing of the statement ran) is retried after a timer,
+    // backing off to 20 ms, for as long as the busy timeout would have waited. BUSY_SNAPSHOT
+    // (this transaction read before another's commit) cannot succeed by waiting: it goes up.
+    const deadline = performance.now() + BUSY_TIMEOUT_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+      try {
+        return this.executeSync(sql, params);
+      } catch (e) {
+        if (!(e instanceof StoreError) || e.sqliteCode !== "SQLITE_BUSY" || performance.now() + wait > deadline) throw e;
+        await Bun.sleep(wait);
+      }
+    }
   }
 
   /** The synchronous core of `execute`, for callers that can use it (bench, migrations). */

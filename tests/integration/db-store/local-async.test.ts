@@ -78,3 +78,34 @@ describe("what it is for", () => {
     expect((await async_.execute("SELECT 2", [])).rows).toEqual([[2]]);
   });
 });
+
+describe("a server's connection that finds the write lock taken (yieldOnBusy)", () => {
+  test("waits on timers, so the holder's COMMIT, sent from the event loop, can come", async () => {
+    const path = join(dir, "c.db");
+    const holder = new LocalStore(path);
+    const waiter = new LocalStore(path, { yieldOnBusy: true });
+    try {
+      await holder.execute("CREATE TABLE t (x int)", []);
+      await holder.execute("BEGIN IMMEDIATE", []);
+      await holder.execute("INSERT INTO t VALUES (1)", []);
+      let committedAt = 0;
+      // the holder commits from a timer: with SQLite's own busy handler the waiter would sleep
+      // on this thread and the timer would fire only after the busy timeout
+      setTimeout(async () => {
+        await holder.execute("COMMIT", []);
+        committedAt = performance.now();
+      }, 50);
+      const t0 = performance.now();
+      const r = await waiter.execute("INSERT INTO t VALUES (2)", []);
+      const doneAt = performance.now();
+      expect(r.rowsAffected).toBe(1);
+      expect(committedAt).toBeGreaterThan(0);
+      expect(doneAt).toBeGreaterThanOrEqual(committedAt);
+      expect(doneAt - t0).toBeLessThan(1000);
+      expect((await waiter.execute("SELECT count(*) FROM t", [])).rows).toEqual([[2]]);
+    } finally {
+      holder.close();
+      waiter.close();
+    }
+  });
+});
