@@ -9,7 +9,7 @@ import { CaveError } from "../core/errors.ts";
 import { boxCgroupManager, execCgroupManager, probeCgroups, type CgroupManager } from "./cgroups/index.ts";
 import { type InitHandle, openInit } from "./persistent.ts";
 import { buildExecPlan, DEFAULT_PATH, sandboxEnv, type ExecSpec } from "./plan.ts";
-import { ensureReaped, EXIT, type Msg, outcomeResult, recordStatus, type Reported, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
+import { ensureReaped, EXIT, joinCgroup, type Msg, outcomeResult, recordStatus, type Reported, setupFailure, signalName, supervise, type RunOptions, type RunResult } from "./run.ts";
 
 /** Where an exec's stdio goes: cave's own fds ("inherit"), or pipes collected into strings. */
 export interface ExecIo {
@@ -78,14 +78,7 @@ async function execTty(init: InitHandle, id: string, spec: ExecSpec, opts: RunOp
     const { pid, pidfd } = spawned;
     if (pid < 0) return setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`);
     try {
-      let joinError: unknown = null;
-      if (exec && cgroupFd < 0) {
-        try {
-          exec.join(pid);
-        } catch (e) {
-          joinError = e;
-        }
-      }
+      const joinError = joinCgroup(cgroupFd < 0 ? exec : null, pid);
       const oomBefore = oomCount(cgroup, exec);
       const result = oomVerdict(
         await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError, killSignal: 15 }, opts, t0, () => interrupted),
@@ -162,14 +155,7 @@ async function execWith(
       return { result: setupFailure(plan, -1, -pid, t0, `clone: ${libc.errnoName(-pid)} (${libc.strerror(-pid)})`), stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), truncated: false };
     }
     try {
-      let joinError: unknown = null;
-      if (exec && cgroupFd < 0) {
-        try {
-          exec.join(pid);
-        } catch (e) {
-          joinError = e;
-        }
-      }
+      const joinError = joinCgroup(cgroupFd < 0 ? exec : null, pid);
       const max = io?.maxOutputBytes ?? 16 << 20;
       // Bun's fd streams do not close their fds: `opened` closes them once they are done.
       const on = io?.onOutput;

@@ -263,14 +263,7 @@ async function spawnAndSupervise(plan: Plan, spec: SandboxSpec, opts: RunOptions
     try {
       // cgroup v1 has no CLONE_INTO_CGROUP: join now, while the child mounts in parallel
       // (the first attach waits out an RCU grace period); its sync point only collects the ack.
-      let joinError: unknown = null;
-      if (cgroup && cgroupFd < 0) {
-        try {
-          cgroup.join(pid);
-        } catch (e) {
-          joinError = e;
-        }
-      }
+      const joinError = joinCgroup(cgroupFd < 0 ? cgroup : null, pid);
       return await supervise(plan, spec.argv[0] ?? "", { pid, pidfd, statusR, syncW, joinError }, opts, t0, () => interrupted);
     } finally {
       // supervise() reaps init on every normal path; after an exception, make sure it is
@@ -357,6 +350,20 @@ export interface Child {
   /** What a timeout or interruption sends the child: 9 (default) kills run's init and the
    *  namespace; exec's joiner takes 15 and kills the command's process group. */
   killSignal?: number;
+}
+
+/**
+ * Joins a just-cloned child to its cgroup (v1 has no CLONE_INTO_CGROUP) and returns the error
+ * instead of throwing: the child is told at its sync point and never runs the command.
+ */
+export function joinCgroup(cgroup: { join(pid: number): void } | null | undefined, pid: number): unknown {
+  if (!cgroup) return null;
+  try {
+    cgroup.join(pid);
+    return null;
+  } catch (e) {
+    return e;
+  }
 }
 
 /** What a command's status messages said: the part of an Outcome both supervisors collect alike. */
