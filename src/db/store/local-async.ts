@@ -11,13 +11,8 @@
 // promise API; their changes and last rowid are read back with one more statement.
 import Database from "libsql/promise";
 import { StoreError, toStoreError } from "./errors.ts";
-import { BUSY_TIMEOUT_MS } from "./local.ts";
+import { BUSY_TIMEOUT_MS, type Column, DDL, DML, INSERT, narrowIntegers } from "./local.ts";
 import type { Store, StoreResult, StoreValue } from "./types.ts";
-
-interface Column {
-  name: string;
-  type: string | null;
-}
 
 /** The slice of libsql/promise's Statement this file uses (its types say `any`). */
 interface Statement {
@@ -37,12 +32,6 @@ interface Connection {
 }
 
 const STATEMENT_CACHE_SIZE = 256;
-const DDL = /^\s*(?:create|drop|alter|rollback)\b/i;
-const INSERT = /^\s*(?:insert|replace)\b/i;
-
-function bigOrNumber(v: bigint): number | bigint {
-  return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
-}
 
 export class LocalAsyncStore implements Store {
   readonly url: string;
@@ -89,19 +78,14 @@ export class LocalAsyncStore implements Store {
     const timer = setTimeout(() => db.interrupt(), this.statementTimeoutMs);
     try {
       const rows = await stmt.all(params);
-      for (const row of rows) {
-        for (let i = 0; i < row.length; i++) {
-          const v = row[i];
-          if (typeof v === "bigint") row[i] = bigOrNumber(v);
-        }
-      }
+      narrowIntegers(rows);
       if (stmt.reader) {
         const cols = stmt.columns();
         return {
           columns: cols.map((c) => c.name),
           columnTypes: cols.map((c) => c.type ?? ""),
           rows,
-          rowsAffected: /^\s*(?:insert|update|delete|replace)\b/i.test(sql) ? rows.length : 0,
+          rowsAffected: DML.test(sql) ? rows.length : 0,
           lastInsertRowid: null,
         };
       }

@@ -22,7 +22,8 @@ export const BUSY_TIMEOUT_MS = 5000;
 /** Prepared statements kept per connection, by SQL text; the pipeline emits few distinct texts. */
 const STATEMENT_CACHE_SIZE = 512;
 
-interface Column {
+/** A result column as libsql describes it (both of its APIs). */
+export interface Column {
   name: string;
   type: string | null;
 }
@@ -57,8 +58,10 @@ interface Prepared {
   columnTypes: string[];
 }
 
-const DML = /^\s*(?:insert|update|delete|replace)\b/i;
-const DDL = /^\s*(?:create|drop|alter|rollback)\b/i;
+export const DML = /^\s*(?:insert|update|delete|replace)\b/i;
+export const DDL = /^\s*(?:create|drop|alter|rollback)\b/i;
+/** INSERT or REPLACE: the only statements whose last rowid means anything. */
+export const INSERT = /^\s*(?:insert|replace)\b/i;
 /** Transaction ends that a BUSY error leaves pending: re-stepping one could commit. */
 const TX_END = /^\s*(?:commit|end|release)\b/i;
 
@@ -92,6 +95,16 @@ const LOOPS = new Set([
 
 function bigOrNumber(v: bigint): number | bigint {
   return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
+
+/** Rows read with safeIntegers: integers that fit a double become numbers, in place. */
+export function narrowIntegers(rows: unknown[][]): void {
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (typeof v === "bigint") row[i] = bigOrNumber(v);
+    }
+  }
 }
 
 export class LocalStore implements Store {
@@ -184,12 +197,7 @@ export class LocalStore implements Store {
         // A cached SELECT * sees new columns after ALTER TABLE: SQLite re-prepares it, so
         // refresh the names when the width changed.
         if (rows.length > 0 && rows[0]?.length !== p.columns.length) describe(p);
-        for (const row of rows) {
-          for (let i = 0; i < row.length; i++) {
-            const v = row[i];
-            if (typeof v === "bigint") row[i] = bigOrNumber(v);
-          }
-        }
+        narrowIntegers(rows);
         return {
           columns: p.columns,
           columnTypes: p.columnTypes,
@@ -380,7 +388,7 @@ export class LocalStore implements Store {
     const reader = stmt.reader;
     const dml = reader && DML.test(sql);
     const ddl = DDL.test(sql);
-    const insert = /^\s*(?:insert|replace)\b/i.test(sql);
+    const insert = INSERT.test(sql);
     const p: Prepared = {
       stmt,
       reader,
