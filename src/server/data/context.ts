@@ -23,13 +23,20 @@ export class DataContext {
   readonly lock = new Mutex();
   private model: SchemaModel | null = null;
   private readonly verified = new Map<string, { ctx: AuthContext; until: number }>();
+  /** REST's statements, on `engine`. */
+  private readonly rest: Session;
+  /** POST /query's SQL, on `queryEngine` (under the same mutex). */
+  readonly sql: Session;
 
   constructor(
     readonly engine: DataEngine,
     private readonly auth: RequestAuth,
     /** POST /query's own engine: statements off the event loop, cancelled at the statement timeout. */
     readonly queryEngine: DataEngine = engine,
-  ) {}
+  ) {
+    this.rest = sessionOf(engine);
+    this.sql = sessionOf(queryEngine);
+  }
 
   /**
    * The caller's role and claims from the apikey and Authorization headers, through the auth
@@ -65,25 +72,29 @@ export class DataContext {
 
   /** One statement as the caller. */
   run(sql: string, params: readonly unknown[], auth: AuthContext): Promise<QueryResult> {
-    return this.engine.query(sql, params, { auth });
+    return this.rest.run(sql, params, auth);
   }
 
   /** Transaction control (BEGIN, COMMIT, ROLLBACK): no data is read, so it runs as the owner. */
-  async control(sql: "BEGIN" | "COMMIT" | "ROLLBACK"): Promise<void> {
-    await this.engine.query(sql);
+  control(sql: "BEGIN" | "COMMIT" | "ROLLBACK"): Promise<void> {
+    return this.rest.control(sql);
   }
 
   inTransaction(): boolean {
-    return this.engine.store.inTransaction();
+    return this.rest.inTransaction();
   }
+}
 
-  /** The same three for POST /query's SQL, on queryEngine (under the same mutex). */
-  readonly sql = {
+type Session = ReturnType<typeof sessionOf>;
+
+/** Statements as a caller, transaction control and its state, on one engine (connection). */
+function sessionOf(engine: DataEngine) {
+  return {
     run: (sql: string, params: readonly unknown[], auth: AuthContext): Promise<QueryResult> =>
-      this.queryEngine.query(sql, params, { auth }),
+      engine.query(sql, params, { auth }),
     control: async (sql: "BEGIN" | "COMMIT" | "ROLLBACK"): Promise<void> => {
-      await this.queryEngine.query(sql);
+      await engine.query(sql);
     },
-    inTransaction: (): boolean => this.queryEngine.store.inTransaction(),
+    inTransaction: (): boolean => engine.store.inTransaction(),
   };
 }
