@@ -226,24 +226,28 @@ describe("hanging the server", () => {
   test("a query that never ends is cancelled at db.statement_timeout (57014), and the server answers others meanwhile", async () => {
     const forever = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
     const t0 = performance.now();
+    let hungAt = 0;
     const [hung, health] = await Promise.all([
-      sql(users.alice.token, forever),
-      // sent while the runaway statement runs: it runs off the event loop, so this is answered at once
+      sql(users.alice.token, forever).then((r) => {
+        hungAt = performance.now() - t0;
+        return r;
+      }),
+      // sent while the runaway statement runs: it runs off the event loop, so this is answered
+      // before the statement is cancelled (an order, not a time: CI machines are slow by turns)
       Bun.sleep(100).then(async () => {
         const r = await fetch(`${server.url}/healthz`);
-        return [r.status, performance.now() - t0] as const;
+        return { status: r.status, at: performance.now() - t0 };
       }),
     ]);
-    const took = performance.now() - t0;
     expect([hung.status, hung.body.error?.sqlstate, hung.body.error?.message]).toEqual([
       400,
       "57014",
       "canceling statement due to statement timeout",
     ]);
-    expect(took).toBeGreaterThan(350);
-    expect(took).toBeLessThan(3000);
-    expect(health[0]).toBe(200);
-    expect(health[1]).toBeLessThan(350);
+    // ran until the timeout (400ms) and no longer than a slow machine needs to notice it
+    expect(hungAt).toBeGreaterThanOrEqual(400);
+    expect(hungAt).toBeLessThan(10_000);
+    expect({ health: health.status, answeredFirst: health.at < hungAt }).toEqual({ health: 200, answeredFirst: true });
     // the same for a join that multiplies rows past any useful size, and for a write fed by one
     const product = await sql(
       users.alice.token,
