@@ -4,37 +4,8 @@
 // Why not node:fs: importing it costs ~1.1–1.4 ms in a compiled cave (Bun initialises the
 // whole module), about a tenth of a sandbox's start-up. The run path needs only these few
 // calls; everything else in cave keeps using node:fs.
-import { dlopen, FFIType, ptr } from "bun:ffi";
-import { errno } from "./libc.ts";
-
-const i32 = FFIType.i32;
-const i64 = FFIType.i64;
-const u32 = FFIType.u32;
-const u64 = FFIType.u64;
-const p = FFIType.ptr;
-
-let lib: ReturnType<typeof load> | undefined;
-function load() {
-  return dlopen("libc.so.6", {
-    open: { args: [p, i32, u32], returns: i32 },
-    close: { args: [i32], returns: i32 },
-    pread: { args: [i32, p, u64, i64], returns: i64 },
-    read: { args: [i32, p, u64], returns: i64 },
-    write: { args: [i32, p, u64], returns: i64 },
-    statx: { args: [i32, p, i32, u32, p], returns: i32 },
-    readlink: { args: [p, p, u64], returns: i64 },
-    mkdir: { args: [p, u32], returns: i32 },
-    rmdir: { args: [p], returns: i32 },
-    rename: { args: [p, p], returns: i32 },
-    unlink: { args: [p], returns: i32 },
-    access: { args: [p, i32], returns: i32 },
-    getdents64: { args: [i32, p, u64], returns: i64 },
-  });
-}
-function libc() {
-  lib ??= load();
-  return lib.symbols;
-}
+import { ptr } from "bun:ffi";
+import { errno, symbols as libc } from "./libc.ts";
 
 /** The O_* and access-mode numbers of Linux (x86_64 and aarch64 agree on these). */
 export const constants = {

@@ -7,6 +7,8 @@ const i64 = FFIType.i64;
 const u64 = FFIType.u64;
 const p = FFIType.ptr;
 
+// One dlopen for every libc call of cave (ffi/fs.ts's too): bun:ffi compiles a trampoline
+// per symbol (~10 µs) but each dlopen costs ~0.2 ms more on top, in every `cave run`.
 let lib: ReturnType<typeof open> | undefined;
 function open() {
   return dlopen("libc.so.6", {
@@ -22,19 +24,31 @@ function open() {
     waitid: { args: [i32, i32, p, i32], returns: i32 },
     memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: i32 },
     isatty: { args: [i32], returns: i32 },
-    open: { args: [FFIType.cstring, i32, FFIType.u32], returns: i32 },
+    open: { args: [p, i32, FFIType.u32], returns: i32 },
     ioctl: { args: [i32, u64, p], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     socketpair: { args: [i32, i32, i32, p], returns: i32 },
     recvmsg: { args: [i32, p, i32], returns: i64 },
     pidfd_open: { args: [i32, FFIType.u32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
+    // ffi/fs.ts's
+    pread: { args: [i32, p, u64, i64], returns: i64 },
+    statx: { args: [i32, p, i32, FFIType.u32, p], returns: i32 },
+    readlink: { args: [p, p, u64], returns: i64 },
+    mkdir: { args: [p, FFIType.u32], returns: i32 },
+    rmdir: { args: [p], returns: i32 },
+    rename: { args: [p, p], returns: i32 },
+    unlink: { args: [p], returns: i32 },
+    access: { args: [p, i32], returns: i32 },
+    getdents64: { args: [i32, p, u64], returns: i64 },
   });
 }
 function libc() {
   lib ??= open();
   return lib.symbols;
 }
+/** The raw symbols, for ffi/fs.ts: code outside ffi/ calls the wrappers. */
+export const symbols = libc;
 
 /** A failed system call: which one, and errno. Converted to CaveError by callers. */
 export class SysError extends Error {
@@ -240,7 +254,7 @@ export function isatty(fd: number): boolean {
 }
 
 export function openPath(path: string, flags: number): number {
-  return check(`open ${path}`, libc().open(Buffer.from(`${path}\0`), flags, 0));
+  return check(`open ${path}`, libc().open(ptr(Buffer.from(`${path}\0`)), flags, 0));
 }
 
 export function ioctl(fd: number, request: number, arg: Uint8Array | null): number {
