@@ -13,6 +13,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { BunPlugin } from "bun";
+import { STARTUP_JIT_POLICY } from "../src/core/jit.ts";
 
 const root = join(import.meta.dir, "..");
 const outfile = process.argv[2] ?? join(root, "dist/cave");
@@ -65,6 +66,9 @@ const result = await Bun.build({
     // bunfig.toml `preload` there would run its code inside cave (as root, with sudo).
     autoloadDotenv: false,
     autoloadBunfig: false,
+    // Start-up code stays in the interpreter; cave sets the normal policy back once a run's
+    // command has started and at the start of every other verb (src/core/jit.ts).
+    jitPolicy: STARTUP_JIT_POLICY,
   },
 });
 if (!result.success) {

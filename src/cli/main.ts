@@ -8,6 +8,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { reportError } from "./report.ts";
 import { wantsHelp } from "./help.ts";
 import { mark } from "../core/trace.ts";
+import { normalJitPolicy } from "../core/jit.ts";
 
 mark("cli loaded");
 
@@ -55,6 +56,8 @@ async function cli(rawArgs: string[]): Promise<void> {
       const { runMain } = await import("./commands/run.ts");
       await runMain(rawArgs.slice(1));
     }
+    // Only `cave run`'s set-up runs under the start-up JIT policy (src/core/jit.ts).
+    normalJitPolicy();
     const { runCommand, showUsage } = await import("citty");
     if (rawArgs.length === 0 || wantsHelp(rawArgs)) {
       const [cmd, parent] = await resolveChain(rawArgs);

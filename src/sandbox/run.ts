@@ -9,6 +9,7 @@ import { formatSize } from "../core/units.ts";
 import { cleanupStale, createCgroupManager, detectCgroups, probeCgroups, type CgroupManager, type Limits } from "./cgroups/index.ts";
 import { PtyRelay } from "./tty.ts";
 import { mark } from "../core/trace.ts";
+import { normalJitPolicy } from "../core/jit.ts";
 import type { RunResult } from "../../schema/result.ts";
 
 // The shape lives in schema/result.ts (valibot), shared with --json and the API.
@@ -444,6 +445,8 @@ export async function supervise(
       }
       case MSG.STARTED:
         mark("command started");
+        // set-up is over: a long command's terminal relay gets the normal JIT (src/core/jit.ts)
+        normalJitPolicy();
         break;
       case MSG.PTY:
         if (m.fd !== undefined) term.pty = new PtyRelay(m.fd);
