@@ -251,7 +251,7 @@ function endGroup(group: CgroupManager | null): void {
   if (!group) return;
   group.release();
   try {
-    if (group.isEmpty()) group.destroy();
+    group.removeIfEmpty();
   } catch {
     // the sandbox was stopped meanwhile and took its cgroups along
   }

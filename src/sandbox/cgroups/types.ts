@@ -53,7 +53,11 @@ export interface CgroupManager {
   oomKills(): number;
   /** SIGKILLs every process in the cgroup and its descendants; returns without waiting for exit. */
   killAll(): void;
-  /** Kills, waits until the cgroup is empty, removes every directory it made; idempotent. */
+  /** Removes the cgroup if no process and no child cgroup is in it, with one rmdir per
+   *  directory (the kernel refuses a populated one: EBUSY); never kills. True when it is gone. */
+  removeIfEmpty(): boolean;
+  /** Kills, waits until the cgroup is empty, removes every directory it made; idempotent.
+   *  An empty cgroup (the usual case: the sandbox's init has exited) costs only removeIfEmpty(). */
   destroy(): void;
 }
 
@@ -248,6 +252,23 @@ export function pidsIn(fs: CgroupFs, dir: string): number[] {
     .map(Number);
   for (const child of children) pids.push(...pidsIn(fs, `${dir}/${child}`));
   return pids;
+}
+
+/**
+ * rmdir of a cgroup that may be empty: true when it is gone (or was), false when the kernel
+ * says busy (a process or a child cgroup is in it, or the last process has only just left).
+ * One syscall, where reading cgroup.procs across every hierarchy first costs a dozen.
+ */
+export function removeIfUnused(fs: CgroupFs, dir: string): boolean {
+  try {
+    fs.rmdir(dir);
+    return true;
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === "ENOENT") return true;
+    if (code === "EBUSY") return false;
+    throw cgroupError("remove", dir, e);
+  }
 }
 
 /** Removes dir and the child cgroups a sandboxed process may have made in it, deepest first. */

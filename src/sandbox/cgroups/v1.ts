@@ -17,6 +17,7 @@ import {
   type Limits,
   type Usage,
   pidsIn,
+  removeIfUnused,
   removeTree,
   waitFor,
 } from "./types.ts";
@@ -204,17 +205,27 @@ export class CgroupV1 implements CgroupManager {
         // Not a limit: without the count, oomKilled() after destroy() says the cgroup is gone.
       }
     }
+    if (this.removeIfEmpty()) return;
+    const left = this.existingDirs();
     this.killAll();
-    const empty = waitFor(this.fs, () => this.killEach(dirs) === 0, EMPTY_WAIT_MS);
+    const empty = waitFor(this.fs, () => this.killEach(left) === 0, EMPTY_WAIT_MS);
     if (!empty) {
       throw new CaveError(
         "SANDBOX_CGROUP",
-        `processes ${this.pids(dirs).join(", ")} are still in ${this.name} ${EMPTY_WAIT_MS / 1000} s after SIGKILL`,
+        `processes ${this.pids(left).join(", ")} are still in ${this.name} ${EMPTY_WAIT_MS / 1000} s after SIGKILL`,
         { hint: "they are probably in uninterruptible sleep (D state); the cgroup is removed by a later cleanup of stale cgroups" },
       );
     }
-    for (const dir of dirs) removeTree(this.fs, dir);
+    for (const dir of left) removeTree(this.fs, dir);
     this.joinDirs = [];
+  }
+
+  removeIfEmpty(): boolean {
+    let gone = true;
+    // Every hierarchy's, in V1_ORDER: a failed join can leave a process in only some of them.
+    for (const dir of unique([...this.dirs.values()])) if (!removeIfUnused(this.fs, dir)) gone = false;
+    if (gone) this.joinDirs = [];
+    return gone;
   }
 
   /** The leaf directories that exist now, in V1_ORDER (what cleanupStale removes with destroy()). */

@@ -17,6 +17,7 @@ import {
   type Limits,
   type Usage,
   pidsIn,
+  removeIfUnused,
   removeTree,
   waitFor,
 } from "./types.ts";
@@ -159,6 +160,7 @@ export class CgroupV2 implements CgroupManager {
     } catch {
       // Not a limit: without memory.events, oomKilled() after destroy() says the cgroup is gone.
     }
+    if (this.removeIfEmpty()) return;
     this.killAll();
     const hasKill = this.fs.exists(`${this.dir}/cgroup.kill`);
     const empty = waitFor(
@@ -180,6 +182,12 @@ export class CgroupV2 implements CgroupManager {
     }
     this.closeFd();
     removeTree(this.fs, this.dir);
+  }
+
+  removeIfEmpty(): boolean {
+    // The fd goes first, as in destroy(): v2DirFd() opens it again if the cgroup stays.
+    this.closeFd();
+    return removeIfUnused(this.fs, this.dir);
   }
 
   /** The directories cleanupStale removes with destroy(). */

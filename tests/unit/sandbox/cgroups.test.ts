@@ -277,7 +277,7 @@ describe("cgroup v2 manager", () => {
     expect(fs.log).toEqual([`write ${V2_LEAF}/cgroup.procs 4242`]);
   });
 
-  test("v2DirFd opens the cgroup directory once, and destroy closes it before removing the directory", () => {
+  test("v2DirFd opens the cgroup directory once, and destroy closes it before removing the directory (an empty one without a kill)", () => {
     const fs = v2Host();
     const m = new CgroupV2(fs, V2, "cave-1-a");
     m.create(LIMITS);
@@ -285,10 +285,10 @@ describe("cgroup v2 manager", () => {
     expect(m.v2DirFd()).toBe(42);
     expect(m.v2DirFd()).toBe(42);
     m.destroy();
-    expect(fs.log).toEqual([`open ${V2_LEAF}`, `write ${V2_LEAF}/cgroup.kill 1`, "close 42", `rmdir ${V2_LEAF}`]);
+    expect(fs.log).toEqual([`open ${V2_LEAF}`, "close 42", `rmdir ${V2_LEAF}`]);
   });
 
-  test("destroy kills with cgroup.kill, waits for populated 0, removes child cgroups first; a second destroy does nothing", () => {
+  test("destroy of a busy cgroup (rmdir: EBUSY) kills with cgroup.kill, waits for populated 0, removes child cgroups first; a second destroy does nothing", () => {
     const fs = v2Host();
     const m = new CgroupV2(fs, V2, "cave-1-a");
     m.create(LIMITS);
@@ -298,10 +298,10 @@ describe("cgroup v2 manager", () => {
     fs.files.set(`${V2_LEAF}/cgroup.events`, "populated 1\nfrozen 0\n");
     fs.log.length = 0;
     m.destroy();
-    expect(fs.log).toEqual([`write ${V2_LEAF}/cgroup.kill 1`, `rmdir ${V2_LEAF}/inner`, `rmdir ${V2_LEAF}`]);
+    expect(fs.log).toEqual([`rmdir ${V2_LEAF}`, `write ${V2_LEAF}/cgroup.kill 1`, `rmdir ${V2_LEAF}/inner`, `rmdir ${V2_LEAF}`]);
     expect(fs.exists(V2_LEAF)).toBe(false);
     m.destroy();
-    expect(fs.log.length).toBe(3);
+    expect(fs.log.length).toBe(4);
   });
 
   test("without cgroup.kill, killAll freezes, SIGKILLs each pid of the subtree and thaws", () => {
@@ -389,6 +389,8 @@ function v1Host(opts: { mountinfo?: string; swaps?: string; drop?: string[] } = 
 
 const HIERARCHIES: V1Hierarchy[] = ["memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "cpuset"].map((c) => ({ mount: `${CG}/${c}`, controllers: [c] }));
 const leaf = (ctrl: string, name = "cave-1-a") => `${CG}/${ctrl}/cave/${name}`;
+/** removeIfEmpty's rmdir of the leaf in every hierarchy, in the manager's order. */
+const TRY_ALL = (name = "cave-1-a") => ["memory", "cpu", "cpuacct", "pids", "blkio", "freezer"].map((c) => `rmdir ${leaf(c, name)}`);
 
 describe("cgroup v1 manager", () => {
   test("create makes one leaf per hierarchy, then writes memory, memsw, the cfs period before the quota, and pids.max", () => {
@@ -494,22 +496,35 @@ describe("cgroup v1 manager", () => {
     expect(fs.log).toEqual(["memory", "cpu", "cpuacct", "pids", "freezer"].map((c) => `write ${leaf(c)}/cgroup.procs 4242`));
   });
 
-  test("destroy freezes, SIGKILLs each pid once, thaws, then removes the memory, cpu, cpuacct, pids and freezer leaves in that order", () => {
+  test("destroy of a busy cgroup freezes, SIGKILLs each pid once, thaws, then removes the memory, cpu, cpuacct, pids and freezer leaves in that order", () => {
     const fs = v1Host();
     const m = new CgroupV1(fs, HIERARCHIES, "cave-1-a");
     m.create(LIMITS);
     for (const c of ["memory", "cpu", "cpuacct", "pids", "freezer"]) fs.files.set(`${leaf(c)}/cgroup.procs`, "300\n301\n");
     fs.log.length = 0;
     m.destroy();
+    const leaves = ["memory", "cpu", "cpuacct", "pids", "freezer"].map((c) => `rmdir ${leaf(c)}`);
     expect(fs.log).toEqual([
+      // the one-rmdir-each try in every hierarchy (blkio's leaf was never made: ENOENT), all busy
+      ...TRY_ALL(),
       `write ${leaf("freezer")}/freezer.state FROZEN`,
       "kill 300",
       "kill 301",
       `write ${leaf("freezer")}/freezer.state THAWED`,
-      ...["memory", "cpu", "cpuacct", "pids", "freezer"].map((c) => `rmdir ${leaf(c)}`),
+      ...leaves,
     ]);
     m.destroy();
-    expect(fs.log.length).toBe(9);
+    expect(fs.log.length).toBe(15);
+  });
+
+  test("destroy of an empty cgroup is one rmdir per leaf: no freezer, no kill, no read of cgroup.procs", () => {
+    const fs = v1Host();
+    const m = new CgroupV1(fs, HIERARCHIES, "cave-1-a");
+    m.create(LIMITS);
+    fs.log.length = 0;
+    m.destroy();
+    expect(fs.log).toEqual(TRY_ALL());
+    for (const c of ["memory", "cpu", "cpuacct", "pids", "freezer"]) expect(fs.exists(leaf(c))).toBe(false);
   });
 
   test("oomKilled reads the oom_kill line of memory.oom_control", () => {
@@ -586,8 +601,10 @@ describe("cleanupStale", () => {
     const fs = staleV2Tree();
     expect(cleanupStale({ fs, now: NOW })).toEqual([`${V2}/cave/cave-${ALIVE}-leftover`, `${V2}/cave/cave-${DEAD}-crashed`]);
     expect(fs.log).toEqual([
-      `write ${V2}/cave/cave-${ALIVE}-leftover/cgroup.kill 1`,
+      // empty: one rmdir
       `rmdir ${V2}/cave/cave-${ALIVE}-leftover`,
+      // busy: the rmdir is refused, then kill and remove
+      `rmdir ${V2}/cave/cave-${DEAD}-crashed`,
       `write ${V2}/cave/cave-${DEAD}-crashed/cgroup.kill 1`,
       `rmdir ${V2}/cave/cave-${DEAD}-crashed`,
     ]);
@@ -607,11 +624,14 @@ describe("cleanupStale", () => {
     fs.log.length = 0;
     const removed = cleanupStale({ fs, now: NOW });
     expect(removed).toEqual(["memory", "cpu", "cpuacct", "pids", "freezer"].map((c) => leaf(c, name)));
+    const busy = ["memory", "pids", "freezer"].map((c) => `rmdir ${leaf(c, name)}`);
     expect(fs.log).toEqual([
+      // the empty cpu and cpuacct leaves go at the first try; the busy ones are refused
+      ...TRY_ALL(name),
       `write ${leaf("freezer", name)}/freezer.state FROZEN`,
       "kill 700",
       `write ${leaf("freezer", name)}/freezer.state THAWED`,
-      ...removed.map((d) => `rmdir ${d}`),
+      ...busy,
     ]);
     expect(fs.exists(`${CG}/memory/cave/unrelated`)).toBe(true);
   });
