@@ -18,6 +18,7 @@ import {
   openSync,
   readdirSync,
   readSync,
+  rename,
   renameSync,
   rmSync,
   statSync,
@@ -129,7 +130,9 @@ export class AuditLog {
       while (!r.done) {
         let failed: unknown = null;
         try {
-          fsyncSync(r.value);
+          const step = r.value;
+          if ("fsync" in step) fsyncSync(step.fsync);
+          else renameSync(step.rename[0], step.rename[1]);
         } catch (e) {
           failed = e;
         }
@@ -140,8 +143,9 @@ export class AuditLog {
   }
 
   /**
-   * appendMany with the fsyncs on libuv's thread pool, so a server's event loop is not blocked
-   * for them (~2 ms a batch, measured as +1–2 ms on every API exec). The same steps and the same
+   * appendMany with the fsyncs and the head's rename on libuv's thread pool, so a server's event
+   * loop is not blocked for them (~2 ms a batch, measured as +1–2 ms on every API exec; the
+   * rename over the old head alone was ~0.4 ms on ext4). The same steps and the same
    * guarantees: resolved once the lines and the head are on disk. One call at a time per
    * process (the flock is held across the awaits; the server's AuditQueue flushes one batch at
    * a time).
@@ -154,8 +158,12 @@ export class AuditLog {
       const steps = this.appendSteps(events);
       let r = steps.next();
       while (!r.done) {
-        const fd = r.value;
-        const failed = await new Promise<unknown>((resolve) => fsync(fd, (e) => resolve(e ?? null)));
+        const step = r.value;
+        const failed = await new Promise<unknown>((resolve) => {
+          const done = (e: NodeJS.ErrnoException | null) => resolve(e ?? null);
+          if ("fsync" in step) fsync(step.fsync, done);
+          else rename(step.rename[0], step.rename[1], done);
+        });
         r = failed === null ? steps.next() : steps.throw(failed);
       }
       return r.value;
@@ -167,12 +175,13 @@ export class AuditLog {
   /**
    * The append itself, under the caller's lock. It yields each descriptor that must reach the
    * disk before it goes on (the segment files, a new file's directory, the new head) and the
-   * driver fsyncs it, synchronously or not; a failed fsync is thrown back in. All or nothing:
+   * driver fsyncs it, synchronously or not, and last the head's rename into place; a failed
+   * step is thrown back in. All or nothing:
    * lines that reached a file before a later step failed (a full disk fails the head's new file
    * after the appends fit) are cut off again, so a caller that retries the batch does not write
    * its events twice.
    */
-  private *appendSteps(events: readonly AuditEvent[]): Generator<number, AuditRecord[], void> {
+  private *appendSteps(events: readonly AuditEvent[]): Generator<Step, AuditRecord[], void> {
     let tail = this.readTail();
     const out: AuditRecord[] = [];
     const groups: { file: string; fresh: boolean; lines: Buffer[] }[] = [];
@@ -258,7 +267,7 @@ export class AuditLog {
       } finally {
         closeSync(fd);
       }
-      io(`write ${tmp}`, () => renameSync(tmp, join(this.dir, HEAD_FILE)));
+      yield* handOff({ rename: [tmp, join(this.dir, HEAD_FILE)] }, `write ${tmp}`);
     } catch (e) {
       this.cached = null;
       for (const u of undo) {
@@ -371,12 +380,20 @@ function withLock<T>(dir: string, f: () => T): T {
   }
 }
 
+/** What appendSteps hands its driver to do, synchronously or on the thread pool. */
+type Step = { fsync: number } | { rename: [from: string, to: string] };
+
 /** Hands `fd` to the driver to fsync; its failure comes back as AUDIT_IO naming the step. */
-function* synced(fd: number, step: string): Generator<number, void, void> {
+function synced(fd: number, step: string): Generator<Step, void, void> {
+  return handOff({ fsync: fd }, step);
+}
+
+/** Hands a step to the driver; its failure comes back as AUDIT_IO naming `what`. */
+function* handOff(s: Step, what: string): Generator<Step, void, void> {
   try {
-    yield fd;
+    yield s;
   } catch (e) {
-    io(step, () => {
+    io(what, () => {
       throw e;
     });
   }
