@@ -250,6 +250,14 @@ function breakdown(rs: Result[]): string {
       `- budget: ${TARGET_RATIO}× bwrap = ${ms(budget)} ms; \`cave version\` already takes ${ms(ver)} ms of it, ` +
         `which leaves ${ms(budget - ver)} ms for the sandbox against the ${ms(run - ver)} ms it takes now`,
     );
+    // A Bun program that did nothing but the kernel work bwrap does: the least cave could take.
+    const floor = noop + (bwrap - t);
+    lines.push(
+      `- floor: Bun's start plus bwrap's own work (no-op + (bwrap − /bin/true)) = ${ms(floor)} ms = ` +
+        `${(floor / bwrap).toFixed(2)}× bwrap, before cave loads any of its code; that leaves ${ms(budget - floor)} ms ` +
+        `under the target for all of cave's JavaScript and FFI (its chunks, bun:ffi, one libc dlopen, the helper's, ` +
+        `arguments, config, the plan, supervision), which take ${ms(run - floor)} ms now`,
+    );
   }
   return lines.join("\n");
 }
