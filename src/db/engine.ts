@@ -96,6 +96,8 @@ function explainLines(plan: Plan): string[] {
 export class Engine implements SqlEngine {
   private catalog: Catalog | null = null;
   private version = 0;
+  /** The database's catalog generation (PRAGMA user_version) the cached catalog was checked against. */
+  private generation: number | null = null;
   private readonly cache = new Map<string, Prepared>();
   /** Postgres's aborted-transaction state: after an error, only ROLLBACK ends the block. */
   private failed = false;
@@ -127,6 +129,32 @@ export class Engine implements SqlEngine {
   private invalidate(): void {
     this.version++;
     this.catalog = null;
+  }
+
+  /**
+   * Forgets the cached catalog and plans when another connection has changed the catalog since
+   * (a policy, RLS, a function, any DDL): every DDL of cave bumps the database's catalog
+   * generation, SQLite's user_version. Without this, a long-lived connection (cave serve's)
+   * went on planning with policies another connection had dropped or narrowed.
+   * One PRAGMA (~4 µs): call it at the start of a unit of work (a request), not per statement.
+   * Inside a transaction block the catalog cannot move under it, so it does nothing there.
+   */
+  async syncCatalog(): Promise<void> {
+    if (this.closed || this.store.inTransaction()) return;
+    const r = await this.store.execute("PRAGMA user_version", []);
+    const generation = Number(r.rows[0]?.[0] ?? 0);
+    if (generation === this.generation) return;
+    this.invalidate();
+    this.generation = generation;
+  }
+
+  /** Bumps the catalog generation inside the DDL's transaction (see syncCatalog). */
+  private async bumpGeneration(): Promise<number> {
+    const r = await this.store.execute("PRAGMA user_version", []);
+    // user_version is a signed 32-bit integer; wrapping keeps it changing
+    const next = (Number(r.rows[0]?.[0] ?? 0) + 1) | 0;
+    await this.store.execute(`PRAGMA user_version = ${next}`, []);
+    return next;
   }
 
   async query(sql: string, params: readonly unknown[] = [], opts: QueryOptions = {}): Promise<QueryResult> {
@@ -401,7 +429,10 @@ export class Engine implements SqlEngine {
     try {
       let last: StoreResult = { columns: [], columnTypes: [], rows: [], rowsAffected: 0, lastInsertRowid: null };
       for (const s of steps) last = await run(this.store, s, []);
+      const generation = await this.bumpGeneration();
       await this.internal(nested ? "RELEASE cave_ddl" : "COMMIT");
+      // Our own change: syncCatalog need not reload for it (invalidate() below does, once).
+      if (!nested) this.generation = generation;
       return last;
     } catch (e) {
       if (nested) {

@@ -17,6 +17,8 @@ export interface QueryResult {
 /** The engine as the CLI and servers see it. */
 export interface SqlEngine {
   query(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult>;
+  /** Catches up with catalog changes (DDL, policies) other connections made; once per unit of work. */
+  syncCatalog(): Promise<void>;
   close(): void;
 }
 

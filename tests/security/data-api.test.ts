@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { readApiKeys } from "../../src/auth/service.ts";
 import { type Running, serve } from "../../src/server/serve.ts";
+import { CAVE_CMD } from "../helpers/serve.ts";
 
 let dir: string;
 let server: Running;
@@ -262,6 +263,39 @@ describe("hanging the server", () => {
     expect([write.status, write.body.error?.sqlstate]).toEqual([400, "57014"]);
     const after = await call("/rest/v1/notes?select=body&order=id", { token: users.alice.token });
     expect([after.status, after.body.length]).toEqual([200, 2]);
+  });
+});
+
+describe("a policy changed by another connection", () => {
+  const aliceBodies = async () => {
+    const r = await call("/rest/v1/notes?select=body&order=id", { token: users.alice.token });
+    expect(r.status).toBe(200);
+    return (r.body as { body: string }[]).map((n) => n.body);
+  };
+
+  test("narrowed through /query (its own connection), it applies to REST's very next request, and dropped, no longer", async () => {
+    // REST's connection has planned this read under the old policies
+    expect(await aliceBodies()).toEqual(["alice 1", "alice 2"]);
+    const narrow = await sql(service, "CREATE POLICY hide_first ON notes AS RESTRICTIVE FOR SELECT TO authenticated USING (body <> 'alice 1')");
+    expect(narrow.status).toBe(200);
+    expect(await aliceBodies()).toEqual(["alice 2"]);
+    expect((await sql(service, "DROP POLICY hide_first ON notes")).status).toBe(200);
+    expect(await aliceBodies()).toEqual(["alice 1", "alice 2"]);
+  });
+
+  test("narrowed by `cave db query` in another process while the server runs, it applies to the next request", async () => {
+    expect(await aliceBodies()).toEqual(["alice 1", "alice 2"]);
+    const cli = (statement: string) => {
+      const r = Bun.spawnSync([...CAVE_CMD, "db", "query", statement, "--data-dir", dir], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/tmp" } });
+      expect([r.exitCode, r.stderr.toString()]).toEqual([0, ""]);
+    };
+    cli("CREATE POLICY hide_second ON notes AS RESTRICTIVE FOR SELECT TO authenticated USING (body <> 'alice 2')");
+    expect(await aliceBodies()).toEqual(["alice 1"]);
+    // /query's connection sees it too
+    const viaSql = await sql(users.alice.token, "SELECT body FROM notes ORDER BY id");
+    expect([viaSql.status, viaSql.body.rows]).toEqual([200, [["alice 1"]]]);
+    cli("DROP POLICY hide_second ON notes");
+    expect(await aliceBodies()).toEqual(["alice 1", "alice 2"]);
   });
 });
 

@@ -11,6 +11,8 @@ import { loadModel, type SchemaModel, schemaVersion } from "./model.ts";
 /** The engine as the data API uses it (src/db/engine.ts with its auth option). */
 export interface DataEngine {
   query(sql: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult>;
+  /** Re-reads the catalog if another connection changed it (src/db/engine.ts). */
+  syncCatalog(): Promise<void>;
   readonly store: Store;
   close(): void;
 }
@@ -20,7 +22,7 @@ const AUTH_CACHE_LIMIT = 10_000;
 const AUTH_CACHE_MS = 60_000;
 
 export class DataContext {
-  readonly lock = new Mutex();
+  private readonly lock = new Mutex();
   private model: SchemaModel | null = null;
   private readonly verified = new Map<string, { ctx: AuthContext; until: number }>();
   /** REST's statements, on `engine`. */
@@ -56,6 +58,19 @@ export class DataContext {
     if (this.verified.size >= AUTH_CACHE_LIMIT) this.verified.clear();
     this.verified.set(key, { ctx, until: Math.min(exp, now + AUTH_CACHE_MS) });
     return ctx;
+  }
+
+  /**
+   * Runs one request's database work alone on the connections (statements never interleave
+   * with another request's), after the engine it uses (REST's, or /query's with "sql") has
+   * caught up with catalog changes made by other connections: a policy changed through
+   * /query, by `cave db query` or by another process applies to the very next request.
+   */
+  exclusive<T>(fn: () => Promise<T>, on: "rest" | "sql" = "rest"): Promise<T> {
+    return this.lock.run(async () => {
+      await (on === "sql" ? this.queryEngine : this.engine).syncCatalog();
+      return fn();
+    });
   }
 
   async schema(): Promise<SchemaModel> {

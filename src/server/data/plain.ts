@@ -83,7 +83,7 @@ export async function handleQuery(ctx: DataContext, req: Request, auth: AuthCont
   const b = await body(req, QueryBodySchema);
   // The SQL runs on the query engine: off the event loop, cancelled at the statement timeout.
   const q = ctx.sql;
-  return ctx.lock.run(async () => {
+  return ctx.exclusive(async () => {
     const wasOpen = q.inTransaction();
     try {
       const r = await q.run(b.sql, b.params ?? [], auth);
@@ -98,7 +98,7 @@ export async function handleQuery(ctx: DataContext, req: Request, auth: AuthCont
       if (!wasOpen && q.inTransaction()) await q.control("ROLLBACK").catch(() => {});
       throw e;
     }
-  });
+  }, "sql");
 }
 
 interface PolicyRow {
@@ -166,7 +166,7 @@ const isInternal = (name: string) =>
  */
 export async function handleSchema(ctx: DataContext, auth: AuthContext): Promise<Response> {
   const service = auth.role === "service_role";
-  const { model, objects } = await ctx.lock.run(async () => ({
+  const { model, objects } = await ctx.exclusive(async () => ({
     model: await loadModel(ctx.engine.store),
     objects: await readObjects(ctx),
   }));
@@ -220,7 +220,7 @@ export function createPolicySql(p: v.InferOutput<typeof PolicyCreateSchema>): st
 export async function handlePolicy(ctx: DataContext, req: Request, url: URL, auth: AuthContext): Promise<Response> {
   requireService(auth);
   if (req.method === "GET") {
-    const { policies } = await ctx.lock.run(() => readObjects(ctx));
+    const { policies } = await ctx.exclusive(() => readObjects(ctx));
     const table = url.searchParams.get("table");
     return json(200, table === null ? policies : policies.filter((p) => p.table === table));
   }
@@ -228,8 +228,8 @@ export async function handlePolicy(ctx: DataContext, req: Request, url: URL, aut
     const p = await body(req, PolicyCreateSchema);
     if (p.using === undefined && p.check === undefined)
       throw new PlainError(400, "BAD_REQUEST", "a policy needs using, check or both");
-    await ctx.lock.run(() => ctx.run(createPolicySql(p), [], auth));
-    const { policies } = await ctx.lock.run(() => readObjects(ctx));
+    await ctx.exclusive(() => ctx.run(createPolicySql(p), [], auth));
+    const { policies } = await ctx.exclusive(() => readObjects(ctx));
     return json(
       201,
       policies.find((x) => x.table === p.table && x.name === p.name) ?? { table: p.table, name: p.name },
@@ -244,7 +244,7 @@ export async function handlePolicy(ctx: DataContext, req: Request, url: URL, aut
       fromQuery.table !== undefined || fromQuery.name !== undefined
         ? validate(PolicyDropSchema, fromQuery)
         : await body(req, PolicyDropSchema);
-    await ctx.lock.run(() => ctx.run(`DROP POLICY ${quoteIdent(p.name)} ON ${quoteIdent(p.table)}`, [], auth));
+    await ctx.exclusive(() => ctx.run(`DROP POLICY ${quoteIdent(p.name)} ON ${quoteIdent(p.table)}`, [], auth));
     return new Response(null, { status: 204 });
   }
   throw new PlainError(405, "METHOD_NOT_ALLOWED", `${req.method} is not allowed on /policy`);

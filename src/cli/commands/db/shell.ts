@@ -57,6 +57,8 @@ export default defineCommand({
           }
         }
         try {
+          // A session can stay open for hours: catch up with DDL and policies changed elsewhere.
+          await engine.syncCatalog();
           const result = await engine.query(s.text);
           process.stdout.write(args.json ? formatJson(result) : `${formatTable(result)}${tty ? "\n" : ""}`);
         } catch (e) {

@@ -225,7 +225,7 @@ async function handleRead(
   });
   const exact = prefer.count === "exact" || prefer.count === "planned" || prefer.count === "estimated";
   const run: Run = (sql, params) => ctx.run(sql, params, auth);
-  const { rows, total } = await ctx.lock.run(() =>
+  const { rows, total } = await ctx.exclusive(() =>
     unit(ctx, exact || plan.shape.embeds.length > 0, false, async () => {
       const res = await run(plan.sql, plan.params);
       const rows = await toObjects(res.rows, plan.shape, run);
@@ -257,7 +257,7 @@ async function handleWrite(
     return planDelete(model, table, query, wantRows || neg.single);
   });
   const run: Run = (sql, params) => ctx.run(sql, params, auth);
-  const { rows, count } = await ctx.lock.run(() =>
+  const { rows, count } = await ctx.exclusive(() =>
     unit(ctx, true, prefer.txRollback, async () => {
       if (plan.sql === "") return { rows: [] as Json[], count: 0 };
       const res = await run(plan.sql, plan.params);

@@ -142,7 +142,7 @@ export async function handleRpc(
       return `$${params.length}`;
     };
     const sql = info.returns.set ? `SELECT * FROM ${call(bind)}` : `SELECT ${call(bind)}`;
-    const res = await ctx.lock.run(() => h.unit(ctx, writes, prefer.txRollback, () => run(sql, params)));
+    const res = await ctx.exclusive(() => h.unit(ctx, writes, prefer.txRollback, () => run(sql, params)));
     if (info.returns.type === "void") return answer(h.response(204, undefined, {}));
     if (info.returns.set)
       return answer(
@@ -190,7 +190,7 @@ export async function handleRpc(
         parseRange(rangeHeader),
       );
   const exact = prefer.count === "exact" || prefer.count === "planned" || prefer.count === "estimated";
-  const { rows, total } = await ctx.lock.run(() =>
+  const { rows, total } = await ctx.exclusive(() =>
     h.unit(ctx, writes || exact || plan.shape.embeds.length > 0, prefer.txRollback, async () => {
       const res = await run(plan.sql, plan.params);
       const rows = await h.toObjects(res.rows, plan.shape, run);
