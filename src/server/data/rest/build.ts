@@ -138,36 +138,87 @@ export function whereClause(t: TableModel, filters: Filter[], sql: Sql, prefix =
   return filters.map((f) => condition(t, f, sql, prefix)).join(" AND ");
 }
 
-function orderClause(t: TableModel, order: OrderTerm[]): string {
+function orderClause(t: TableModel, order: OrderTerm[], prefix = ""): string {
   if (order.length === 0) return "";
   return ` ORDER BY ${order
     .map(
       (o) =>
-        `${q(columnOf(t, o.column))}${o.desc ? " DESC" : " ASC"}${o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : ""}`,
+        `${prefix}${q(columnOf(t, o.column))}${o.desc ? " DESC" : " ASC"}${o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : ""}`,
     )
     .join(", ")}`;
 }
 
-/** The foreign key an embedded name (and hint) stands for, seen from `from`. */
-function relationship(
-  model: SchemaModel,
-  from: TableModel,
-  name: string,
-  hint: string | null,
-): { fk: ForeignKey; many: boolean; target: TableModel } {
-  const candidates: { fk: ForeignKey; many: boolean; target: string }[] = [];
+/**
+ * How an embedded resource joins its parent: child rows match the parent's `parentCol` on
+ * `childCol`, a column of the target, or, many-to-many, of the junction table between them.
+ */
+interface Relationship {
+  target: TableModel;
+  /** one-to-many and many-to-many: an array; many-to-one: an object or null. */
+  many: boolean;
+  parentCol: string;
+  childCol: string;
+  /** Many-to-many: the junction table, its column that references the target, and that column's target. */
+  junction: { table: string; toTarget: string; targetCol: string } | null;
+  /** What a hint names to pick this one: the foreign key's name, or the junction's. */
+  name: string;
+}
+
+/** The alias of the junction table in a many-to-many embed's statement (no user table is cave_*). */
+const JUNCTION = "cave_junction";
+
+/**
+ * The relationship an embedded name (and hint) stands for, seen from `from`: a foreign key
+ * either way, or PostgREST's many-to-many through a junction table whose primary key holds a
+ * foreign key to each side.
+ */
+function relationship(model: SchemaModel, from: TableModel, name: string, hint: string | null): Relationship {
+  type Candidate = Omit<Relationship, "target"> & { target: string; fks: ForeignKey[] };
+  const candidates: Candidate[] = [];
+  const direct = (fk: ForeignKey, many: boolean, target: string) =>
+    candidates.push({
+      target,
+      many,
+      parentCol: (many ? fk.refColumns[0] : fk.columns[0]) as string,
+      childCol: (many ? fk.columns[0] : fk.refColumns[0]) as string,
+      junction: null,
+      name: fk.name,
+      fks: [fk],
+    });
   for (const fk of model.foreignKeys) {
     // many-to-one: from has the key pointing at `name` (named by table, or by the key column).
     if (fk.table === from.name && (fk.refTable === name || (fk.columns.length === 1 && fk.columns[0] === name)))
-      candidates.push({ fk, many: false, target: fk.refTable });
+      direct(fk, false, fk.refTable);
     // one-to-many: `name` has a key pointing at from.
-    if (fk.refTable === from.name && fk.table === name) candidates.push({ fk, many: true, target: fk.table });
+    if (fk.refTable === from.name && fk.table === name) direct(fk, true, fk.table);
+  }
+  // many-to-many: a junction J with a key to `from` and another to `name`, both in J's primary key.
+  for (const toFrom of model.foreignKeys) {
+    if (toFrom.refTable !== from.name || toFrom.table === from.name || toFrom.table === name) continue;
+    const junction = model.tables.get(toFrom.table);
+    if (!junction || !toFrom.columns.every((c) => junction.primaryKey.includes(c))) continue;
+    for (const toTarget of model.foreignKeys) {
+      if (toTarget === toFrom || toTarget.table !== junction.name || toTarget.refTable !== name) continue;
+      if (!toTarget.columns.every((c) => junction.primaryKey.includes(c))) continue;
+      candidates.push({
+        target: name,
+        many: true,
+        parentCol: toFrom.refColumns[0] as string,
+        childCol: toFrom.columns[0] as string,
+        junction: { table: junction.name, toTarget: toTarget.columns[0] as string, targetCol: toTarget.refColumns[0] as string },
+        name: junction.name,
+        fks: [toFrom, toTarget],
+      });
+    }
   }
   const matching =
     hint === null
       ? candidates
       : candidates.filter(
-          (c) => c.fk.name === hint || (c.fk.columns.length === 1 && c.fk.columns[0] === hint) || c.target === hint,
+          (c) =>
+            c.name === hint ||
+            c.fks.some((fk) => fk.name === hint || (fk.columns.length === 1 && fk.columns[0] === hint)) ||
+            (c.junction === null && c.target === hint),
         );
   if (matching.length === 0) {
     throw new RestError(
@@ -175,7 +226,7 @@ function relationship(
       "PGRST200",
       `Could not find a relationship between '${from.name}' and '${name}' in the schema cache`,
       `Searched for a foreign key relationship between '${from.name}' and '${name}'${hint ? ` using the hint '${hint}'` : ""}`,
-      "Embedding needs a foreign key between the two tables (many-to-many through a join table is not supported).",
+      "Embedding needs a foreign key between the two tables, or a junction table whose primary key holds a foreign key to each.",
     );
   }
   if (matching.length > 1) {
@@ -183,14 +234,14 @@ function relationship(
       300,
       "PGRST201",
       `Could not embed because more than one relationship was found for '${from.name}' and '${name}'`,
-      matching.map((c) => c.fk.name).join(", "),
-      `Try changing '${name}' to one of: ${matching.map((c) => `${name}!${c.fk.name}`).join(", ")}`,
+      matching.map((c) => c.name).join(", "),
+      `Try changing '${name}' to one of: ${matching.map((c) => `${name}!${c.name}`).join(", ")}`,
     );
   }
-  const m = matching[0]!;
-  if (m.fk.columns.length !== 1)
-    throw new RestError(400, "PGRST200", `Embedding over the composite foreign key ${m.fk.name} is not supported`);
-  return { fk: m.fk, many: m.many, target: tableOf(model, m.target) };
+  const m = matching[0] as Candidate;
+  const composite = m.fks.find((fk) => fk.columns.length !== 1);
+  if (composite) throw new RestError(400, "PGRST200", `Embedding over the composite foreign key ${composite.name} is not supported`);
+  return { ...m, target: tableOf(model, m.target) };
 }
 
 interface Columns {
@@ -202,13 +253,21 @@ interface Columns {
  * The select list of one resource, with hidden join columns appended where embeds need them;
  * `path` names the resource's options ("" root, "rel" …).
  */
-function selectList(model: SchemaModel, t: TableModel, items: SelectItem[], query: ParsedQuery, path: string): Columns {
+function selectList(
+  model: SchemaModel,
+  t: TableModel,
+  items: SelectItem[],
+  query: ParsedQuery,
+  path: string,
+  /** `"table".` where the statement joins another table (a many-to-many embed's junction). */
+  prefix = "",
+): Columns {
   const list: string[] = [];
   const outputs: Output[] = [];
   const embeds: EmbedPlan[] = [];
   const indexOf = new Map<string, number>();
   const add = (col: string, alias: string | null): number => {
-    const text = alias && alias !== col ? `${q(col)} AS ${q(alias)}` : q(col);
+    const text = alias && alias !== col ? `${prefix}${q(col)} AS ${q(alias)}` : `${prefix}${q(col)}`;
     list.push(text);
     return list.length - 1;
   };
@@ -232,23 +291,28 @@ function selectList(model: SchemaModel, t: TableModel, items: SelectItem[], quer
   }
   for (const it of embedItems) {
     const rel = relationship(model, t, it.relation, it.hint);
-    const parentCol = rel.many ? rel.fk.refColumns[0]! : rel.fk.columns[0]!;
-    const childCol = rel.many ? rel.fk.columns[0]! : rel.fk.refColumns[0]!;
-    let parentIndex = indexOf.get(parentCol);
+    let parentIndex = indexOf.get(rel.parentCol);
     if (parentIndex === undefined) {
-      list.push(q(parentCol));
+      list.push(`${prefix}${q(rel.parentCol)}`);
       parentIndex = list.length - 1;
-      indexOf.set(parentCol, parentIndex);
+      indexOf.set(rel.parentCol, parentIndex);
     }
     const key = it.alias ?? it.relation;
     const childPath = path === "" ? key : `${path}.${key}`;
     const opts = query.resources.get(childPath) ?? { filters: [], order: [], limit: null, offset: null };
-    const child = selectList(model, rel.target, it.select, query, childPath);
-    child.list.push(q(childCol));
+    // Many-to-many joins the junction: the target's columns are qualified, the key is the junction's.
+    const target = q(rel.target.name);
+    const own = rel.junction ? `${target}.` : "";
+    const child = selectList(model, rel.target, it.select, query, childPath, own);
+    const childKey = rel.junction ? `${q(JUNCTION)}.${q(rel.childCol)}` : q(rel.childCol);
+    child.list.push(childKey);
     const childIndex = child.list.length - 1;
     const sql = new Sql(2);
-    const where = whereClause(rel.target, opts.filters, sql);
-    const text = `SELECT ${child.list.join(", ")} FROM ${q(rel.target.name)} WHERE ${q(childCol)} = ANY($1)${where ? ` AND ${where}` : ""}${orderClause(rel.target, opts.order)}`;
+    const where = whereClause(rel.target, opts.filters, sql, own);
+    const from = rel.junction
+      ? `${target} JOIN ${q(rel.junction.table)} AS ${q(JUNCTION)} ON ${q(JUNCTION)}.${q(rel.junction.toTarget)} = ${target}.${q(rel.junction.targetCol)}`
+      : target;
+    const text = `SELECT ${child.list.join(", ")} FROM ${from} WHERE ${childKey} = ANY($1)${where ? ` AND ${where}` : ""}${orderClause(rel.target, opts.order, own)}`;
     embeds.push({
       key,
       many: rel.many,
@@ -283,16 +347,16 @@ function innerConditions(
   for (const it of items) {
     if (it.kind !== "embed" || !it.inner) continue;
     const rel = relationship(model, t, it.relation, it.hint);
-    const parentCol = rel.many ? rel.fk.refColumns[0]! : rel.fk.columns[0]!;
-    const childCol = rel.many ? rel.fk.columns[0]! : rel.fk.refColumns[0]!;
     const key = it.alias ?? it.relation;
     const childPath = path === "" ? key : `${path}.${key}`;
     const opts = query.resources.get(childPath);
     const alias = `cave_inner_${out.length}`;
     const where = opts ? whereClause(rel.target, opts.filters, sql, `${q(alias)}.`) : "";
-    out.push(
-      `EXISTS (SELECT 1 FROM ${q(rel.target.name)} AS ${q(alias)} WHERE ${q(alias)}.${q(childCol)} = ${q(t.name)}.${q(parentCol)}${where ? ` AND ${where}` : ""})`,
-    );
+    const parent = `${q(t.name)}.${q(rel.parentCol)}`;
+    const source = rel.junction
+      ? `${q(rel.target.name)} AS ${q(alias)} JOIN ${q(rel.junction.table)} AS ${q(`${alias}_j`)} ON ${q(`${alias}_j`)}.${q(rel.junction.toTarget)} = ${q(alias)}.${q(rel.junction.targetCol)} WHERE ${q(`${alias}_j`)}.${q(rel.childCol)} = ${parent}`
+      : `${q(rel.target.name)} AS ${q(alias)} WHERE ${q(alias)}.${q(rel.childCol)} = ${parent}`;
+    out.push(`EXISTS (SELECT 1 FROM ${source}${where ? ` AND ${where}` : ""})`);
   }
   return out;
 }
