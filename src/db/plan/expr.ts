@@ -420,10 +420,10 @@ export class ExprBinder {
         };
       return op === "HashArrow"
         ? { k: "bin", op: "->", l, r: p, type: l.type === "json" ? "json" : "jsonb" }
-        : { k: "bin", op: "->>", l, r: p, type: "text" };
+        : jsonText(l, p);
     }
     if (op === "Arrow") return { k: "bin", op: "->", l, r, type: l.type === "json" ? "json" : "jsonb" };
-    if (op === "LongArrow") return { k: "bin", op: "->>", l, r, type: "text" };
+    if (op === "LongArrow") return jsonText(l, r);
     if (op === "PGExp") return { k: "func", sql: "power($1, $2)", args: [l, r], type: "float8" };
     if (op === "PGRegexMatch" || op === "PGRegexNotMatch")
       return { k: "func", sql: `${op === "PGRegexNotMatch" ? "NOT " : ""}($1 REGEXP $2)`, args: [l, r], type: "bool" };
@@ -850,6 +850,20 @@ function jsonKey(key: string): string {
 }
 
 /** A Postgres text-array path ('{a,0,b}') as a SQLite JSON path ('$."a"[0]."b"'). */
+/**
+ * Postgres's ->> and #>>: the element as text, always. SQLite's ->> gives the SQL value instead
+ * (2 for a number, 1 for true); Postgres gives '2' and 'true'. A string comes unquoted, JSON
+ * null is NULL, anything else is its JSON text.
+ */
+function jsonText(l: BExpr, r: BExpr): BExpr {
+  return {
+    k: "func",
+    sql: "(CASE json_type($1 -> $2) WHEN 'text' THEN $1 ->> $2 WHEN 'null' THEN NULL ELSE $1 -> $2 END)",
+    args: [l, r],
+    type: "text",
+  };
+}
+
 function jsonPath(text: string, position: number): string {
   const t = text.trim();
   if (!t.startsWith("{") || !t.endsWith("}"))
