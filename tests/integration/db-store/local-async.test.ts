@@ -109,3 +109,28 @@ describe("a server's connection that finds the write lock taken (yieldOnBusy)", 
     }
   });
 });
+
+describe("garbage collection while a statement runs", () => {
+  // libsql finalizes a statement on the JS thread, and the finalizer waits for the connection's
+  // mutex, held by the pool thread for as long as a statement runs: a collection during an
+  // endless statement blocked the event loop, so the interrupt never fired. In a child process,
+  // killed after 20 s, since a regression blocks the JS thread itself.
+  for (const mode of ["many", "ddl"] as const) {
+    test(`after ${mode === "many" ? "more distinct statements than the cache keeps" : "DDL"}, a collection mid-statement does not block the interrupt`, async () => {
+      const child = Bun.spawn(
+        [process.execPath, join(import.meta.dir, "fixtures/gc-during-statement.ts"), join(dir, `gc-${mode}.db`), mode],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+      const killer = setTimeout(() => child.kill(9), 20_000);
+      const [out, err, exit] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      clearTimeout(killer);
+      expect({ exit, err }).toEqual({ exit: 0, err: "" });
+      const r = JSON.parse(out) as { code: string; ms: number; ticks: number; after: unknown[][] };
+      expect(r.code).toBe("SQLITE_INTERRUPT");
+      expect(r.ms).toBeLessThan(5000);
+      // the event loop went on during the statement
+      expect(r.ticks).toBeGreaterThan(10);
+      expect(r.after).toEqual([[42]]);
+    }, 30_000);
+  }
+});
