@@ -40,6 +40,7 @@ const model: SchemaModel = {
         ["name", "text"],
       ]),
     ],
+    ["docs", table("docs", [["id", "int8"], ["data", "jsonb"]])],
     [
       "members",
       table(
@@ -133,6 +134,7 @@ describe("the filter operators", () => {
     expect(parseCondition("title", "eq.a.b.c")).toEqual({
       kind: "op",
       column: "title",
+      path: [],
       op: "eq",
       negate: false,
       quantifier: null,
@@ -141,6 +143,7 @@ describe("the filter operators", () => {
     expect(parseCondition("title", 'eq."x,y"')).toEqual({
       kind: "op",
       column: "title",
+      path: [],
       op: "eq",
       negate: false,
       quantifier: null,
@@ -170,8 +173,8 @@ describe("or= and and= trees", () => {
       op: "and",
       negate: true,
       children: [
-        { kind: "op", column: "title", op: "eq", negate: false, quantifier: null, value: "a,(b)" },
-        { kind: "op", column: "id", op: "in", negate: false, quantifier: null, value: ["1", "2"] },
+        { kind: "op", column: "title", path: [], op: "eq", negate: false, quantifier: null, value: "a,(b)" },
+        { kind: "op", column: "id", path: [], op: "in", negate: false, quantifier: null, value: ["1", "2"] },
       ],
     });
     expect(planRead(model, "todos", qs("select=id&not.and=(id.gt.1,id.lt.5)"), null).sql).toBe(
@@ -218,7 +221,12 @@ describe("bad input", () => {
 
   test("an identifier that is SQL is refused before it reaches SQL", () => {
     expect(rejects(() => qs("select=id;drop table todos")).code).toBe("PGRST100");
-    expect(rejects(() => qs("select=data->>x")).message).toContain("JSON paths");
+    // a JSON key is an SQL literal, quoted by the one quoting function; a bare key cannot hold a quote
+    expect(planRead(model, "docs", qs(`select="data"->>"x' OR 1=1 --"`), null).sql).toBe(
+      `SELECT ("data" ->> 'x'' OR 1=1 --') FROM "docs"`,
+    );
+    expect(rejects(() => qs("select=data->>x'y")).code).toBe("PGRST100");
+    expect(rejects(() => qs("select=id::int;drop")).code).toBe("PGRST100");
     // A quoted name is only ever an identifier: checked against the catalog, then quoted.
     expect(rejects(() => planRead(model, "todos", qs('select="id"" FROM x --"'), null)).code).toBe("42703");
   });
@@ -233,12 +241,35 @@ describe("bad input", () => {
 describe("select, order, limit", () => {
   test("aliases, star and quoted names", () => {
     expect(parseSelect('id,t:title,"done"')).toEqual([
-      { kind: "column", name: "id", alias: null },
-      { kind: "column", name: "title", alias: "t" },
-      { kind: "column", name: "done", alias: null },
+      { kind: "column", name: "id", alias: null, path: [], cast: null },
+      { kind: "column", name: "title", alias: "t", path: [], cast: null },
+      { kind: "column", name: "done", alias: null, path: [], cast: null },
     ]);
     const p = planRead(model, "teams", qs("select=*,label:name"), null);
     expect(p.sql).toBe(`SELECT "id", "name", "name" AS "label" FROM "teams"`);
+  });
+
+  test("JSON paths in select (named by their last key), filters and order; casts in select", () => {
+    expect(parseSelect("data->a->>b,n:data->items->0,id::text")).toEqual([
+      { kind: "column", name: "data", alias: null, path: [{ arrow: "->", key: "a" }, { arrow: "->>", key: "b" }], cast: null },
+      { kind: "column", name: "data", alias: "n", path: [{ arrow: "->", key: "items" }, { arrow: "->", key: "0" }], cast: null },
+      { kind: "column", name: "id", alias: null, path: [], cast: "text" },
+    ]);
+    const p = planRead(
+      model,
+      "docs",
+      qs("select=id,data->a->>b,total:data->>n::int&data->>kind=eq.x&or=(data->>n.gt.2,data->tags->0.eq.y)&order=data->>n.desc"),
+      null,
+    );
+    expect(p.sql).toBe(
+      `SELECT "id", ("data" -> 'a' ->> 'b'), CAST(("data" ->> 'n') AS int) FROM "docs" WHERE ("data" ->> 'kind') = $1 AND (("data" ->> 'n') > $2 OR ("data" -> 'tags' -> 0) = $3) ORDER BY ("data" ->> 'n') DESC`,
+    );
+    expect(p.params).toEqual(["x", "2", "y"]);
+    expect(p.shape.outputs.map((o) => o.key)).toEqual(["id", "b", "total"]);
+    // a path on a column the table does not have is still 42703; a step that is not ->key is a 400
+    expect(rejects(() => planRead(model, "docs", qs("select=nope->>a"), null)).code).toBe("42703");
+    expect(rejects(() => qs("select=data->")).code).toBe("PGRST100");
+    expect(rejects(() => qs("select=data->a.b")).code).toBe("PGRST100");
   });
 
   test("order with nulls, limit and offset bound as parameters; Range narrows them", () => {

@@ -76,3 +76,49 @@ describe("concurrency", () => {
     expect((await h.owner.query("SELECT count(*) FROM todos")).rows).toEqual([[50]]);
   });
 });
+
+describe("JSON paths and casts", () => {
+  test("select, filter and order through jsonb: -> answers JSON, ->> text, :: casts; as PostgREST names them", async () => {
+    await h.owner.query("CREATE TABLE events (id bigint PRIMARY KEY, data jsonb)");
+    await h.owner.query(`INSERT INTO events VALUES
+      (1, '{"kind": "click", "n": 2, "ok": true, "user": {"name": "ann", "tags": ["a", "b"]}}'),
+      (2, '{"kind": "view", "n": 10, "ok": false, "user": {"name": "bo", "tags": []}}'),
+      (3, '{"kind": "click", "n": 7, "user": null}')`);
+    const get = async (q: string) => {
+      const r = await h.fetch(`/rest/v1/events?${q}`);
+      return [r.status, await r.json()];
+    };
+    expect(
+      await get("select=id,data->>kind,data->n,data->>ok,who:data->user->>name,first:data->user->tags->0&order=id"),
+    ).toEqual([
+      200,
+      [
+        { id: 1, kind: "click", n: 2, ok: "true", who: "ann", first: "a" },
+        { id: 2, kind: "view", n: 10, ok: "false", who: "bo", first: null },
+        { id: 3, kind: "click", n: 7, ok: null, who: null, first: null },
+      ],
+    ]);
+    // ->> is text: compare as text, or cast for numbers
+    expect(await get("select=id&data->>kind=eq.click&order=data->>n.desc")).toEqual([200, [{ id: 3 }, { id: 1 }]]);
+    expect(await get("select=id,n:data->>n::int&or=(data->>kind.eq.view,data->user->>name.eq.ann)&order=id")).toEqual([
+      200,
+      [
+        { id: 1, n: 2 },
+        { id: 2, n: 10 },
+      ],
+    ]);
+    expect(await get("select=id&data->>n=in.(2,7)&order=id")).toEqual([200, [{ id: 1 }, { id: 3 }]]);
+    // as in Postgres: -> of a JSON null is the JSON null (not NULL); ->> of it is NULL
+    expect(await get("select=id&data->user=is.null")).toEqual([200, []]);
+    expect(await get("select=id&data->>user=is.null")).toEqual([200, [{ id: 3 }]]);
+    // a path into a column that is not there, or a type that is not one
+    const [s1, b1] = await get("select=nope->>a");
+    expect([s1, (b1 as { code: string }).code]).toEqual([400, "42703"]);
+    const [s2, b2] = await get("select=id::nosuchtype");
+    expect([s2, (b2 as { code: string; message: string }).code, (b2 as { message: string }).message]).toEqual([
+      400,
+      "42704",
+      'type "nosuchtype" does not exist',
+    ]);
+  });
+});

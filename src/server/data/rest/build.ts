@@ -3,10 +3,10 @@
 // result is a plan of statements plus the shape that turns their rows into PostgREST's JSON.
 // Embedded relations are one extra statement per relation (keys bound as one array: = ANY($1)),
 // not one per parent row.
-import { quoteIdent } from "../../../db/emit/quote.ts";
+import { quoteIdent, quoteLiteral } from "../../../db/emit/quote.ts";
 import type { ForeignKey, SchemaModel, TableModel } from "../model.ts";
 import { badRequest, RestError } from "./errors.ts";
-import type { Filter, OrderTerm, ParsedQuery, Prefer, ResourceOptions, SelectItem } from "./parse.ts";
+import type { Filter, JsonStep, OrderTerm, ParsedQuery, Prefer, ResourceOptions, SelectItem } from "./parse.ts";
 
 /** A statement being assembled: text and its bound values, numbered as they are added. */
 class Sql {
@@ -67,6 +67,29 @@ function columnOf(t: TableModel, name: string): string {
   return name;
 }
 
+/** The types select= may cast to (the engine reads each; a name outside them is Postgres's 42704). */
+const CAST_TYPES = new Set([
+  "text", "varchar", "char", "int", "integer", "int2", "int4", "int8", "smallint", "bigint", "numeric", "decimal",
+  "real", "float4", "float8", "bool", "boolean", "json", "jsonb", "uuid", "date", "time", "timestamp", "timestamptz",
+]);
+
+function castType(name: string): string {
+  if (!CAST_TYPES.has(name)) throw new RestError(400, "42704", `type "${name}" does not exist`, null, `cast to one of: ${[...CAST_TYPES].join(", ")}`);
+  return name;
+}
+
+/**
+ * A checked column, and its JSON steps: `data->a->>b` is ("data" -> 'a' ->> 'b'), a key of
+ * digits an array index. The keys are SQL literals (quoted by the one quoting function), not
+ * bound values, so the engine sees each path as a constant and keeps one plan for it.
+ */
+function columnExpr(t: TableModel, name: string, path: readonly JsonStep[], prefix = ""): string {
+  const col = `${prefix}${q(columnOf(t, name))}`;
+  if (path.length === 0) return col;
+  const steps = path.map((s) => ` ${s.arrow} ${/^\d+$/.test(s.key) ? s.key : quoteLiteral(s.key)}`).join("");
+  return `(${col}${steps})`;
+}
+
 /** Numbers and booleans of a list filter (= ANY($n)) typed in JS, since a JSON array carries no column type. */
 function typed(t: TableModel, column: string, value: string): unknown {
   const type = t.byName.get(column)?.type ?? "text";
@@ -96,7 +119,7 @@ function condition(t: TableModel, f: Filter, sql: Sql, prefix: string): string {
     const joined = `(${parts.join(f.op === "and" ? " AND " : " OR ")})`;
     return f.negate ? `NOT ${joined}` : joined;
   }
-  const col = `${prefix}${q(columnOf(t, f.column))}`;
+  const col = columnExpr(t, f.column, f.path, prefix);
   let text: string;
   switch (f.op) {
     case "is": {
@@ -117,7 +140,8 @@ function condition(t: TableModel, f: Filter, sql: Sql, prefix: string): string {
       text = `${col} IS DISTINCT FROM ${sql.bind(f.value)}`;
       break;
     case "in":
-      text = `${col} = ANY(${sql.bind((f.value as string[]).map((v) => typed(t, f.column, v)))})`;
+      // Through a JSON path the values stay text: ->> is text (and -> compares JSON text).
+      text = `${col} = ANY(${sql.bind((f.value as string[]).map((v) => (f.path.length ? v : typed(t, f.column, v))))})`;
       break;
     default: {
       const op = COMPARE[f.op]!;
@@ -143,7 +167,7 @@ function orderClause(t: TableModel, order: OrderTerm[], prefix = ""): string {
   return ` ORDER BY ${order
     .map(
       (o) =>
-        `${prefix}${q(columnOf(t, o.column))}${o.desc ? " DESC" : " ASC"}${o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : ""}`,
+        `${columnExpr(t, o.column, o.path, prefix)}${o.desc ? " DESC" : " ASC"}${o.nulls === "first" ? " NULLS FIRST" : o.nulls === "last" ? " NULLS LAST" : ""}`,
     )
     .join(", ")}`;
 }
@@ -280,10 +304,18 @@ function selectList(
         outputs.push({ kind: "col", key: c.name, index: i });
       }
     } else if (it.kind === "column") {
-      columnOf(t, it.name);
-      const i = add(it.name, it.alias);
-      if (!it.alias) indexOf.set(it.name, i);
-      outputs.push({ kind: "col", key: it.alias ?? it.name, index: i });
+      if (it.path.length === 0 && it.cast === null) {
+        columnOf(t, it.name);
+        const i = add(it.name, it.alias);
+        if (!it.alias) indexOf.set(it.name, i);
+        outputs.push({ kind: "col", key: it.alias ?? it.name, index: i });
+        continue;
+      }
+      // PostgREST names a JSON path by its last key, a cast column by the column.
+      let text = columnExpr(t, it.name, it.path, prefix);
+      if (it.cast !== null) text = `CAST(${text} AS ${castType(it.cast)})`;
+      list.push(text);
+      outputs.push({ kind: "col", key: it.alias ?? it.path.at(-1)?.key ?? it.name, index: list.length - 1 });
     } else {
       embedItems.push(it);
       outputs.push({ kind: "embed", key: it.alias ?? it.relation, embed: -1 });

@@ -4,9 +4,23 @@
 // Pure: no schema here; names are checked against the catalog by the translator (build.ts).
 import { badRequest, RestError } from "./errors.ts";
 
+/** A step into a JSON column: `->key` (JSON) or `->>key` (text); a key of digits indexes an array. */
+export interface JsonStep {
+  arrow: "->" | "->>";
+  key: string;
+}
+
 export type SelectItem =
   | { kind: "star" }
-  | { kind: "column"; name: string; alias: string | null }
+  | {
+      kind: "column";
+      name: string;
+      alias: string | null;
+      /** `data->a->>b`: the steps after the column; [] for the column itself. */
+      path: JsonStep[];
+      /** `::int`: a type name to cast to; null for none. */
+      cast: string | null;
+    }
   | {
       kind: "embed";
       relation: string;
@@ -25,6 +39,8 @@ export type Filter =
   | {
       kind: "op";
       column: string;
+      /** `data->>a=eq.x`: the JSON steps after the column; [] for the column itself. */
+      path: JsonStep[];
       op: Operator;
       negate: boolean;
       /** like/ilike/eq… with (any) or (all) take a list of values. */
@@ -35,6 +51,7 @@ export type Filter =
 
 export interface OrderTerm {
   column: string;
+  path: JsonStep[];
   desc: boolean;
   nulls: "first" | "last" | null;
 }
@@ -115,11 +132,51 @@ function identifier(text: string, what: string): string {
     return t.slice(1, -1).replace(/""/g, '"').replace(/\\(.)/g, "$1");
   }
   if (!/^[A-Za-z_][A-Za-z0-9_$ -]*$/.test(t)) {
-    if (t.includes("->")) throw badRequest(`failed to parse ${what}: JSON paths (->, ->>) are not supported`, text);
-    if (t.includes("::")) throw badRequest(`failed to parse ${what}: casts (::) are not supported`, text);
+    if (t.includes("::")) throw badRequest(`failed to parse ${what}: casts (::) are only taken in select`, text);
     throw badRequest(`failed to parse ${what}: ${JSON.stringify(t)} is not a column name`, text);
   }
   return t;
+}
+
+/** A JSON key: double-quoted (any text), or bare: no spaces, quotes, dots, commas, colons or parentheses. */
+const JSON_STEP = /^(->>?)("(?:[^"\\]|\\.)*"|[^\s"'(),.:>-]+(?:-(?!>)[^\s"'(),.:>-]*)*)/;
+
+/**
+ * A column as select=, filters and order= name it: `col`, `"my col"`, or with JSON steps,
+ * `data->a->>b`, `data->items->0` (PostgREST's JSON paths).
+ */
+export function columnRef(text: string, what: string): { name: string; path: JsonStep[] } {
+  const t = text.trim();
+  let end = 0;
+  if (t.startsWith('"')) {
+    end = 1;
+    // to the closing quote: "" and \" inside are part of the name
+    while (end < t.length && (t[end] !== '"' || t[end + 1] === '"')) end += t[end] === "\\" || t[end] === '"' ? 2 : 1;
+    end++;
+  } else {
+    end = t.indexOf("->");
+    if (end === -1) end = t.length;
+  }
+  const name = identifier(t.slice(0, end), what);
+  const path: JsonStep[] = [];
+  let rest = t.slice(end);
+  while (rest !== "") {
+    const m = JSON_STEP.exec(rest);
+    if (!m) throw badRequest(`failed to parse ${what}: ${JSON.stringify(rest)} is not a JSON path step (->key or ->>key)`, text);
+    path.push({ arrow: m[1] as "->" | "->>", key: unquote(m[2] as string) });
+    rest = rest.slice(m[0].length);
+  }
+  return { name, path };
+}
+
+/** `head::type` → the head and the type (a bare type name, as `int`, `text`, `float8`, `timestamptz`). */
+function castOf(head: string, whole: string): [string, string | null] {
+  const i = head.lastIndexOf("::");
+  if (i === -1) return [head, null];
+  const type = head.slice(i + 2).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\[\])?$/.test(type))
+    throw badRequest(`failed to parse select: ${JSON.stringify(type)} is not a type name`, whole, "e.g. col::text, data->>n::int");
+  return [head.slice(0, i), type.toLowerCase()];
 }
 
 export function parseSelect(text: string): SelectItem[] {
@@ -134,18 +191,18 @@ function parseSelectItem(part: string, whole: string): SelectItem {
   const open = part.indexOf("(");
   let head = open === -1 ? part : part.slice(0, open);
   let alias: string | null = null;
-  const colon = head.search(/:(?!:)/);
-  if (colon > 0 && head[colon - 1] !== ":") {
+  // alias:column, not the :: of a cast
+  const colon = head.search(/(?<!:):(?!:)/);
+  if (colon > 0) {
     alias = identifier(head.slice(0, colon), "select");
     head = head.slice(colon + 1);
   }
   if (open === -1) {
     if (head.includes("!"))
       throw badRequest(`failed to parse select: ${JSON.stringify(part)} has a hint (!) but no "(columns)"`, whole);
-    const name = identifier(head, "select");
-    if (name.endsWith("()") || /\)$/.test(part))
-      throw badRequest("failed to parse select: aggregate functions are not supported", part);
-    return { kind: "column", name, alias };
+    const [ref, cast] = castOf(head, whole);
+    const { name, path } = columnRef(ref, "select");
+    return { kind: "column", name, alias, path, cast };
   }
   if (!part.endsWith(")")) throw badRequest(`failed to parse select: ${JSON.stringify(part)} must end with ")"`, whole);
   const inner = part.slice(open + 1, -1);
@@ -164,8 +221,8 @@ function parseSelectItem(part: string, whole: string): SelectItem {
   return { kind: "embed", relation, alias, hint, inner: isInner, select: parseSelect(inner) };
 }
 
-/** `op.value`, `not.op.value`, `op(any).{a,b}`: one condition on `column`. */
-export function parseCondition(column: string, text: string): Filter {
+/** `op.value`, `not.op.value`, `op(any).{a,b}`: one condition on `column` (and its JSON path). */
+export function parseCondition(column: string, text: string, path: JsonStep[] = []): Filter {
   let rest = text;
   let negate = false;
   if (rest.startsWith("not.")) {
@@ -198,7 +255,7 @@ export function parseCondition(column: string, text: string): Filter {
       );
     const inner = value.slice(1, -1);
     const items = inner.trim() === "" ? [] : splitTop(inner, "in list").map((s) => unquote(s.trim()));
-    return { kind: "op", column, op, negate, quantifier: null, value: items };
+    return { kind: "op", column, path, op, negate, quantifier: null, value: items };
   }
   if (quantifier) {
     if (op === "is" || op === "isdistinct")
@@ -212,6 +269,7 @@ export function parseCondition(column: string, text: string): Filter {
     return {
       kind: "op",
       column,
+      path,
       op,
       negate,
       quantifier,
@@ -226,9 +284,9 @@ export function parseCondition(column: string, text: string): Filter {
         `${column}=${text}`,
       );
     }
-    return { kind: "op", column, op, negate, quantifier: null, value: v };
+    return { kind: "op", column, path, op, negate, quantifier: null, value: v };
   }
-  return { kind: "op", column, op, negate, quantifier: null, value: unquote(value) };
+  return { kind: "op", column, path, op, negate, quantifier: null, value: unquote(value) };
 }
 
 /** `(a.eq.1,or(b.gt.2,c.is.null))`: the body of or=/and= (with its parentheses). */
@@ -256,8 +314,8 @@ export function parseLogic(op: "and" | "or", negate: boolean, text: string): Fil
           `failed to parse logic tree (${text}): expected column.operator.value, not "${t}"`,
           `${op}=${text}`,
         );
-      column = identifier(t.slice(0, dot), "logic tree");
-      rest = t.slice(dot + 1);
+      const ref = columnRef(t.slice(0, dot), "logic tree");
+      return parseCondition(ref.name, t.slice(dot + 1), ref.path);
     }
     return parseCondition(column, rest);
   });
@@ -267,8 +325,8 @@ export function parseLogic(op: "and" | "or", negate: boolean, text: string): Fil
 export function parseOrder(text: string): OrderTerm[] {
   return splitTop(text, "order").map((item) => {
     const parts = item.trim().split(".");
-    const column = identifier(parts[0] ?? "", "order");
-    const term: OrderTerm = { column, desc: false, nulls: null };
+    const { name: column, path } = columnRef(parts[0] ?? "", "order");
+    const term: OrderTerm = { column, path, desc: false, nulls: null };
     for (const p of parts.slice(1)) {
       if (p === "asc") term.desc = false;
       else if (p === "desc") term.desc = true;
@@ -351,7 +409,10 @@ export function parseQuery(params: URLSearchParams): ParsedQuery {
     else if (name === "or" || name === "and") r.filters.push(parseLogic(name, false, value));
     else if (name === "not.or" || name === "not.and")
       r.filters.push(parseLogic(name.slice(4) as "and" | "or", true, value));
-    else r.filters.push(parseCondition(identifier(name, "filter"), value));
+    else {
+      const ref = columnRef(name, "filter");
+      r.filters.push(parseCondition(ref.name, value, ref.path));
+    }
   }
   return { select, resources, columns, onConflict };
 }
