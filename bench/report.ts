@@ -22,6 +22,7 @@ const LABEL: Record<string, string> = {
   true: "`/bin/true` (floor)",
   "bun-noop": "Bun compiled no-op",
   "cave-version": "`cave version`",
+  "cave-sandbox": "cave's sandbox code alone (`bench/sandbox-only.ts`: no CLI, no config) `/bin/true`",
   "cave-run": "**`cave run` (namespaces, overlay root, init; no cgroup, no seccomp) `-- /bin/true`**",
   bwrap: "bwrap `--unshare-all` …",
   unshare: "`unshare` all namespaces",
@@ -235,13 +236,20 @@ function verdict(mode: string, rs: Result[]): Verdict {
 
 /** Where cave's time goes, by differences of medians in the same run. */
 function breakdown(rs: Result[]): string {
-  const [t, noop, ver, run] = ["true", "bun-noop", "cave-version", "cave-run"].map((n) => find(rs, n)?.median);
+  const [t, noop, ver, run, alone] = ["true", "bun-noop", "cave-version", "cave-run", "cave-sandbox"].map(
+    (n) => find(rs, n)?.median,
+  );
   if (t === undefined || noop === undefined || ver === undefined || run === undefined) return "_not all rows measured_";
   const lines = [
     `- Bun runtime start (no-op − /bin/true): ${ms(noop - t)} ms`,
     `- cave's CLI on top of that (\`cave version\` − no-op: bigger binary, citty, argument parsing): ${ms(ver - noop)} ms`,
     `- the sandbox itself (\`cave run\` − \`cave version\`: config, plan, helper load, clone, mounts, init, exec, wait): ${ms(run - ver)} ms`,
   ];
+  if (alone !== undefined) {
+    lines.push(
+      `- the sandbox code alone, without the CLI (bench/sandbox-only.ts): ${ms(alone)} ms; the CLI, config lookup and settings add ${ms(run - alone)} ms to it`,
+    );
+  }
   // The target leaves the sandbox only what remains of 2× bwrap after Bun and the CLI have started.
   const bwrap = find(rs, "bwrap")?.median;
   if (bwrap !== undefined) {
@@ -258,6 +266,11 @@ function breakdown(rs: Result[]): string {
         `under the target for all of cave's JavaScript and FFI (its chunks, bun:ffi, one libc dlopen, the helper's, ` +
         `arguments, config, the plan, supervision), which take ${ms(run - floor)} ms now`,
     );
+    if (alone !== undefined) {
+      lines.push(
+        `- without any CLI at all, cave's sandbox code takes ${(alone / bwrap).toFixed(2)}× bwrap: ${alone / bwrap > TARGET_RATIO ? "over the target before the command line is parsed" : "within the target; the CLI is what goes over"}`,
+      );
+    }
   }
   return lines.join("\n");
 }

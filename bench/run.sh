@@ -26,13 +26,15 @@ fi
 
 [[ -x dist/cave ]] || { echo "dist/cave missing: run make build (or make bench)" >&2; exit 1; }
 # Only this benchmark's files: bench/db keeps its results here too.
-mkdir -p "$OUT" && rm -f "$OUT"/{machine,startup-root,startup-rootless,cgjoin}.json "$OUT"/hardening-* "$OUT"/exec-* "$OUT"/rootless-skipped.txt "$OUT/noop"
+mkdir -p "$OUT" && rm -f "$OUT"/{machine,startup-root,startup-rootless,cgjoin}.json "$OUT"/hardening-* "$OUT"/exec-* "$OUT"/rootless-skipped.txt "$OUT/noop" "$OUT/sandbox-only"
 
 # The Bun floor: an empty program compiled with the same flags as cave (see Makefile).
 noop_src=$(mktemp --suffix=.ts)
 echo 'console.log("");' >"$noop_src"
 $BUN build --compile --minify --bytecode "$noop_src" --outfile "$OUT/noop" >/dev/null
 rm -f "$noop_src"
+# cave's sandbox code without its CLI (bench/sandbox-only.ts), compiled as dist/cave is.
+$BUN scripts/build.ts "$OUT/sandbox-only" bench/sandbox-only.ts >/dev/null
 
 # Facts that explain a difference between two runs of this benchmark.
 cat >"$OUT/machine.json" <<JSON
@@ -55,7 +57,7 @@ cat >"$OUT/machine.json" <<JSON
 JSON
 cat "$OUT/machine.json"
 
-RUNS=$RUNS CAVE="$PWD/dist/cave" NOOP="$PWD/$OUT/noop" bench/startup.sh "$PWD/$OUT"
+RUNS=$RUNS CAVE="$PWD/dist/cave" NOOP="$PWD/$OUT/noop" SANDBOX_ONLY="$PWD/$OUT/sandbox-only" bench/startup.sh "$PWD/$OUT"
 RUNS=$RUNS CAVE="$PWD/dist/cave" BUN="$PWD/$BUN" bench/hardening.sh "$PWD/$OUT"
 RUNS=$RUNS CAVE="$PWD/dist/cave" BUN="$PWD/$BUN" bench/exec.sh "$PWD/$OUT"
 $BUN bench/report.ts "$OUT" docs/benchmarks.md

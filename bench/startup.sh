@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the startup comparison: usage: CAVE=… NOOP=… RUNS=… bench/startup.sh OUTDIR
+# Runs the startup comparison: usage: CAVE=… NOOP=… SANDBOX_ONLY=… RUNS=… bench/startup.sh OUTDIR
 # Writes OUTDIR/startup-root.json, OUTDIR/startup-rootless.json (hyperfine --export-json)
 # and OUTDIR/rootless-skipped.txt (peers that uid 65534 may not run here).
 set -euo pipefail
 out=$1
-: "${CAVE:?} ${NOOP:?} ${RUNS:?}"
+: "${CAVE:?} ${NOOP:?} ${SANDBOX_ONLY:?} ${RUNS:?}"
 
 # A fresh, world-readable cwd: no ./cave.yaml is picked up, and uid 65534 can enter it.
 work=$(mktemp -d) && chmod 755 "$work" && cd "$work"
@@ -19,10 +19,11 @@ declare -A cmd=(
   [bun-noop]="$NOOP"
   [cave-version]="$CAVE version"
   [cave-run]="$CAVE run --memory none --cpus none --pids none --seccomp none -- /bin/true"
+  [cave-sandbox]="$SANDBOX_ONLY"
   [bwrap]="bwrap --unshare-all --die-with-parent --new-session --ro-bind / / --tmpfs /tmp --proc /proc --dev /dev --hostname cave /bin/true"
   [unshare]="unshare --fork --pid --mount --net --uts --ipc --cgroup --user --map-root-user --mount-proc /bin/true"
 )
-order=(true bun-noop cave-version cave-run bwrap unshare)
+order=(true bun-noop cave-version cave-sandbox cave-run bwrap unshare)
 
 # -N: no shell between hyperfine and the command, so only the tool's own start is timed.
 bench() { # bench JSON PREFIX NAME...

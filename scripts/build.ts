@@ -17,6 +17,8 @@ import { STARTUP_JIT_POLICY } from "../src/core/jit.ts";
 
 const root = join(import.meta.dir, "..");
 const outfile = process.argv[2] ?? join(root, "dist/cave");
+/** Another entry point compiled the same way (bench/run.sh builds bench/sandbox-only.ts so). */
+const entry = process.argv[3] ?? join(root, "src/cli/main.ts");
 
 /** The addon package for this machine. Bun's Linux builds link glibc, so it is the -gnu one. */
 function libsqlAddon(): string {
@@ -51,7 +53,7 @@ const libsqlStaticAddon: BunPlugin = {
 };
 
 const result = await Bun.build({
-  entrypoints: [join(root, "src/cli/main.ts")],
+  entrypoints: [entry],
   minify: true,
   bytecode: true,
   // ESM with code splitting: each lazily imported verb becomes its own chunk, so a start-up
