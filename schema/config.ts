@@ -476,6 +476,28 @@ export const DbSchema = v.pipe(
           ["8s", 30],
         ),
       ),
+      max_rows: v.optional(
+        v.pipe(
+          v.union(
+            [
+              v.pipe(
+                v.number(),
+                v.integer("must be a whole number"),
+                v.minValue(1, "must be at least 1"),
+                v.maxValue(1_000_000_000, "must be at most 1000000000"),
+              ),
+              v.literal("none"),
+            ],
+            (issue) => `must be a whole number of rows or none, not ${received(issue)}`,
+          ),
+          v.description(
+            "The most rows one read through the data API's /rest/v1 (a table, a view, an rpc that returns rows) " +
+              "answers, whatever limit or Range the client asks for: PostgREST's db-max-rows. Default 1000 " +
+              "(Supabase's); none lifts it. POST /query is bounded by db.statement_timeout instead.",
+          ),
+          v.examples([1000, "none"]),
+        ),
+      ),
       query_roles: v.optional(
         v.pipe(
           v.array(

@@ -119,6 +119,7 @@ export async function serve(opts: ServeOptions): Promise<Running> {
     auth,
     audit: (req, e) => audit.record({ ...e, requestId: requestIdOf(req) }),
     ...(config.db?.query_roles ? { queryRoles: config.db.query_roles } : {}),
+    ...(config.db?.max_rows !== undefined ? { maxRows: config.db.max_rows === "none" ? null : config.db.max_rows } : {}),
   });
   // The client's address for the auth service's sign-in limits: the socket's peer, never a
   // header a client could write (behind a proxy, every client shares the proxy's limit).

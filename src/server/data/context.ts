@@ -35,6 +35,8 @@ export class DataContext {
     private readonly auth: RequestAuth,
     /** POST /query's own engine: statements off the event loop, cancelled at the statement timeout. */
     readonly queryEngine: DataEngine = engine,
+    /** The most rows one REST read answers (db.max_rows); null: no cap. */
+    readonly maxRows: number | null = null,
   ) {
     this.rest = sessionOf(engine);
     this.sql = sessionOf(queryEngine);

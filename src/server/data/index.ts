@@ -52,7 +52,12 @@ export interface DataApiOptions {
   audit?: (req: Request, event: Omit<AuditEvent, "requestId">) => void;
   /** Roles that may use POST /query (cave.yaml db.query_roles); default every role. */
   queryRoles?: readonly string[];
+  /** The most rows one REST read answers (cave.yaml db.max_rows); null: no cap. Default 1000. */
+  maxRows?: number | null;
 }
+
+/** Supabase's default for PostgREST's db-max-rows. */
+export const DEFAULT_MAX_ROWS = 1000;
 
 /** Who the audit log names for a data-API caller: the user's id, else the role. */
 function actorOf(auth: AuthContext): string {
@@ -69,7 +74,7 @@ export function createDataApi(opts: DataApiOptions): {
   handle: (req: Request) => Promise<Response | null>;
   context: DataContext;
 } {
-  const ctx = new DataContext(opts.engine, opts.auth, opts.queryEngine ?? opts.engine);
+  const ctx = new DataContext(opts.engine, opts.auth, opts.queryEngine ?? opts.engine, opts.maxRows === undefined ? DEFAULT_MAX_ROWS : opts.maxRows);
   const handle = async (req: Request): Promise<Response | null> => {
     const url = new URL(req.url);
     const path = url.pathname;

@@ -46,13 +46,13 @@ export interface Harness {
   close(): void;
 }
 
-export async function harness(setup: string[]): Promise<Harness> {
+export async function harness(setup: string[], opts: { maxRows?: number | null } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "cave-data-api-"));
   const file = join(dir, "cave.db");
   const owner = await Engine.open(openStore(file));
   for (const s of setup) await owner.query(s);
   const engine = await Engine.open(openStore(file));
-  const api = createDataApi({ engine, auth: jwtAuth });
+  const api = createDataApi({ engine, auth: jwtAuth, ...(opts.maxRows !== undefined ? { maxRows: opts.maxRows } : {}) });
   return {
     owner,
     async fetch(path, init = {}) {

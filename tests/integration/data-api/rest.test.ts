@@ -122,3 +122,60 @@ describe("JSON paths and casts", () => {
     ]);
   });
 });
+
+describe("db.max_rows", () => {
+  const many = [
+    "CREATE TABLE many (id bigint PRIMARY KEY)",
+    "INSERT INTO many SELECT n FROM generate_series(1, 1205) AS n",
+  ];
+  const read = async (hh: Harness, path: string, headers: Record<string, string> = {}) => {
+    const r = await hh.fetch(path, { headers });
+    const rows = (await r.json()) as { id: number }[];
+    return { status: r.status, n: rows.length, first: rows[0]?.id, range: r.headers.get("content-range") };
+  };
+
+  test("a read answers at most 1000 rows (Supabase's default), whatever limit or Range asks; count=exact tells the rest", async () => {
+    const hh = await harness(many);
+    try {
+      expect(await read(hh, "/rest/v1/many?select=id&order=id")).toEqual({ status: 200, n: 1000, first: 1, range: "0-999/*" });
+      expect(await read(hh, "/rest/v1/many?select=id&order=id", { prefer: "count=exact" })).toEqual({
+        status: 206,
+        n: 1000,
+        first: 1,
+        range: "0-999/1205",
+      });
+      expect(await read(hh, "/rest/v1/many?select=id&order=id&limit=5000")).toEqual({ status: 200, n: 1000, first: 1, range: "0-999/*" });
+      expect(await read(hh, "/rest/v1/many?select=id&order=id&limit=5")).toEqual({ status: 200, n: 5, first: 1, range: "0-4/*" });
+      expect(await read(hh, "/rest/v1/many?select=id&order=id&offset=1100")).toEqual({
+        status: 200,
+        n: 105,
+        first: 1101,
+        range: "1100-1204/*",
+      });
+      expect(await read(hh, "/rest/v1/many?select=id&order=id", { range: "0-1999" })).toEqual({
+        status: 200,
+        n: 1000,
+        first: 1,
+        range: "0-999/*",
+      });
+    } finally {
+      hh.close();
+    }
+  });
+
+  test("none lifts the cap, and a smaller one applies to rpc too", async () => {
+    const open = await harness(many, { maxRows: null });
+    try {
+      expect((await read(open, "/rest/v1/many?select=id")).n).toBe(1205);
+    } finally {
+      open.close();
+    }
+    const small = await harness([...many, "CREATE FUNCTION evens() RETURNS SETOF many LANGUAGE sql STABLE AS $$ SELECT * FROM many WHERE id % 2 = 0 $$"], { maxRows: 10 });
+    try {
+      expect(await read(small, "/rest/v1/many?select=id&order=id.desc")).toEqual({ status: 200, n: 10, first: 1205, range: "0-9/*" });
+      expect((await read(small, "/rest/v1/rpc/evens?order=id")).n).toBe(10);
+    } finally {
+      small.close();
+    }
+  });
+});

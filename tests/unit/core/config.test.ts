@@ -104,6 +104,17 @@ run:
     });
   });
 
+  test("db.max_rows takes a whole number of rows or none, and says so", () => {
+    expect(loadConfigFile(configFile("db:\n  max_rows: 500\n")).db?.max_rows).toBe(500);
+    expect(loadConfigFile(configFile("db:\n  max_rows: none\n")).db?.max_rows).toBe("none");
+    for (const bad of ["0", "1.5", "all"]) {
+      const path = configFile(`db:\n  max_rows: ${bad}\n`);
+      const e = thrown(() => loadConfigFile(path));
+      expect(e.code).toBe("CONFIG_INVALID");
+      expect(e.message).toStartWith(`${path}:2:13: db.max_rows: `);
+    }
+  });
+
   test("rejects an unknown top-level section", () => {
     const path = configFile("runn:\n  memory: 1G\n");
     // The list grows as sections are added (auth, keys, webhooks…); run and db come first.

@@ -430,6 +430,8 @@ export function planRead(
   table: string | ReadSource,
   query: ParsedQuery,
   range: { offset: number; limit: number | null } | null,
+  /** db.max_rows: a cap on the rows, whatever limit or Range asks for (PostgREST's db-max-rows). */
+  maxRows: number | null = null,
 ): ReadPlan {
   const t = typeof table === "string" ? tableOf(model, table) : table.table;
   checkPaths(query, query.select);
@@ -448,6 +450,7 @@ export function planRead(
     offset = root.offset ?? range.offset;
     if (range.limit !== null) limit = limit === null ? range.limit : Math.min(limit, range.limit);
   }
+  if (maxRows !== null) limit = limit === null ? maxRows : Math.min(limit, maxRows);
   let text = `SELECT ${cols.list.join(", ")} FROM ${from}${whereText}${orderClause(t, root.order)}`;
   if (limit !== null) text += ` LIMIT ${sql.bind(limit)}`;
   if (offset > 0) text += `${limit === null ? " LIMIT -1" : ""} OFFSET ${sql.bind(offset)}`;

@@ -218,7 +218,7 @@ async function handleRead(
     if (!cache) plans.set(model, (cache = new Map()));
     const hit = cache.get(cacheKey);
     if (hit) return hit;
-    const p = planRead(model, table, parseQuery(url.searchParams), parseRange(rangeHeader));
+    const p = planRead(model, table, parseQuery(url.searchParams), parseRange(rangeHeader), ctx.maxRows);
     if (cache.size >= PLAN_CACHE_LIMIT) cache.clear();
     cache.set(cacheKey, p);
     return p;

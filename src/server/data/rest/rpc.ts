@@ -188,6 +188,7 @@ export async function handleRpc(
         { table, from: (bind) => `${call(bind)} AS ${q(table.name)}` },
         query,
         parseRange(rangeHeader),
+        ctx.maxRows,
       );
   const exact = prefer.count === "exact" || prefer.count === "planned" || prefer.count === "estimated";
   const { rows, total } = await ctx.exclusive(() =>
