@@ -37,7 +37,27 @@ afterAll(() => {
 });
 
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
-const column = pick(["id", "title", "done", "team_id", "data", "name", "nope", '"title"', "*", "teams", "x y"]);
+const column = pick([
+  "id",
+  "title",
+  "done",
+  "team_id",
+  "data",
+  "name",
+  "nope",
+  '"title"',
+  "*",
+  "teams",
+  "x y",
+  // JSON paths, on a jsonb column and on others
+  "data->>k",
+  "data->k",
+  "data->0",
+  'data->"a b"->>c',
+  "title->>x",
+  "data->",
+  "data->>k->",
+]);
 const op = pick([
   "eq",
   "neq",
@@ -97,6 +117,11 @@ const select = fc
       "nope",
       "data->k",
       "id::text",
+      "data->>k::int",
+      "n:data->k->0",
+      "data->>",
+      "id::nope",
+      "title::",
       "",
       "(",
       ")",
