@@ -82,6 +82,23 @@ const ALIASES: Record<string, string> = {
   serial2: "int2",
 };
 
+/**
+ * Whether a type name (canonicalType's answer, without modifiers) names a type at all: one cave
+ * models, or another of Postgres's built-in types (read as text, as before). Anything else is a
+ * typo or a type that exists nowhere: Postgres's 42704. Arrays come through as "array".
+ */
+export function isKnownType(canonical: string): boolean {
+  return KNOWN_TYPES.has(canonical) || ALIAS_TARGETS.has(canonical);
+}
+const ALIAS_TARGETS = new Set(Object.values(ALIASES));
+const KNOWN_TYPES = new Set([
+  "array", "interval", "timetz", "name", "oid", "regclass", "regtype", "regproc", "regprocedure", "regnamespace",
+  "regrole", "regconfig", "record", "unknown", "money", "inet", "cidr", "macaddr", "macaddr8", "bit", "varbit",
+  "xml", "point", "line", "lseg", "box", "path", "polygon", "circle", "tsvector", "tsquery", "jsonpath", "pg_lsn",
+  "int4range", "int8range", "numrange", "tsrange", "tstzrange", "daterange", "int4multirange", "int8multirange",
+  "nummultirange", "tsmultirange", "tstzmultirange", "datemultirange", "xid", "xid8", "cid", "tid", "citext",
+]);
+
 /** Folds a type name as written ("INTEGER", "character varying") to its canonical name. */
 export function canonicalType(written: string): string {
   const key = written.toLowerCase().replace(/[\s_]+/g, "");

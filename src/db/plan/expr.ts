@@ -2,7 +2,7 @@
 // turns Postgres-only syntax (::, ILIKE, ->, now(), gen_random_uuid(), booleans) into what
 // the emitter can write for SQLite. Literal casts are checked here (22P02), like Postgres.
 import type { FunctionInfo } from "../catalog/catalog.ts";
-import { canonicalType, isIntegerType, sqliteDeclType, typeFromAst, typeText } from "../catalog/types.ts";
+import { canonicalType, isIntegerType, isKnownType, sqliteDeclType, typeFromAst, typeText } from "../catalog/types.ts";
 import { DbError, featureNotSupported, SQLSTATE } from "../errors.ts";
 import type { Ast } from "../parse/ast.ts";
 import { firstLoc, tagOf } from "../parse/ast.ts";
@@ -86,6 +86,13 @@ export class ExprBinder {
 
   pos(node: Ast): number {
     return this.ctx.positionOf(firstLoc(node));
+  }
+
+  /** Where `word` is written at or after `node`, as Postgres points at a type name; else the node. */
+  wordPos(node: Ast, word: string): number {
+    const at = this.pos(node);
+    const i = at > 0 ? (this.ctx.source?.toLowerCase().indexOf(word.toLowerCase(), at - 1) ?? -1) : -1;
+    return i < 0 ? at : i + 1;
   }
 
   with(place: Partial<ExprPlace>): ExprBinder {
@@ -444,6 +451,10 @@ export class ExprBinder {
   cast(e: BExpr, target: string, node: Ast, lenient: boolean): BExpr {
     const type = canonicalType(target.replace(/\(.*$/, "")) + (target.match(/\(.*$/)?.[0] ?? "");
     const base = type.replace(/\(.*$/, "");
+    if (!isKnownType(base)) {
+      const name = target.replace(/\(.*$/, "");
+      throw new DbError(SQLSTATE.undefinedObject, `type "${name}" does not exist`, { position: this.wordPos(node, name) });
+    }
     if (e.k === "param") {
       noteParamType(this.ctx, e.index, base);
       return { ...e, type: base };

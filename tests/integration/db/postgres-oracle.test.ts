@@ -46,6 +46,8 @@ const SAME = [
   "SHOW nope",
   "SELECT interval '1 fortnight'",
   "SELECT 'x'::uuid",
+  "SELECT 1::nosuchtype",
+  "SELECT CAST(id AS integr) FROM users",
   "SELECT $1::int",
   "INSERT INTO users VALUES (9, 'x') ON CONFLICT (team) DO NOTHING",
 ];
