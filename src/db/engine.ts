@@ -141,18 +141,20 @@ export class Engine implements SqlEngine {
    */
   async syncCatalog(): Promise<void> {
     if (this.closed || this.store.inTransaction()) return;
-    const r = await this.store.execute("PRAGMA user_version", []);
-    const generation = Number(r.rows[0]?.[0] ?? 0);
+    const generation = await this.readGeneration();
     if (generation === this.generation) return;
     this.invalidate();
     this.generation = generation;
   }
 
+  private async readGeneration(): Promise<number> {
+    return Number((await this.store.execute("PRAGMA user_version", [])).rows[0]?.[0] ?? 0);
+  }
+
   /** Bumps the catalog generation inside the DDL's transaction (see syncCatalog). */
   private async bumpGeneration(): Promise<number> {
-    const r = await this.store.execute("PRAGMA user_version", []);
     // user_version is a signed 32-bit integer; wrapping keeps it changing
-    const next = (Number(r.rows[0]?.[0] ?? 0) + 1) | 0;
+    const next = ((await this.readGeneration()) + 1) | 0;
     await this.store.execute(`PRAGMA user_version = ${next}`, []);
     return next;
   }

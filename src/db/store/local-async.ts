@@ -64,7 +64,7 @@ export class LocalAsyncStore implements Store {
   }
 
   async execute(sql: string, params: readonly StoreValue[]): Promise<StoreResult> {
-    if (this.stale && !this.open().inTransaction) await this.renew();
+    if (this.stale && !this.inTransaction()) await this.renew();
     const db = this.open();
     const stmt = await this.prepared(db, sql);
     // A write without RETURNING reports what it changed as a difference of total_changes():
